@@ -1,0 +1,1 @@
+//! Deterministic demo data (see issue 2). Being built.

@@ -1,0 +1,14 @@
+//! idtrail's pure core: the Graph models, time and identifier types, OData, and access policy.
+//!
+//! Nothing here talks to the web or to a database; `storage` and `api` build on these types, and a
+//! compile error is what keeps web and database crates out (see ARCHITECTURE.md).
+
+pub mod demo;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod odata;
+pub mod principal;
+pub mod time;
+
+pub use error::DomainError;
