@@ -50,6 +50,51 @@ pub fn format_error_date(dt: DateTime<Utc>) -> String {
     s.trim_end_matches('Z').to_owned()
 }
 
+/// Where "now" comes from, so that tests move time instead of sleeping.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> DateTime<Utc>;
+
+    /// Now, in ticks.
+    fn now_ticks(&self) -> i64 {
+        to_ticks(self.now())
+    }
+}
+
+/// The machine's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that stands still until moved (for tests and replays).
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    ticks: std::sync::atomic::AtomicI64,
+}
+
+impl ManualClock {
+    #[must_use]
+    pub fn at(instant: DateTime<Utc>) -> Self {
+        Self { ticks: std::sync::atomic::AtomicI64::new(to_ticks(instant)) }
+    }
+
+    /// Moves the clock by `by` (negative moves it back).
+    pub fn advance(&self, by: chrono::Duration) {
+        let delta = by.num_microseconds().unwrap_or(i64::MAX / 20) * 10;
+        self.ticks.fetch_add(delta, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        from_ticks(self.ticks.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
 /// The start of the UTC day that contains `ticks`.
 #[must_use]
 pub fn day_start(ticks: i64) -> i64 {

@@ -1,1 +1,77 @@
-//! placeholder
+//! idtrail's storage layer: diesel over SQLite (embedded default) and PostgreSQL (production).
+//!
+//! Every read takes the tenant, and the caller's scope within it, as arguments and puts them in
+//! the SQL it runs; every value is a bound parameter. This crate never sees HTTP.
+
+pub mod conn;
+pub mod error;
+mod partitions;
+pub mod schema;
+pub mod sign_ins;
+pub mod sql;
+pub mod tenants;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use diesel::connection::SimpleConnection;
+use domain::time::{Clock, SystemClock};
+
+pub use conn::{Backend, DatabaseUrl};
+pub use error::{StorageError, StorageResult};
+pub use sign_ins::{IngestOutcome, SignInPage, SignInRecord, StoredDocument};
+pub use tenants::Tenant;
+
+/// The store: a pool of connections to one database, and the clock that decides "now".
+#[derive(Debug)]
+pub struct Store {
+    pool: conn::Pool,
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+    known_partitions: Mutex<HashSet<i64>>,
+}
+
+impl Store {
+    /// Opens (and migrates) the database at `url` with a pool of `pool_size` connections.
+    ///
+    /// # Errors
+    /// [`StorageError::Config`] for a bad URL, [`StorageError::Unavailable`] when the database
+    /// cannot be reached, [`StorageError::Migration`].
+    pub fn open(url: &str, pool_size: u32) -> StorageResult<Self> {
+        Self::open_with_clock(url, pool_size, Arc::new(SystemClock))
+    }
+
+    /// Like [`Store::open`], with a given clock (tests move time instead of sleeping).
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with_clock(url: &str, pool_size: u32, clock: Arc<dyn Clock>) -> StorageResult<Self> {
+        let url = DatabaseUrl::parse(url)?;
+        let backend = url.backend();
+        let pool = conn::connect(&url, pool_size.max(1))?;
+        Ok(Self { pool, backend, clock, known_partitions: Mutex::new(HashSet::new()) })
+    }
+
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    #[must_use]
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    pub(crate) fn conn(&self) -> StorageResult<conn::PooledConn> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// [`StorageError::Unavailable`] when it does not.
+    pub fn ping(&self) -> StorageResult<()> {
+        let mut c = self.conn()?;
+        c.batch_execute("SELECT 1").map_err(|e| StorageError::Unavailable(e.to_string()))
+    }
+}

@@ -1,1 +1,1 @@
-//! Integration tests live in tests/api.
+//! idtrail integration tests live in `tests/api/`, one test binary for one link step.

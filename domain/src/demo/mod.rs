@@ -1,1 +1,156 @@
-//! Deterministic demo data (see issue 2). Being built.
+//! Deterministic demo data: three tenants (one per license tier), their people, and any number of
+//! realistic v1.0 `signIn` documents, so that a fresh install has something true-looking to show.
+//!
+//! Everything is a pure function of its inputs: the same [`DemoConfig`] gives the same documents,
+//! byte for byte, on every machine. This module must never read the clock or an outside source of
+//! randomness, and never holds more than an hour of sign-ins in memory.
+//!
+//! - `catalog`: the fixed lists (cities, apps with their real ids, error codes, policies).
+//! - `people`: users, their devices, browsers and home addresses.
+//! - `schedule`: when sign-ins happen (daily and weekly rhythm in each tenant's time zone).
+//! - `document`: one consistent sign-in document.
+
+mod catalog;
+mod document;
+mod people;
+mod rng;
+mod schedule;
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::ids::LicenseTier;
+use crate::time::{TICKS_PER_DAY, to_ticks};
+use document::TenantState;
+use rng::{Rng, mix};
+use schedule::Schedule;
+
+/// A demo tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoTenant {
+    /// The tenant id: a fixed lower-case GUID.
+    pub id: &'static str,
+    pub display_name: &'static str,
+    /// The verified domain users sign in with.
+    pub domain: &'static str,
+    pub tier: LicenseTier,
+    /// Relative share of all generated sign-ins.
+    pub share: u32,
+}
+
+/// The demo tenants: one per license tier, the largest on P2.
+pub const TENANTS: [DemoTenant; 3] = [
+    DemoTenant {
+        id: "b4c9f32e-2a6d-4c8e-9f1a-7d3e5c2b8a61",
+        display_name: "Contoso",
+        domain: "contoso.com",
+        tier: LicenseTier::P2,
+        share: 60,
+    },
+    DemoTenant {
+        id: "3f8a1d2c-6b4e-4a9d-8c7f-1e2d5b6a9c04",
+        display_name: "Fabrikam",
+        domain: "fabrikam.com",
+        tier: LicenseTier::P1,
+        share: 28,
+    },
+    DemoTenant {
+        id: "9d2e7b15-4c3a-4f86-b0e9-6a1c8d3f2e57",
+        display_name: "Northwind Traders",
+        domain: "northwindtraders.com",
+        tier: LicenseTier::Free,
+        share: 12,
+    },
+];
+
+/// A user of a demo tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoUser {
+    /// The directory object id (a GUID), as sign-ins carry it in `userId`.
+    pub object_id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    /// The user's directory role, by its display name (see `principal::DirectoryRole`).
+    pub admin_role: Option<&'static str>,
+}
+
+/// The users of `tenant`, the same on every call: the Global Administrator first, then a few
+/// other role holders, then everyone else (who holds no role).
+#[must_use]
+pub fn users(tenant: &DemoTenant) -> Vec<DemoUser> {
+    people::users(tenant)
+}
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoConfig {
+    /// Total number of sign-ins, across all tenants.
+    pub sign_ins: usize,
+    /// How many days before `end` the sign-ins spread over (0 counts as 1).
+    pub days: u32,
+    pub seed: u64,
+    /// The newest possible `createdDateTime`.
+    pub end: DateTime<Utc>,
+}
+
+/// A generated sign-in and the tenant it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoSignIn {
+    pub tenant_id: &'static str,
+    /// A v1.0 `signIn` document, as Graph would return it.
+    pub document: Map<String, Value>,
+}
+
+/// The sign-ins of a [`DemoConfig`], generated lazily, oldest first.
+#[derive(Debug)]
+pub struct SignIns {
+    schedule: Schedule,
+    tenants: Vec<TenantState>,
+    rng: Rng,
+}
+
+impl Iterator for SignIns {
+    type Item = DemoSignIn;
+
+    fn next(&mut self) -> Option<DemoSignIn> {
+        let (ticks, tenant) = self.schedule.next()?;
+        let state = &self.tenants[usize::from(tenant)];
+        Some(DemoSignIn { tenant_id: state.tenant.id, document: document::sign_in(state, ticks, &mut self.rng) })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = usize::try_from(self.schedule.remaining()).unwrap_or(usize::MAX);
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for SignIns {}
+
+/// Exactly `cfg.sign_ins` sign-ins spread over the tenants by [`DemoTenant::share`], with
+/// `createdDateTime` in `[end - days, end]`, in time order. Deterministic for `cfg`.
+#[must_use]
+pub fn sign_ins(cfg: &DemoConfig) -> SignIns {
+    let end = to_ticks(cfg.end);
+    let start = end - i64::from(cfg.days.max(1)) * TICKS_PER_DAY;
+    let total_share: u128 = TENANTS.iter().map(|t| u128::from(t.share)).sum::<u128>().max(1);
+    let mut share_so_far = 0_u128;
+    let mut allocated = 0_u64;
+    let counts: Vec<(i64, u64)> = TENANTS
+        .iter()
+        .map(|t| {
+            share_so_far += u128::from(t.share);
+            let target = u64::try_from(cfg.sign_ins as u128 * share_so_far / total_share).unwrap_or(u64::MAX);
+            let count = target - allocated;
+            allocated = target;
+            (people::profile_of(t).region.utc_offset_hours, count)
+        })
+        .collect();
+    SignIns {
+        // `end + 1`: the schedule's window is half-open and `end` itself may occur.
+        schedule: Schedule::new(start, end + 1, cfg.seed, &counts),
+        tenants: TENANTS.iter().map(|t| TenantState::new(*t)).collect(),
+        rng: Rng::new(mix(&[cfg.seed, 0xD0C5])),
+    }
+}

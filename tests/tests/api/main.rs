@@ -1,1 +1,10 @@
-fn main(){}
+//! idtrail's integration tests: one binary, every API scenario on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod access;
+mod csdl;
+mod errors;
+mod ingest;
+mod paging;
+mod sign_ins;
+mod support;

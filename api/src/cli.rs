@@ -1,0 +1,366 @@
+//! The `idtrail` command line: `serve` (the default), `demo`, `ingest`, `token`, `tenant`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use domain::ids::{Guid, LicenseTier, TenantId};
+use domain::principal::DirectoryRole;
+use storage::{SignInRecord, Store};
+
+use crate::auth::{TokenVerifier, sign_hs256};
+use crate::config::{Config, Overrides};
+use crate::routes::ingest::{BodyFormat, parse_body};
+use crate::state::AppState;
+
+#[derive(Debug, Parser)]
+#[command(name = "idtrail", version, about = "A self-hosted, Microsoft Graph-compatible identity reporting service")]
+pub struct Cli {
+    /// Configuration file (default: ./idtrail.toml if it exists).
+    #[arg(long, global = true, env = "IDTRAIL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (overrides IDTRAIL_DATABASE_URL).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    /// Address to listen on (overrides IDTRAIL_BIND).
+    #[arg(long, global = true)]
+    pub bind: Option<String>,
+    /// Public base URL for @odata links (overrides IDTRAIL_PUBLIC_URL).
+    #[arg(long, global = true)]
+    pub public_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default). In development mode an empty database gets demo data.
+    Serve,
+    /// Load deterministic demo data: three tenants (p2, p1, free) and their sign-ins.
+    Demo {
+        #[arg(long, default_value_t = 50_000)]
+        sign_ins: usize,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Ingest a file of Graph-shaped records (NDJSON or a JSON array) into a tenant.
+    Ingest {
+        /// Tenant id (GUID).
+        #[arg(long)]
+        tenant: String,
+        /// Data set: signIns.
+        #[arg(long, default_value = "signIns")]
+        kind: String,
+        /// The file; `-` reads standard input.
+        file: PathBuf,
+    },
+    /// Print a signed token for trying the API (uses the configured or development secret).
+    Token {
+        #[arg(long)]
+        tenant: String,
+        /// The user's object id (a user token); omit with --app-permission for an app-only token.
+        #[arg(long)]
+        oid: Option<String>,
+        #[arg(long)]
+        upn: Option<String>,
+        /// A directory role by name, e.g. "Security Reader" (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// An application permission, e.g. AuditLog.Read.All or IdTrail.Ingest (repeatable).
+        #[arg(long = "app-permission")]
+        app_permissions: Vec<String>,
+        /// Delegated scopes, space-separated.
+        #[arg(long)]
+        scp: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        expires_in: i64,
+    },
+    /// Manage tenants and their license tiers.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant or change its tier.
+    Set {
+        id: String,
+        #[arg(long)]
+        license: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tenants.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one tenant.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where the development secret lives.
+fn dev_secret_path(config: &Config) -> PathBuf {
+    config.data_dir.join(".idtrail-dev-secret")
+}
+
+/// The HS256 secret: configured, or (development mode) a random one kept in the data folder.
+/// Returns the secret and whether it is the development one.
+///
+/// # Errors
+/// When serving on a non-loopback address without configured authentication.
+pub fn resolve_secret(config: &Config, serving: bool) -> anyhow::Result<(Vec<u8>, bool)> {
+    if let Some(s) = &config.auth_hs256_secret {
+        if s.len() < 32 {
+            bail!("IDTRAIL_AUTH_HS256_SECRET must be at least 32 characters");
+        }
+        return Ok((s.as_bytes().to_vec(), false));
+    }
+    if serving {
+        let addr = config.bind_addr().map_err(anyhow::Error::msg)?;
+        if !addr.ip().is_loopback() {
+            bail!(
+                "refusing to start: no authentication is configured and {addr} is not a loopback address. \
+                 Set IDTRAIL_AUTH_HS256_SECRET (or bind to 127.0.0.1 for development)."
+            );
+        }
+    }
+    let path = dev_secret_path(config);
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        let s = s.trim();
+        if s.len() >= 32 {
+            return Ok((s.as_bytes().to_vec(), true));
+        }
+    }
+    let bytes: [u8; 32] = rand::random();
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(&config.data_dir).ok();
+    std::fs::write(&path, &secret).with_context(|| format!("writing the development secret to {}", path.display()))?;
+    Ok((secret.into_bytes(), true))
+}
+
+/// Runs the command line.
+///
+/// # Errors
+/// Whatever the command reports; `main` prints it and exits non-zero.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let overrides = Overrides { database_url: cli.database_url, bind: cli.bind, public_url: cli.public_url };
+    let config = Config::load(cli.config.as_deref(), &overrides).map_err(anyhow::Error::msg)?;
+    init_logging(&config.log);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
+        Command::Demo { sign_ins, days, seed } => {
+            let store = open_store(&config)?;
+            let cfg = domain::demo::DemoConfig { sign_ins, days, seed, end: chrono::Utc::now() };
+            let started = std::time::Instant::now();
+            let s = crate::demo::load(&store, &cfg)?;
+            println!(
+                "demo: {} sign-ins stored, {} already present, in {:.1} s",
+                s.inserted,
+                s.duplicates,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Ingest { tenant, kind, file } => ingest_file(&config, &tenant, &kind, &file),
+        Command::Token { tenant, oid, upn, roles, app_permissions, scp, expires_in } => {
+            let tenant = TenantId::parse(&tenant)?;
+            let (secret, _) = resolve_secret(&config, false)?;
+            let claims = if oid.is_none() && upn.is_none() && !app_permissions.is_empty() {
+                crate::demo::app_claims(&config, tenant.as_str(), "00000000-0000-0000-0000-00000000c11e", &app_permissions, expires_in)
+            } else {
+                let oid = match oid {
+                    Some(o) => Guid::parse(&o)?.to_string(),
+                    None => bail!("a user token needs --oid GUID (or give only --app-permission for an app-only token)"),
+                };
+                let parsed: Vec<DirectoryRole> = roles
+                    .iter()
+                    .map(|r| {
+                        DirectoryRole::from_display_name(r).ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "unknown role '{r}'; known: {}",
+                                DirectoryRole::ALL.iter().map(|x| x.display_name()).collect::<Vec<_>>().join(", ")
+                            )
+                        })
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+                let mut c = crate::demo::user_claims(
+                    &config,
+                    tenant.as_str(),
+                    &oid,
+                    upn.as_deref().unwrap_or(""),
+                    &parsed,
+                    expires_in,
+                );
+                if upn.is_none() {
+                    c.upn = None;
+                }
+                c.scp = scp.or(c.scp);
+                c
+            };
+            println!("{}", sign_hs256(&secret, &claims)?);
+            Ok(())
+        }
+        Command::Tenant { command } => tenant_command(&config, command),
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::open(&config.database_url, config.pool_size).with_context(|| format!("opening {}", config.database_url))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let (secret, dev_mode) = resolve_secret(&config, true)?;
+    if dev_mode {
+        tracing::warn!(
+            "no authentication configured: development mode, tokens signed with the secret in {}",
+            dev_secret_path(&config).display()
+        );
+    }
+    let addr = config.bind_addr().map_err(anyhow::Error::msg)?;
+    let store = {
+        let config = config.clone();
+        actix_web::rt::task::spawn_blocking(move || open_store(&config)).await??
+    };
+    let store = Arc::new(store);
+    {
+        let store = store.clone();
+        actix_web::rt::task::spawn_blocking(move || store.create_partitions_ahead(7)).await??;
+    }
+    if dev_mode {
+        let store2 = store.clone();
+        let load_demo = config.demo_on_empty;
+        let present = actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<Vec<TenantId>> {
+            if load_demo && store2.tenants()?.is_empty() {
+                let started = std::time::Instant::now();
+                tracing::info!("empty database: loading 30 days of demo data");
+                let cfg = domain::demo::DemoConfig { sign_ins: 50_000, days: 30, seed: 1, end: chrono::Utc::now() };
+                let s = crate::demo::load(&store2, &cfg)?;
+                tracing::info!(inserted = s.inserted, seconds = started.elapsed().as_secs_f64(), "demo data loaded");
+            }
+            Ok(store2.tenants()?.into_iter().map(|t| t.id).collect())
+        })
+        .await??;
+        let base = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        println!("{}", crate::demo::banner(&config, &secret, &base, &present)?);
+    }
+    let verifier = TokenVerifier::hs256(&secret, &config.auth_audiences, &config.auth_issuers);
+    let state = AppState::new(store.clone(), verifier, config).map_err(anyhow::Error::msg)?;
+    // Keep a week of partitions ahead; harmless on SQLite.
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let store = store.clone();
+            if let Ok(Err(e)) = actix_web::rt::task::spawn_blocking(move || store.create_partitions_ahead(7)).await {
+                tracing::warn!(error = %e, "creating partitions ahead failed");
+            }
+        }
+    });
+    tracing::info!(%addr, "listening");
+    actix_web::HttpServer::new(move || crate::app(state.clone()))
+        .bind(addr)
+        .with_context(|| format!("binding {addr}"))?
+        .run()
+        .await?;
+    Ok(())
+}
+
+fn ingest_file(config: &Config, tenant: &str, kind: &str, file: &Path) -> anyhow::Result<()> {
+    if kind != "signIns" {
+        bail!("unknown --kind '{kind}'; available: signIns");
+    }
+    let tenant = TenantId::parse(tenant)?;
+    let bytes = if file.as_os_str() == "-" {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
+        v
+    } else {
+        std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
+    };
+    let format = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        BodyFormat::JsonArray
+    } else {
+        BodyFormat::Ndjson
+    };
+    let docs = parse_body(&bytes, format).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut records = Vec::with_capacity(docs.len());
+    let mut bad = 0usize;
+    for (i, doc) in docs.into_iter().enumerate() {
+        match doc.and_then(|d| SignInRecord::from_document(&tenant, d)) {
+            Ok(r) => records.push(r),
+            Err(reason) => {
+                bad += 1;
+                if bad <= 20 {
+                    eprintln!("record {i}: {reason}");
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        bail!("{bad} invalid records; nothing was stored");
+    }
+    let store = open_store(config)?;
+    store.ensure_tenant(&tenant, LicenseTier::parse(&config.default_license)?)?;
+    let (mut inserted, mut duplicates) = (0, 0);
+    let mut rest = records;
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(10_000));
+        let o = store.ingest_sign_ins(&tenant, rest)?;
+        inserted += o.inserted;
+        duplicates += o.duplicates;
+        rest = tail;
+    }
+    println!("{{\"inserted\": {inserted}, \"duplicates\": {duplicates}}}");
+    Ok(())
+}
+
+fn tenant_json(t: &storage::Tenant) -> serde_json::Value {
+    serde_json::json!({"id": t.id.as_str(), "displayName": t.display_name, "license": t.tier.as_str()})
+}
+
+fn tenant_command(config: &Config, command: TenantCommand) -> anyhow::Result<()> {
+    let store = open_store(config)?;
+    match command {
+        TenantCommand::Set { id, license, name } => {
+            let t = store.set_tenant(&TenantId::parse(&id)?, name.as_deref(), LicenseTier::parse(&license)?)?;
+            println!("{}", tenant_json(&t));
+        }
+        TenantCommand::List { json } => {
+            let tenants = store.tenants()?;
+            if json {
+                println!("{}", serde_json::Value::Array(tenants.iter().map(tenant_json).collect()));
+            } else {
+                for t in tenants {
+                    println!("{}  {:<5} {}", t.id, t.tier.as_str(), t.display_name.as_deref().unwrap_or(""));
+                }
+            }
+        }
+        TenantCommand::Show { id, json } => {
+            let Some(t) = store.tenant(&TenantId::parse(&id)?)? else { bail!("no tenant {id}") };
+            if json {
+                println!("{}", tenant_json(&t));
+            } else {
+                println!("id:      {}\nname:    {}\nlicense: {}", t.id, t.display_name.as_deref().unwrap_or(""), t.tier);
+            }
+        }
+    }
+    Ok(())
+}

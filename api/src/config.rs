@@ -1,0 +1,159 @@
+//! Configuration, in layers: built-in defaults < `idtrail.toml` (cwd or `--config`) < environment
+//! `IDTRAIL_*` < command-line flags. Keys are flat, so `auth_audiences` in the file is
+//! `IDTRAIL_AUTH_AUDIENCES` in the environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Graph's audiences: the resource URI and its app id.
+pub const DEFAULT_AUDIENCES: &[&str] = &["https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`.
+    pub database_url: String,
+    /// Address to listen on.
+    pub bind: String,
+    /// Base of `@odata.context` and `@odata.nextLink` (e.g. `https://idtrail.example.com`);
+    /// taken from the request's Host when unset.
+    pub public_url: Option<String>,
+    /// Folder for the development secret.
+    pub data_dir: PathBuf,
+    /// Shared secret for HS256 tokens.
+    pub auth_hs256_secret: Option<String>,
+    /// Accepted `aud` values.
+    #[serde(deserialize_with = "list")]
+    pub auth_audiences: Vec<String>,
+    /// Accepted `iss` values; not checked when empty.
+    #[serde(deserialize_with = "list")]
+    pub auth_issuers: Vec<String>,
+    /// Tier of a tenant first seen at ingest: `free`, `p1` or `p2`.
+    pub default_license: String,
+    /// Largest ingest body, in bytes.
+    pub max_ingest_bytes: usize,
+    /// Database connections.
+    pub pool_size: u32,
+    /// Load demo data when the database has no tenant and the service runs in development mode.
+    pub demo_on_empty: bool,
+    /// Log filter (`info`, `idtrail=debug,...`).
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://idtrail.db".into(),
+            bind: "127.0.0.1:8080".into(),
+            public_url: None,
+            data_dir: PathBuf::from("."),
+            auth_hs256_secret: None,
+            auth_audiences: DEFAULT_AUDIENCES.iter().map(|s| (*s).to_owned()).collect(),
+            auth_issuers: Vec::new(),
+            default_license: "free".into(),
+            max_ingest_bytes: 64 * 1024 * 1024,
+            pool_size: 8,
+            demo_on_empty: true,
+            log: "info".into(),
+        }
+    }
+}
+
+/// Accepts a list, or a comma-separated string (how lists arrive from the environment).
+fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        OneOrMany::Many(v) => v,
+    })
+}
+
+/// Values given on the command line, which win over every other layer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    /// Loads the layers. `file` is `--config`; without it `idtrail.toml` in the current folder is
+    /// read if it exists.
+    ///
+    /// # Errors
+    /// A message naming the key and the layer that holds a bad value, or a missing `--config` file.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, String> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(format!("the configuration file {} does not exist", path.display()));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => figment = figment.merge(Toml::file_exact("idtrail.toml")),
+        }
+        figment = figment
+            .merge(Env::prefixed("IDTRAIL_").filter(|k| k.as_str() != "config"))
+            .merge(Serialized::globals(overrides));
+        let config: Self = figment.extract().map_err(|e| format!("configuration: {e}"))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        self.bind_addr()?;
+        storage::DatabaseUrl::parse(&self.database_url).map_err(|e| e.to_string())?;
+        domain::ids::LicenseTier::parse(&self.default_license).map_err(|e| format!("default_license: {e}"))?;
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!("public_url must start with http:// or https://; got '{url}'"));
+            }
+        }
+        if self.auth_audiences.is_empty() {
+            return Err("auth_audiences must name at least one audience".into());
+        }
+        Ok(())
+    }
+
+    /// The bind address.
+    ///
+    /// # Errors
+    /// When `bind` is not `HOST:PORT` with an IP host.
+    pub fn bind_addr(&self) -> Result<SocketAddr, String> {
+        let text = self.bind.replace("localhost", "127.0.0.1");
+        text.parse().map_err(|_| format!("bind must be IP:PORT, such as 127.0.0.1:8080; got '{}'", self.bind))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comma_lists_come_from_strings() {
+        let c: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Serialized::global("auth_audiences", "a, b"))
+            .extract()
+            .unwrap();
+        assert_eq!(c.auth_audiences, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().check().unwrap();
+        assert_eq!(Config::default().bind_addr().unwrap().port(), 8080);
+    }
+}

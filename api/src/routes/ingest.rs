@@ -1,0 +1,183 @@
+//! `POST /ingest/{kind}`: a producer pushes Graph-shaped events into its own tenant.
+//!
+//! The body is NDJSON or a JSON array. Every record is validated before anything is stored; one
+//! bad record refuses the whole batch with the index and reason of each bad one. Records are
+//! stored atomically and idempotently by id.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+use storage::SignInRecord;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, RecordError};
+use crate::state::AppState;
+use domain::principal::INGEST_APP_ROLE;
+
+/// Bad records listed in one error response (the total is always given).
+const MAX_LISTED_ERRORS: usize = 100;
+
+/// The data sets that can be ingested.
+const KINDS: &[&str] = &["signIns"];
+
+pub async fn ingest(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    kind: web::Path<String>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let kind = kind.into_inner();
+    if !KINDS.contains(&kind.as_str()) {
+        return Err(ApiError::NotFound(format!(
+            "There is no ingest endpoint for '{kind}'. Available: {}.",
+            KINDS.iter().map(|k| format!("/ingest/{k}")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let principal = caller.0;
+    if !principal.has_app_permission(INGEST_APP_ROLE) {
+        return Err(ApiError::Forbidden {
+            code: "Authorization_RequestDenied",
+            message: format!("Ingest needs an app-only token with the application role {INGEST_APP_ROLE}."),
+        });
+    }
+    let format = body_format(&req)?;
+    let limit = state.config.max_ingest_bytes;
+    let too_large = || ApiError::PayloadTooLarge(format!("The body is larger than the limit of {limit} bytes; send smaller batches."));
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("The body could not be read: {e}.")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+
+    let store = state.store.clone();
+    let tenant = principal.tenant.clone();
+    let default_tier = state.default_tier;
+    let outcome = web::block(move || -> Result<storage::IngestOutcome, ApiError> {
+        let docs = parse_body(&body, format)?;
+        let records = validate(&tenant, docs)?;
+        store.ensure_tenant(&tenant, default_tier)?;
+        Ok(store.ingest_sign_ins(&tenant, records)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"inserted": outcome.inserted, "duplicates": outcome.duplicates})))
+}
+
+/// How a batch is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    Ndjson,
+    JsonArray,
+}
+
+fn body_format(req: &HttpRequest) -> Result<BodyFormat, ApiError> {
+    let ct = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match ct.as_str() {
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Ok(BodyFormat::Ndjson),
+        "application/json" => Ok(BodyFormat::JsonArray),
+        "" => Err(ApiError::UnsupportedMediaType(
+            "Send Content-Type: application/x-ndjson (one JSON object per line) or application/json (an array).".into(),
+        )),
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type '{other}' is not accepted; use application/x-ndjson or application/json."
+        ))),
+    }
+}
+
+/// Splits a body into documents; each entry is a record or the reason it is not one.
+///
+/// # Errors
+/// [`ApiError::BadRequest`] when the body as a whole cannot be read (not UTF-8, not an array).
+pub fn parse_body(body: &[u8], format: BodyFormat) -> Result<Vec<Result<Map<String, Value>, String>>, ApiError> {
+    let as_object = |v: Value| match v {
+        Value::Object(m) => Ok(m),
+        other => Err(format!("a record must be a JSON object, not {}", kind_of(&other))),
+    };
+    match format {
+        BodyFormat::JsonArray => {
+            let v: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
+            match v {
+                Value::Array(items) => Ok(items.into_iter().map(as_object).collect()),
+                Value::Object(m) => Ok(vec![Ok(m)]),
+                other => Err(ApiError::BadRequest(format!(
+                    "The body must be a JSON array of records (or one record), not {}.",
+                    kind_of(&other)
+                ))),
+            }
+        }
+        BodyFormat::Ndjson => {
+            let text = std::str::from_utf8(body)
+                .map_err(|e| ApiError::BadRequest(format!("The body is not UTF-8: {e}.")))?;
+            Ok(text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| serde_json::from_str::<Value>(l).map_err(|e| format!("not valid JSON: {e}")).and_then(as_object))
+                .collect())
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Validates every record; any failure refuses the batch, listing each bad record.
+fn validate(
+    tenant: &domain::ids::TenantId,
+    docs: Vec<Result<Map<String, Value>, String>>,
+) -> Result<Vec<SignInRecord>, ApiError> {
+    if docs.is_empty() {
+        return Err(ApiError::BadRequest("The body holds no records.".into()));
+    }
+    let total = docs.len();
+    let mut records = Vec::with_capacity(total);
+    let mut errors = Vec::new();
+    for (index, doc) in docs.into_iter().enumerate() {
+        match doc.and_then(|d| SignInRecord::from_document(tenant, d)) {
+            Ok(r) => records.push(r),
+            Err(reason) => errors.push(RecordError { index, reason }),
+        }
+    }
+    if errors.is_empty() {
+        return Ok(records);
+    }
+    let count = errors.len();
+    errors.truncate(MAX_LISTED_ERRORS);
+    let listed = if count > MAX_LISTED_ERRORS { format!(" (the first {MAX_LISTED_ERRORS} are listed)") } else { String::new() };
+    Err(ApiError::InvalidRecords {
+        message: format!(
+            "{count} of {total} records are invalid{listed}; nothing was stored. First: record {}: {}",
+            errors.first().map_or(0, |e| e.index),
+            errors.first().map_or("", |e| e.reason.as_str())
+        ),
+        records: errors,
+    })
+}

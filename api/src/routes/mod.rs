@@ -1,0 +1,142 @@
+//! Handlers, one file per resource. Shared here: the API version of a request, the public base
+//! URL, and writing Graph envelopes around stored JSON text without re-serialising it.
+
+pub mod health;
+pub mod ingest;
+pub mod sign_ins;
+
+use actix_web::HttpRequest;
+use storage::StoredDocument;
+
+use crate::query::{QueryOptions, encode_value};
+use crate::state::AppState;
+
+/// `/v1.0` or `/beta`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    V1,
+    Beta,
+}
+
+impl ApiVersion {
+    #[must_use]
+    pub fn of(req: &HttpRequest) -> Self {
+        if req.path().starts_with("/beta") { Self::Beta } else { Self::V1 }
+    }
+
+    #[must_use]
+    pub fn segment(self) -> &'static str {
+        match self {
+            Self::V1 => "v1.0",
+            Self::Beta => "beta",
+        }
+    }
+}
+
+/// The base URL clients reach us at: configured, or the request's scheme and Host.
+#[must_use]
+pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
+    match &state.config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    }
+}
+
+/// A stored document as served: v1.0 properties only under `/v1.0`, everything under `/beta`.
+#[must_use]
+pub fn document_text(doc: &StoredDocument, version: ApiVersion) -> String {
+    match (&doc.doc_extra, version) {
+        (Some(extra), ApiVersion::Beta) if extra.len() > 2 && doc.doc.len() > 2 => {
+            let mut s = String::with_capacity(doc.doc.len() + extra.len());
+            s.push_str(&doc.doc[..doc.doc.len() - 1]);
+            s.push(',');
+            s.push_str(&extra[1..]);
+            s
+        }
+        _ => doc.doc.clone(),
+    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+/// A collection response: `@odata.context`, `@odata.nextLink` when there is more, `value`.
+#[must_use]
+pub fn collection_body(context: &str, next_link: Option<&str>, docs: &[StoredDocument], version: ApiVersion) -> String {
+    let mut out = String::with_capacity(64 + docs.iter().map(|d| d.doc.len() + 1).sum::<usize>());
+    out.push_str("{\"@odata.context\":");
+    out.push_str(&json_string(context));
+    if let Some(next) = next_link {
+        out.push_str(",\"@odata.nextLink\":");
+        out.push_str(&json_string(next));
+    }
+    out.push_str(",\"value\":[");
+    for (i, d) in docs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&document_text(d, version));
+    }
+    out.push_str("]}");
+    out
+}
+
+/// A single-entity response: the document with `@odata.context` first.
+#[must_use]
+pub fn entity_body(context: &str, doc: &StoredDocument, version: ApiVersion) -> String {
+    let text = document_text(doc, version);
+    let rest = text.strip_prefix('{').unwrap_or(&text);
+    let sep = if rest.trim_start().starts_with('}') { "" } else { "," };
+    format!("{{\"@odata.context\":{}{sep}{rest}", json_string(context))
+}
+
+/// The next page's URL: the same path, every original option (with `$top`), and `$skiptoken`.
+#[must_use]
+pub fn next_link(base: &str, path: &str, options: &QueryOptions, top: usize, token: &str) -> String {
+    let mut parts: Vec<String> = Vec::with_capacity(options.pairs.len() + 2);
+    let mut has_top = false;
+    for (k, v) in &options.pairs {
+        match k.as_str() {
+            "$skiptoken" => {}
+            "$top" => {
+                has_top = true;
+                parts.push(format!("$top={top}"));
+            }
+            _ => parts.push(format!("{}={}", encode_value(k), encode_value(v))),
+        }
+    }
+    if !has_top {
+        parts.push(format!("$top={top}"));
+    }
+    parts.push(format!("$skiptoken={}", encode_value(token)));
+    format!("{base}{path}?{}", parts.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(extra: Option<&str>) -> StoredDocument {
+        StoredDocument { created_ticks: 1, id: "a".into(), doc: r#"{"id":"a"}"#.into(), doc_extra: extra.map(Into::into) }
+    }
+
+    #[test]
+    fn beta_documents_carry_the_extra_properties() {
+        let d = doc(Some(r#"{"signInEventTypes":[]}"#));
+        assert_eq!(document_text(&d, ApiVersion::Beta), r#"{"id":"a","signInEventTypes":[]}"#);
+        assert_eq!(document_text(&d, ApiVersion::V1), r#"{"id":"a"}"#);
+    }
+
+    #[test]
+    fn envelopes_are_valid_json() {
+        let body = collection_body("ctx", Some("next"), &[doc(None), doc(None)], ApiVersion::V1);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["value"].as_array().unwrap().len(), 2);
+        let v: serde_json::Value = serde_json::from_str(&entity_body("c", &doc(None), ApiVersion::V1)).unwrap();
+        assert_eq!(v["@odata.context"], "c");
+    }
+}

@@ -1,0 +1,32 @@
+//! What every request can reach: the store, the token verifier, the paging signer, the config.
+
+use std::sync::Arc;
+
+use domain::ids::LicenseTier;
+use storage::Store;
+
+use crate::auth::TokenVerifier;
+use crate::config::Config;
+use crate::paging::PageSigner;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub verifier: Arc<TokenVerifier>,
+    pub pager: Arc<PageSigner>,
+    pub config: Arc<Config>,
+    pub default_tier: LicenseTier,
+}
+
+impl AppState {
+    /// Builds the state, loading (or creating) the paging key from the database so that every
+    /// instance and every restart accepts the same skiptokens.
+    ///
+    /// # Errors
+    /// Database errors; a bad `default_license`.
+    pub fn new(store: Arc<Store>, verifier: TokenVerifier, config: Config) -> Result<Self, String> {
+        let pager = PageSigner::from_store(&store).map_err(|e| e.to_string())?;
+        let default_tier = LicenseTier::parse(&config.default_license).map_err(|e| e.to_string())?;
+        Ok(Self { store, verifier: Arc::new(verifier), pager: Arc::new(pager), config: Arc::new(config), default_tier })
+    }
+}

@@ -1,0 +1,164 @@
+//! A small deterministic PRNG (xoshiro256** seeded through splitmix64) and the hashing and GUID
+//! helpers the generator builds on. Not for anything secret: demo data only needs to be the same
+//! on every machine and every run.
+
+/// One step of splitmix64: advances `state` and returns a well-mixed word.
+pub(super) fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A hash of several words, for values that must not depend on the seed (user ids, devices).
+pub(super) fn mix(words: &[u64]) -> u64 {
+    let mut h = 0x243F_6A88_85A3_08D3_u64;
+    for &w in words {
+        let mut s = h ^ w;
+        h = splitmix64(&mut s);
+    }
+    h
+}
+
+/// FNV-1a of a string, to fold names and tenant ids into [`mix`].
+pub(super) fn hash_str(s: &str) -> u64 {
+    s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
+}
+
+/// xoshiro256**: fast, small state, good enough statistics for synthetic logs.
+#[derive(Debug, Clone)]
+pub(super) struct Rng {
+    s: [u64; 4],
+}
+
+impl Rng {
+    pub(super) fn new(seed: u64) -> Self {
+        let mut sm = seed;
+        Self { s: [splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm)] }
+    }
+
+    pub(super) fn next_u64(&mut self) -> u64 {
+        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = self.s[1] << 17;
+        self.s[2] ^= self.s[0];
+        self.s[3] ^= self.s[1];
+        self.s[1] ^= self.s[2];
+        self.s[0] ^= self.s[3];
+        self.s[2] ^= t;
+        self.s[3] = self.s[3].rotate_left(45);
+        result
+    }
+
+    /// A value in `0..n` (`0` when `n` is 0). The multiply-shift bias is far below what matters here.
+    pub(super) fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+
+    /// A value in `lo..=hi`.
+    pub(super) fn between(&mut self, lo: u32, hi: u32) -> u32 {
+        lo + self.below(u64::from(hi.saturating_sub(lo)) + 1) as u32
+    }
+
+    /// A uniform value in `[0, 1)`.
+    pub(super) fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1_u64 << 53) as f64)
+    }
+
+    pub(super) fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    pub(super) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    /// An item of `(item, weight)` pairs, chosen in proportion to its weight.
+    pub(super) fn weighted<'a, T>(&mut self, items: &'a [(T, u32)]) -> &'a T {
+        let total: u64 = items.iter().map(|(_, w)| u64::from(*w)).sum();
+        let mut roll = self.below(total);
+        for (item, w) in items {
+            let w = u64::from(*w);
+            if roll < w {
+                return item;
+            }
+            roll -= w;
+        }
+        &items[items.len() - 1].0
+    }
+
+    /// A random version-4 GUID.
+    pub(super) fn guid(&mut self) -> String {
+        let (a, b) = (self.next_u64(), self.next_u64());
+        guid_from(a, b)
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_hex(out: &mut String, value: u64, digits: u32) {
+    for i in (0..digits).rev() {
+        out.push(char::from(HEX[((value >> (i * 4)) & 0xF) as usize]));
+    }
+}
+
+/// A lower-case version-4 GUID made of two words (the version and variant bits are overwritten).
+pub(super) fn guid_from(a: u64, b: u64) -> String {
+    let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
+    let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
+    let mut out = String::with_capacity(36);
+    push_hex(&mut out, a >> 32, 8);
+    out.push('-');
+    push_hex(&mut out, a >> 16, 4);
+    out.push('-');
+    push_hex(&mut out, a, 4);
+    out.push('-');
+    push_hex(&mut out, b >> 48, 4);
+    out.push('-');
+    push_hex(&mut out, b, 12);
+    out
+}
+
+/// A GUID derived from a hash of `words`: the same words always give the same GUID.
+pub(super) fn stable_guid(words: &[u64]) -> String {
+    let a = mix(words);
+    let b = mix(&[a, 0x5EED]);
+    guid_from(a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::is_guid;
+
+    #[test]
+    fn guids_are_well_formed_version_4() {
+        let mut rng = Rng::new(7);
+        for _ in 0..100 {
+            let g = rng.guid();
+            assert!(is_guid(&g), "{g}");
+            assert_eq!(&g[14..15], "4");
+            assert!(matches!(&g[19..20], "8" | "9" | "a" | "b"), "{g}");
+        }
+        assert_eq!(guid_from(0, 0), "00000000-0000-4000-8000-000000000000");
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_stream() {
+        let (mut a, mut b, mut c) = (Rng::new(1), Rng::new(1), Rng::new(2));
+        let xs: Vec<u64> = (0..8).map(|_| a.next_u64()).collect();
+        let ys: Vec<u64> = (0..8).map(|_| b.next_u64()).collect();
+        let zs: Vec<u64> = (0..8).map(|_| c.next_u64()).collect();
+        assert_eq!(xs, ys);
+        assert_ne!(xs, zs);
+    }
+
+    #[test]
+    fn weighted_choice_follows_the_weights() {
+        let mut rng = Rng::new(3);
+        let items = [("rare", 1), ("common", 9), ("never", 0)];
+        let common = (0..10_000).filter(|_| *rng.weighted(&items) == "common").count();
+        assert!((8_700..9_300).contains(&common), "{common}");
+        assert!((0..1_000).all(|_| *rng.weighted(&items) != "never"));
+    }
+}

@@ -1,0 +1,86 @@
+-- idtrail schema, PostgreSQL. Same logical schema as SQLite; event tables are range-partitioned
+-- by day on created_ticks (100-ns ticks since the Unix epoch), partitions are created by the
+-- service ahead of time and on ingest. Every key and index leads with tenant_id, so the schema
+-- distributes by tenant unchanged (see ARCHITECTURE.md).
+
+CREATE TABLE tenants (
+    id TEXT PRIMARY KEY NOT NULL,
+    display_name TEXT,
+    license_tier TEXT NOT NULL CHECK (license_tier IN ('free', 'p1', 'p2')),
+    created_ticks BIGINT NOT NULL
+);
+
+CREATE TABLE server_settings (
+    name TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);
+
+-- One row per stored sign-in: makes ingest idempotent by id across partitions (a unique index on
+-- a partitioned table must contain the partition key) and finds a sign-in's partition by id.
+CREATE TABLE sign_in_keys (
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    created_ticks BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX sign_in_keys_by_time ON sign_in_keys (created_ticks);
+
+CREATE TABLE sign_ins (
+    tenant_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    created_ticks BIGINT NOT NULL,
+    user_id TEXT NOT NULL,
+    user_principal_name TEXT,
+    user_display_name TEXT,
+    app_id TEXT,
+    app_display_name TEXT,
+    ip_address TEXT,
+    client_app_used TEXT,
+    correlation_id TEXT,
+    conditional_access_status TEXT,
+    is_interactive BOOLEAN,
+    risk_detail TEXT,
+    risk_level_aggregated TEXT,
+    risk_level_during_sign_in TEXT,
+    risk_state TEXT,
+    resource_display_name TEXT,
+    resource_id TEXT,
+    status_error_code INTEGER,
+    device_browser TEXT,
+    device_operating_system TEXT,
+    location_city TEXT,
+    location_state TEXT,
+    location_country_or_region TEXT,
+    service_principal_id TEXT,
+    service_principal_name TEXT,
+    user_agent TEXT,
+    doc TEXT NOT NULL,
+    doc_extra TEXT,
+    PRIMARY KEY (tenant_id, created_ticks, id)
+) PARTITION BY RANGE (created_ticks);
+
+CREATE INDEX sign_ins_by_user ON sign_ins (tenant_id, user_id, created_ticks DESC);
+CREATE INDEX sign_ins_by_upn ON sign_ins (tenant_id, user_principal_name text_pattern_ops, created_ticks DESC);
+CREATE INDEX sign_ins_by_app ON sign_ins (tenant_id, app_id, created_ticks DESC);
+CREATE INDEX sign_ins_by_correlation ON sign_ins (tenant_id, correlation_id);
+
+CREATE TABLE sign_in_ca_policies (
+    tenant_id TEXT NOT NULL,
+    sign_in_id TEXT NOT NULL,
+    created_ticks BIGINT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    policy_id TEXT,
+    display_name TEXT,
+    result TEXT,
+    PRIMARY KEY (tenant_id, sign_in_id, created_ticks, ordinal)
+) PARTITION BY RANGE (created_ticks);
+
+CREATE TABLE sign_in_risk_event_types (
+    tenant_id TEXT NOT NULL,
+    sign_in_id TEXT NOT NULL,
+    created_ticks BIGINT NOT NULL,
+    version INTEGER NOT NULL,
+    ordinal INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, sign_in_id, created_ticks, version, ordinal)
+) PARTITION BY RANGE (created_ticks);

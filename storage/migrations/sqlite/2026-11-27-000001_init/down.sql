@@ -1,0 +1,5 @@
+DROP TABLE sign_in_risk_event_types;
+DROP TABLE sign_in_ca_policies;
+DROP TABLE sign_ins;
+DROP TABLE server_settings;
+DROP TABLE tenants;

@@ -1,0 +1,161 @@
+//! Connections: one `AnyConnection` enum over SQLite and PostgreSQL, chosen from the URL scheme
+//! (never by trial, since SQLite accepts any string), pooled with r2d2, migrated at start.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::{StorageError, StorageResult};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// A database URL, parsed: `sqlite://PATH` (relative or, with a third slash, absolute), or
+/// `postgres://...` / `postgresql://...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite { path: String },
+    Postgres { url: String },
+}
+
+impl DatabaseUrl {
+    /// Parses a database URL.
+    ///
+    /// # Errors
+    /// [`StorageError::Config`] for any other scheme or an empty SQLite path.
+    pub fn parse(url: &str) -> StorageResult<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres { url: url.to_owned() });
+        }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(StorageError::Config(format!("the SQLite URL '{url}' names no file")));
+            }
+            return Ok(Self::Sqlite { path: path.to_owned() });
+        }
+        Err(StorageError::Config(format!(
+            "unsupported database URL '{url}': use sqlite://PATH or postgres://USER@HOST/DB"
+        )))
+    }
+
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite { .. } => Backend::Sqlite,
+            Self::Postgres { .. } => Backend::Postgres,
+        }
+    }
+}
+
+/// Opens one connection and prepares it for use.
+fn establish(url: &DatabaseUrl) -> Result<AnyConnection, diesel::ConnectionError> {
+    match url {
+        DatabaseUrl::Sqlite { path } => {
+            let mut c = SqliteConnection::establish(path)?;
+            // WAL lets readers run beside the one writer; busy_timeout makes writers queue
+            // instead of failing; NORMAL sync is durable across process crashes in WAL mode.
+            c.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
+                 PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+            )
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(AnyConnection::Sqlite(c))
+        }
+        DatabaseUrl::Postgres { url } => {
+            let mut c = PgConnection::establish(url)?;
+            c.batch_execute("SET TIME ZONE 'UTC'").map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(AnyConnection::Postgresql(c))
+        }
+    }
+}
+
+/// The r2d2 manager: builds the right variant from the URL.
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        establish(&self.url).map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// Runs the backend's pending migrations on a fresh connection.
+fn migrate(url: &DatabaseUrl) -> StorageResult<()> {
+    let conn = establish(url).map_err(|e| StorageError::Unavailable(e.to_string()))?;
+    let result = match conn {
+        AnyConnection::Sqlite(mut c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        AnyConnection::Postgresql(mut c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| StorageError::Migration(e.to_string()))
+}
+
+/// Migrates the database and builds a pool of `size` connections.
+///
+/// # Errors
+/// [`StorageError::Unavailable`] when the database cannot be reached; [`StorageError::Migration`].
+pub fn connect(url: &DatabaseUrl, size: u32) -> StorageResult<Pool> {
+    migrate(url)?;
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+        .build(Manager { url: url.clone() })
+        .map_err(|e| StorageError::Unavailable(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_choose_the_backend_by_scheme() {
+        assert_eq!(DatabaseUrl::parse("sqlite://idtrail.db").unwrap(), DatabaseUrl::Sqlite { path: "idtrail.db".into() });
+        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap(), DatabaseUrl::Sqlite { path: "/tmp/x.db".into() });
+        assert_eq!(DatabaseUrl::parse("postgres://u@h/db").unwrap().backend(), Backend::Postgres);
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+}

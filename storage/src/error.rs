@@ -1,0 +1,27 @@
+//! The storage layer's error type. `api` maps each variant to one HTTP status.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StorageError {
+    /// The database cannot be reached or the pool is exhausted: worth retrying later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// A database URL or setting we cannot use.
+    #[error("{0}")]
+    Config(String),
+    /// Migrations failed at start.
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    /// Any other database error (logged by the caller, never shown to a client).
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+}
+
+impl From<diesel::r2d2::PoolError> for StorageError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;

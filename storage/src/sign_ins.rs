@@ -1,0 +1,382 @@
+//! Sign-ins: the promoted columns and child rows of a Graph document, idempotent all-or-nothing
+//! ingest (COPY on PostgreSQL), and keyset reads that always carry the tenant and the caller's scope.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use domain::ids::TenantId;
+use domain::model::sign_in::{self, SignIn};
+use domain::principal::SignInScope;
+use serde_json::{Map, Value};
+
+use crate::conn::{AnyConnection, Backend};
+use crate::error::StorageResult;
+use crate::schema::{sign_in_ca_policies, sign_in_risk_event_types, sign_ins};
+use crate::sql::{Param, Sql};
+use crate::Store;
+
+/// How many rows go into one multi-row INSERT on SQLite (30 columns each, under SQLite's 32,766
+/// bound variables).
+const SQLITE_INSERT_CHUNK: usize = 500;
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = sign_ins)]
+#[diesel(treat_none_as_default_value = false)]
+pub(crate) struct SignInRow {
+    tenant_id: String,
+    id: String,
+    created_ticks: i64,
+    user_id: String,
+    user_principal_name: Option<String>,
+    user_display_name: Option<String>,
+    app_id: Option<String>,
+    app_display_name: Option<String>,
+    ip_address: Option<String>,
+    client_app_used: Option<String>,
+    correlation_id: Option<String>,
+    conditional_access_status: Option<String>,
+    is_interactive: Option<bool>,
+    risk_detail: Option<String>,
+    risk_level_aggregated: Option<String>,
+    risk_level_during_sign_in: Option<String>,
+    risk_state: Option<String>,
+    resource_display_name: Option<String>,
+    resource_id: Option<String>,
+    status_error_code: Option<i32>,
+    device_browser: Option<String>,
+    device_operating_system: Option<String>,
+    location_city: Option<String>,
+    location_state: Option<String>,
+    location_country_or_region: Option<String>,
+    service_principal_id: Option<String>,
+    service_principal_name: Option<String>,
+    user_agent: Option<String>,
+    doc: String,
+    doc_extra: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = sign_in_ca_policies)]
+#[diesel(treat_none_as_default_value = false)]
+pub(crate) struct CaPolicyRow {
+    tenant_id: String,
+    sign_in_id: String,
+    created_ticks: i64,
+    ordinal: i32,
+    policy_id: Option<String>,
+    display_name: Option<String>,
+    result: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = sign_in_risk_event_types)]
+#[diesel(treat_none_as_default_value = false)]
+pub(crate) struct RiskEventTypeRow {
+    tenant_id: String,
+    sign_in_id: String,
+    created_ticks: i64,
+    version: i32,
+    ordinal: i32,
+    value: String,
+}
+
+/// A validated sign-in, ready to store: its promoted columns, child rows and document text.
+#[derive(Debug, Clone)]
+pub struct SignInRecord {
+    row: SignInRow,
+    policies: Vec<CaPolicyRow>,
+    risk_event_types: Vec<RiskEventTypeRow>,
+}
+
+fn lower(s: Option<&str>) -> Option<String> {
+    s.map(str::to_lowercase)
+}
+
+fn ordinal(i: usize) -> i32 {
+    i32::try_from(i).unwrap_or(i32::MAX)
+}
+
+impl SignInRecord {
+    /// Validates a Graph sign-in document for `tenant` and prepares it for storage.
+    ///
+    /// # Errors
+    /// A message naming the property and what is wrong with it.
+    pub fn from_document(tenant: &TenantId, doc: Map<String, Value>) -> Result<Self, String> {
+        if let Some(t) = doc.get("tenantId") {
+            let matches = t.as_str().is_some_and(|t| t.eq_ignore_ascii_case(tenant.as_str()));
+            if !matches {
+                return Err(format!("tenantId: {t} is not the tenant of the token ({tenant})"));
+            }
+        }
+        let s: SignIn = sign_in::parse(&doc)?;
+        let tenant_id = tenant.as_str().to_owned();
+        let id = s.id.to_key();
+        let created_ticks = s.created_date_time.ticks;
+        let policies = s
+            .applied_conditional_access_policies
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, p)| CaPolicyRow {
+                tenant_id: tenant_id.clone(),
+                sign_in_id: id.clone(),
+                created_ticks,
+                ordinal: ordinal(i),
+                policy_id: lower(p.id.as_deref()),
+                display_name: lower(p.display_name.as_deref()),
+                result: lower(p.result.as_ref().map(|r| r.as_str())),
+            })
+            .collect();
+        let v1 = s.risk_event_types.iter().flatten().map(|e| e.as_str().to_lowercase());
+        let v2 = s.risk_event_types_v2.iter().flatten().map(|e| e.to_lowercase());
+        let risk_event_types = v1
+            .enumerate()
+            .map(|(i, v)| (1, i, v))
+            .chain(v2.enumerate().map(|(i, v)| (2, i, v)))
+            .map(|(version, i, value)| RiskEventTypeRow {
+                tenant_id: tenant_id.clone(),
+                sign_in_id: id.clone(),
+                created_ticks,
+                version,
+                ordinal: ordinal(i),
+                value,
+            })
+            .collect();
+        let device = s.device_detail.as_ref();
+        let location = s.location.as_ref();
+        let (v1_doc, extra) = sign_in::split_v1(doc);
+        let row = SignInRow {
+            tenant_id,
+            id,
+            created_ticks,
+            user_id: s.user_id.to_key(),
+            user_principal_name: lower(s.user_principal_name.as_deref()),
+            user_display_name: lower(s.user_display_name.as_deref()),
+            app_id: lower(s.app_id.as_ref().map(|g| g.as_str())),
+            app_display_name: lower(s.app_display_name.as_deref()),
+            ip_address: lower(s.ip_address.as_deref()),
+            client_app_used: lower(s.client_app_used.as_deref()),
+            correlation_id: lower(s.correlation_id.as_ref().map(|g| g.as_str())),
+            conditional_access_status: lower(s.conditional_access_status.as_ref().map(|e| e.as_str())),
+            is_interactive: s.is_interactive,
+            risk_detail: lower(s.risk_detail.as_ref().map(|e| e.as_str())),
+            risk_level_aggregated: lower(s.risk_level_aggregated.as_ref().map(|e| e.as_str())),
+            risk_level_during_sign_in: lower(s.risk_level_during_sign_in.as_ref().map(|e| e.as_str())),
+            risk_state: lower(s.risk_state.as_ref().map(|e| e.as_str())),
+            resource_display_name: lower(s.resource_display_name.as_deref()),
+            resource_id: lower(s.resource_id.as_ref().map(|g| g.as_str())),
+            status_error_code: s.status.as_ref().and_then(|st| st.error_code),
+            device_browser: lower(device.and_then(|d| d.browser.as_deref())),
+            device_operating_system: lower(device.and_then(|d| d.operating_system.as_deref())),
+            location_city: lower(location.and_then(|l| l.city.as_deref())),
+            location_state: lower(location.and_then(|l| l.state.as_deref())),
+            location_country_or_region: lower(location.and_then(|l| l.country_or_region.as_deref())),
+            service_principal_id: lower(s.service_principal_id.as_ref().map(|g| g.as_str())),
+            service_principal_name: lower(s.service_principal_name.as_deref()),
+            user_agent: lower(s.user_agent.as_deref()),
+            doc: Value::Object(v1_doc).to_string(),
+            doc_extra: (!extra.is_empty()).then(|| Value::Object(extra).to_string()),
+        };
+        Ok(Self { row, policies, risk_event_types })
+    }
+
+    /// The sign-in's id (lower case).
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.row.id
+    }
+
+    /// When the sign-in happened, in ticks.
+    #[must_use]
+    pub fn created_ticks(&self) -> i64 {
+        self.row.created_ticks
+    }
+}
+
+/// What an ingest stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IngestOutcome {
+    pub inserted: usize,
+    pub duplicates: usize,
+}
+
+/// A stored document: its sort key and its JSON text, ready to splice into a response.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct StoredDocument {
+    #[diesel(sql_type = BigInt)]
+    pub created_ticks: i64,
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    /// The v1.0 properties.
+    #[diesel(sql_type = Text)]
+    pub doc: String,
+    /// The other (beta-only or newer) properties, if the producer sent any.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub doc_extra: Option<String>,
+}
+
+/// One page of sign-ins: newest first, after the keyset position `after` (exclusive).
+#[derive(Debug, Clone)]
+pub struct SignInPage<'a> {
+    pub tenant: &'a TenantId,
+    pub scope: &'a SignInScope,
+    pub after: Option<(i64, String)>,
+    pub limit: usize,
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+fn push_scope(sql: &mut Sql, tenant: &TenantId, scope: &SignInScope) {
+    sql.push(" WHERE tenant_id = ").bind(Param::Text(tenant.as_str().to_owned()));
+    if let SignInScope::OwnOnly { user_id } = scope {
+        sql.push(" AND user_id = ").bind(Param::Text(user_id.clone()));
+    }
+}
+
+impl Store {
+    /// Stores `records` for `tenant`, all or nothing. A record whose id is already stored (or
+    /// repeats an earlier one in the batch) is counted as a duplicate and left as it was.
+    ///
+    /// # Errors
+    /// Database errors; nothing is stored then.
+    pub fn ingest_sign_ins(&self, tenant: &TenantId, records: Vec<SignInRecord>) -> StorageResult<IngestOutcome> {
+        let total = records.len();
+        let mut seen = HashSet::with_capacity(total);
+        let unique: Vec<SignInRecord> = records.into_iter().filter(|r| seen.insert(r.row.id.clone())).collect();
+        if self.backend() == Backend::Postgres {
+            let days: HashSet<i64> = unique.iter().map(|r| domain::time::day_start(r.row.created_ticks)).collect();
+            self.ensure_partitions(days)?;
+        }
+        let mut conn = self.conn()?;
+        let inserted = match &mut *conn {
+            AnyConnection::Sqlite(c) => c.immediate_transaction(|c| insert_sqlite(c, tenant, unique))?,
+            AnyConnection::Postgresql(c) => c.transaction(|c| insert_postgres(c, tenant, unique))?,
+        };
+        Ok(IngestOutcome { inserted, duplicates: total - inserted })
+    }
+
+    /// One page of the tenant's sign-ins within `scope`, newest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn sign_in_page(&self, page: &SignInPage<'_>) -> StorageResult<Vec<StoredDocument>> {
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT created_ticks, id, doc, doc_extra FROM sign_ins");
+        push_scope(&mut sql, page.tenant, page.scope);
+        if let Some((ticks, id)) = &page.after {
+            sql.push(" AND (created_ticks, id) < (")
+                .bind(Param::BigInt(*ticks))
+                .push(", ")
+                .bind(Param::Text(id.clone()))
+                .push(")");
+        }
+        sql.push(" ORDER BY created_ticks DESC, id DESC LIMIT ")
+            .bind(Param::BigInt(i64::try_from(page.limit).unwrap_or(i64::MAX)));
+        let mut conn = self.conn()?;
+        Ok(sql.load(&mut conn)?)
+    }
+
+    /// The sign-in `id` of `tenant`, if it exists within `scope`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn sign_in(&self, tenant: &TenantId, scope: &SignInScope, id: &str) -> StorageResult<Option<StoredDocument>> {
+        let id = id.to_lowercase();
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT created_ticks, id, doc, doc_extra FROM sign_ins");
+        push_scope(&mut sql, tenant, scope);
+        sql.push(" AND id = ").bind(Param::Text(id.clone()));
+        if self.backend() == Backend::Postgres {
+            // Find the partition through the key table instead of probing every partition.
+            sql.push(" AND created_ticks = (SELECT created_ticks FROM sign_in_keys WHERE tenant_id = ")
+                .bind(Param::Text(tenant.as_str().to_owned()))
+                .push(" AND id = ")
+                .bind(Param::Text(id))
+                .push(")");
+        }
+        let mut conn = self.conn()?;
+        Ok(sql.load::<StoredDocument>(&mut conn)?.into_iter().next())
+    }
+}
+
+fn insert_sqlite(
+    c: &mut diesel::SqliteConnection,
+    tenant: &TenantId,
+    records: Vec<SignInRecord>,
+) -> QueryResult<usize> {
+    let mut existing = HashSet::new();
+    for chunk in records.chunks(SQLITE_INSERT_CHUNK) {
+        let ids: Vec<&str> = chunk.iter().map(|r| r.row.id.as_str()).collect();
+        let found: Vec<String> = sign_ins::table
+            .filter(sign_ins::tenant_id.eq(tenant.as_str()))
+            .filter(sign_ins::id.eq_any(ids))
+            .select(sign_ins::id)
+            .load(c)?;
+        existing.extend(found);
+    }
+    let fresh: Vec<SignInRecord> = records.into_iter().filter(|r| !existing.contains(&r.row.id)).collect();
+    let (rows, policies, risks) = split(fresh);
+    for chunk in rows.chunks(SQLITE_INSERT_CHUNK) {
+        diesel::insert_into(sign_ins::table).values(chunk).execute(c)?;
+    }
+    for chunk in policies.chunks(SQLITE_INSERT_CHUNK * 3) {
+        diesel::insert_into(sign_in_ca_policies::table).values(chunk).execute(c)?;
+    }
+    for chunk in risks.chunks(SQLITE_INSERT_CHUNK * 3) {
+        diesel::insert_into(sign_in_risk_event_types::table).values(chunk).execute(c)?;
+    }
+    Ok(rows.len())
+}
+
+fn insert_postgres(c: &mut diesel::PgConnection, tenant: &TenantId, records: Vec<SignInRecord>) -> QueryResult<usize> {
+    if records.is_empty() {
+        return Ok(0);
+    }
+    // Claim the ids first: a concurrent batch with the same ids waits on the key rows and then
+    // sees them as duplicates, so no id is ever stored twice.
+    let ids: Vec<String> = records.iter().map(|r| r.row.id.clone()).collect();
+    let ticks: Vec<i64> = records.iter().map(|r| r.row.created_ticks).collect();
+    let claimed: Vec<IdRow> = diesel::sql_query(
+        "INSERT INTO sign_in_keys (tenant_id, id, created_ticks) \
+         SELECT $1, k.id, k.t FROM UNNEST($2::text[], $3::bigint[]) AS k(id, t) \
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind::<Text, _>(tenant.as_str())
+    .bind::<diesel::sql_types::Array<Text>, _>(&ids)
+    .bind::<diesel::sql_types::Array<BigInt>, _>(&ticks)
+    .load(c)?;
+    let claimed: HashSet<String> = claimed.into_iter().map(|r| r.id).collect();
+    let fresh: Vec<SignInRecord> = records.into_iter().filter(|r| claimed.contains(&r.row.id)).collect();
+    let (rows, policies, risks) = split(fresh);
+    let inserted = rows.len();
+    if !rows.is_empty() {
+        diesel::copy_from(sign_ins::table).from_insertable(rows).execute(c)?;
+    }
+    if !policies.is_empty() {
+        diesel::copy_from(sign_in_ca_policies::table).from_insertable(policies).execute(c)?;
+    }
+    if !risks.is_empty() {
+        diesel::copy_from(sign_in_risk_event_types::table).from_insertable(risks).execute(c)?;
+    }
+    Ok(inserted)
+}
+
+fn split(records: Vec<SignInRecord>) -> (Vec<SignInRow>, Vec<CaPolicyRow>, Vec<RiskEventTypeRow>) {
+    let mut rows = Vec::with_capacity(records.len());
+    let mut policies = Vec::new();
+    let mut risks = Vec::new();
+    for r in records {
+        rows.push(r.row);
+        policies.extend(r.policies);
+        risks.extend(r.risk_event_types);
+    }
+    (rows, policies, risks)
+}
+
+/// Tables partitioned by day on PostgreSQL.
+pub(crate) const PARTITIONED_TABLES: &[&str] = &["sign_ins", "sign_in_ca_policies", "sign_in_risk_event_types"];

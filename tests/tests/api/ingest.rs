@@ -1,0 +1,161 @@
+//! Ingest: validation, all-or-nothing batches, idempotent retries, framing, limits.
+
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use chrono::Duration;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+#[actix_web::test]
+async fn a_retried_batch_stores_no_duplicate() {
+    each_backend(|app| async move {
+        let now = app.now();
+        let docs: Vec<Value> = (1..=10).map(|n| sign_in_doc(n, now - Duration::hours(i64::try_from(n).unwrap()), USER_OID)).collect();
+        let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
+        assert_eq!((s, b), (StatusCode::OK, json!({"inserted": 10, "duplicates": 0})));
+        let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
+        assert_eq!((s, b), (StatusCode::OK, json!({"inserted": 0, "duplicates": 10})));
+        // Repeats inside one batch count as duplicates too.
+        let repeated = vec![sign_in_doc(77, now, USER_OID), sign_in_doc(77, now, USER_OID)];
+        let (_, b) = app.ingest(&ingest_token(TENANT_A), &repeated).await;
+        assert_eq!(b, json!({"inserted": 1, "duplicates": 1}));
+        assert_eq!(app.count_rows("sign_ins", TENANT_A), 11);
+        assert_eq!(app.count_rows("sign_in_ca_policies", TENANT_A), 11);
+        // The same ids in another tenant are that tenant's own rows.
+        let (_, b) = app.ingest(&ingest_token(TENANT_B), &docs).await;
+        assert_eq!(b, json!({"inserted": 10, "duplicates": 0}));
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn one_bad_record_refuses_the_whole_batch() {
+    each_backend(|app| async move {
+        let now = app.now();
+        let mut docs: Vec<Value> = (1..=6).map(|n| sign_in_doc(n, now, USER_OID)).collect();
+        docs[2]["status"]["errorCode"] = json!("not a number");
+        docs[4].as_object_mut().unwrap().remove("userId");
+        docs[5]["createdDateTime"] = json!("last tuesday");
+        let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        assert_eq!(b["error"]["code"], "BadRequest");
+        let details = b["error"]["details"].as_array().unwrap();
+        let indexes: Vec<u64> = details.iter().map(|d| d["index"].as_u64().unwrap()).collect();
+        assert_eq!(indexes, vec![2, 4, 5]);
+        assert!(details[0]["message"].as_str().unwrap().contains("status.errorCode"), "{b}");
+        assert!(details[1]["message"].as_str().unwrap().contains("userId"), "{b}");
+        assert_eq!(app.count_rows("sign_ins", TENANT_A), 0, "nothing stored");
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn bad_enum_guid_and_tenant_values_are_named() {
+    each_backend(|app| async move {
+        let now = app.now();
+        let cases = [
+            ("riskLevelDuringSignIn", json!("very high!"), "riskLevelDuringSignIn"),
+            ("userId", json!("not-a-guid"), "userId"),
+            ("id", json!(12), "id"),
+            ("tenantId", json!(TENANT_B), "tenantId"),
+        ];
+        for (key, value, expect) in cases {
+            let mut doc = sign_in_doc(1, now, USER_OID);
+            doc[key] = value;
+            let (s, b) = app.ingest(&ingest_token(TENANT_A), &[doc]).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{key}: {b}");
+            assert!(b["error"]["details"][0]["message"].as_str().unwrap().contains(expect), "{key}: {b}");
+        }
+        // A member Graph adds later is accepted and kept as sent.
+        let mut doc = sign_in_doc(2, now, USER_OID);
+        doc["riskState"] = json!("someFutureState");
+        doc["tenantId"] = json!(TENANT_A.to_uppercase());
+        let (s, b) = app.ingest(&ingest_token(TENANT_A), std::slice::from_ref(&doc)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn json_arrays_and_framing_errors() {
+    each_backend(|app| async move {
+        let now = app.now();
+        let token = ingest_token(TENANT_A);
+        let send = |ct: Option<&'static str>, body: String| {
+            let mut r = TestRequest::post().uri("/ingest/signIns").insert_header(("Authorization", format!("Bearer {token}")));
+            if let Some(ct) = ct {
+                r = r.insert_header(("Content-Type", ct));
+            }
+            r.set_payload(body)
+        };
+        let array = Value::Array(vec![sign_in_doc(1, now, USER_OID), sign_in_doc(2, now, USER_OID)]).to_string();
+        let (s, _, b) = app.send(send(Some("application/json"), array)).await;
+        assert_eq!((s, b), (StatusCode::OK, json!({"inserted": 2, "duplicates": 0})));
+
+        let (s, _, b) = app.send(send(Some("text/csv"), "a,b".into())).await;
+        assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{b}");
+        let (s, _, _) = app.send(send(None, "{}".into())).await;
+        assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let (s, _, b) = app.send(send(Some("application/json"), "[{".into())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        let (s, _, b) = app.send(send(Some("application/json"), "[]".into())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        let (s, _, b) = app.send(send(Some("application/x-ndjson"), "{\"id\":1}\nnot json\n[1]\n".into())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        assert_eq!(b["error"]["details"].as_array().unwrap().len(), 3);
+        assert_eq!(app.count_rows("sign_ins", TENANT_A), 2);
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn bodies_over_the_limit_get_413() {
+    let mut app = TestApp::new(sqlite_db());
+    let mut config = (*app.state.config).clone();
+    config.max_ingest_bytes = 1000;
+    app.state.config = std::sync::Arc::new(config);
+    let body: String = (1..=10).map(|n| format!("{}\n", sign_in_doc(n, app.now(), USER_OID))).collect();
+    let req = TestRequest::post()
+        .uri("/ingest/signIns")
+        .insert_header(("Authorization", format!("Bearer {}", ingest_token(TENANT_A))))
+        .insert_header(("Content-Type", "application/x-ndjson"))
+        .set_payload(body);
+    let (s, _, b) = app.send(req).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{b}");
+    assert_eq!(b["error"]["code"], "RequestEntityTooLarge");
+}
+
+#[actix_web::test]
+async fn ingest_needs_the_ingest_app_role() {
+    each_backend(|app| async move {
+        let doc = sign_in_doc(1, app.now(), USER_OID);
+        for token in [admin_token(TENANT_A), app_token(TENANT_A, &["AuditLog.Read.All"])] {
+            let (s, b) = app.ingest(&token, std::slice::from_ref(&doc)).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        }
+        let (s, _, _) = app
+            .send(
+                TestRequest::post()
+                    .uri("/ingest/somethingElse")
+                    .insert_header(("Authorization", format!("Bearer {}", ingest_token(TENANT_A))))
+                    .insert_header(("Content-Type", "application/json"))
+                    .set_payload("[]"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn a_tenant_first_seen_at_ingest_is_created_on_the_default_tier() {
+    each_backend(|app| async move {
+        let fresh = "cccccccc-0000-4000-8000-000000000003";
+        let (s, _) = app.ingest(&ingest_token(fresh), &[sign_in_doc(1, app.now(), USER_OID)]).await;
+        assert_eq!(s, StatusCode::OK);
+        let t = app.store.tenant(&domain::ids::TenantId::parse(fresh).unwrap()).unwrap().unwrap();
+        assert_eq!(t.tier, domain::ids::LicenseTier::Free);
+    })
+    .await;
+}
