@@ -92,9 +92,7 @@ impl TokenVerifier {
     /// [`ApiError::Unauthorized`] with the reason.
     pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(ApiError::Unauthorized(format!(
-                "Access token is larger than {MAX_TOKEN_BYTES} bytes."
-            )));
+            return Err(ApiError::Unauthorized(format!("Access token is larger than {MAX_TOKEN_BYTES} bytes.")));
         }
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
@@ -119,7 +117,9 @@ impl TokenVerifier {
 /// # Errors
 /// [`ApiError::Unauthorized`] when `tid` or the user's `oid` is missing or not a GUID.
 pub fn principal_from_claims(c: Claims) -> Result<Principal, ApiError> {
-    let tid = c.tid.as_deref().ok_or_else(|| ApiError::Unauthorized("Access token validation failure: the token has no tenant (tid) claim.".into()))?;
+    let tid = c.tid.as_deref().ok_or_else(|| {
+        ApiError::Unauthorized("Access token validation failure: the token has no tenant (tid) claim.".into())
+    })?;
     let tenant = TenantId::parse(tid)
         .map_err(|_| ApiError::Unauthorized("Access token validation failure: the tid claim is not a GUID.".into()))?;
     let app_only = match c.idtyp.as_deref() {
@@ -135,8 +135,9 @@ pub fn principal_from_claims(c: Claims) -> Result<Principal, ApiError> {
         let oid = c.oid.as_deref().ok_or_else(|| {
             ApiError::Unauthorized("Access token validation failure: a user token needs an oid claim.".into())
         })?;
-        let object_id = Guid::parse(oid)
-            .map_err(|_| ApiError::Unauthorized("Access token validation failure: the oid claim is not a GUID.".into()))?;
+        let object_id = Guid::parse(oid).map_err(|_| {
+            ApiError::Unauthorized("Access token validation failure: the oid claim is not a GUID.".into())
+        })?;
         Subject::User { object_id, principal_name: c.upn.clone().or_else(|| c.preferred_username.clone()) }
     };
     roles.dedup();
@@ -167,16 +168,14 @@ impl FromRequest for Caller {
 }
 
 fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let state =
+        req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::Internal("application state missing".into()))?;
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .ok_or_else(|| ApiError::Unauthorized("Access token is empty. Send 'Authorization: Bearer <token>'.".into()))?;
-    let value = header
-        .to_str()
-        .map_err(|_| ApiError::Unauthorized("The Authorization header is not readable text.".into()))?;
+    let value =
+        header.to_str().map_err(|_| ApiError::Unauthorized("The Authorization header is not readable text.".into()))?;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))

@@ -177,11 +177,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let tenant = TenantId::parse(&tenant)?;
             let (secret, _) = resolve_secret(&config, false)?;
             let claims = if oid.is_none() && upn.is_none() && !app_permissions.is_empty() {
-                crate::demo::app_claims(&config, tenant.as_str(), "00000000-0000-0000-0000-00000000c11e", &app_permissions, expires_in)
+                crate::demo::app_claims(
+                    &config,
+                    tenant.as_str(),
+                    "00000000-0000-0000-0000-00000000c11e",
+                    &app_permissions,
+                    expires_in,
+                )
             } else {
                 let oid = match oid {
                     Some(o) => Guid::parse(&o)?.to_string(),
-                    None => bail!("a user token needs --oid GUID (or give only --app-permission for an app-only token)"),
+                    None => {
+                        bail!("a user token needs --oid GUID (or give only --app-permission for an app-only token)")
+                    }
                 };
                 let parsed: Vec<DirectoryRole> = roles
                     .iter()
@@ -358,7 +366,12 @@ fn tenant_command(config: &Config, command: TenantCommand) -> anyhow::Result<()>
             if json {
                 println!("{}", tenant_json(&t));
             } else {
-                println!("id:      {}\nname:    {}\nlicense: {}", t.id, t.display_name.as_deref().unwrap_or(""), t.tier);
+                println!(
+                    "id:      {}\nname:    {}\nlicense: {}",
+                    t.id,
+                    t.display_name.as_deref().unwrap_or(""),
+                    t.tier
+                );
             }
         }
     }

@@ -117,10 +117,10 @@ impl Config {
         self.bind_addr()?;
         storage::DatabaseUrl::parse(&self.database_url).map_err(|e| e.to_string())?;
         domain::ids::LicenseTier::parse(&self.default_license).map_err(|e| format!("default_license: {e}"))?;
-        if let Some(url) = &self.public_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(format!("public_url must start with http:// or https://; got '{url}'"));
-            }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(format!("public_url must start with http:// or https://; got '{url}'"));
         }
         if self.auth_audiences.is_empty() {
             return Err("auth_audiences must name at least one audience".into());

@@ -59,10 +59,10 @@ pub fn load(store: &Store, cfg: &DemoConfig) -> anyhow::Result<DemoSummary> {
         }
     }
     for (tenant_id, batch) in pending {
-        if let Some(tenant) = ids.get(tenant_id) {
-            if !batch.is_empty() {
-                flush(tenant, batch, &mut summary)?;
-            }
+        if let Some(tenant) = ids.get(tenant_id)
+            && !batch.is_empty()
+        {
+            flush(tenant, batch, &mut summary)?;
         }
     }
     Ok(summary)
@@ -70,7 +70,14 @@ pub fn load(store: &Store, cfg: &DemoConfig) -> anyhow::Result<DemoSummary> {
 
 /// The claims of a token as `idtrail token` and the banner make them.
 #[must_use]
-pub fn user_claims(config: &Config, tenant: &str, oid: &str, upn: &str, roles: &[DirectoryRole], lifetime_secs: i64) -> Claims {
+pub fn user_claims(
+    config: &Config,
+    tenant: &str,
+    oid: &str,
+    upn: &str,
+    roles: &[DirectoryRole],
+    lifetime_secs: i64,
+) -> Claims {
     let now = chrono::Utc::now().timestamp();
     Claims {
         tid: Some(tenant.to_owned()),
@@ -134,10 +141,19 @@ pub fn banner(config: &Config, secret: &[u8], base: &str, present: &[TenantId]) 
         let Some(plain) = people.iter().find(|u| u.admin_role.is_none()) else { continue };
         let admin_token = sign_hs256(
             secret,
-            &user_claims(config, t.id, &admin.object_id, &admin.user_principal_name, &[DirectoryRole::GlobalAdministrator], lifetime),
+            &user_claims(
+                config,
+                t.id,
+                &admin.object_id,
+                &admin.user_principal_name,
+                &[DirectoryRole::GlobalAdministrator],
+                lifetime,
+            ),
         )?;
-        let user_token =
-            sign_hs256(secret, &user_claims(config, t.id, &plain.object_id, &plain.user_principal_name, &[], lifetime))?;
+        let user_token = sign_hs256(
+            secret,
+            &user_claims(config, t.id, &plain.object_id, &plain.user_principal_name, &[], lifetime),
+        )?;
         let ingest_token = sign_hs256(
             secret,
             &app_claims(config, t.id, "00000000-0000-0000-0000-00000000d3e0", &[INGEST_APP_ROLE.to_owned()], lifetime),
@@ -158,7 +174,10 @@ pub fn banner(config: &Config, secret: &[u8], base: &str, present: &[TenantId]) 
         writeln!(out, "  export ME={user}")?;
         writeln!(out, "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/v1.0/auditLogs/signIns?$top=5'")?;
         writeln!(out, "  curl -s -H \"Authorization: Bearer $ME\" '{base}/v1.0/auditLogs/signIns?$top=3'")?;
-        writeln!(out, "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/beta/auditLogs/signIns/<id from the list>'")?;
+        writeln!(
+            out,
+            "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/beta/auditLogs/signIns/<id from the list>'"
+        )?;
     }
     Ok(out)
 }

@@ -68,7 +68,9 @@ impl ApiError {
     pub fn envelope(&self, ids: &RequestIds) -> Value {
         let message = match self {
             // The cause of an internal error goes to the log, not to the client.
-            Self::Internal(_) => format!("An unexpected error occurred. Quote request-id {} when reporting it.", ids.request_id),
+            Self::Internal(_) => {
+                format!("An unexpected error occurred. Quote request-id {} when reporting it.", ids.request_id)
+            }
             other => other.to_string(),
         };
         let mut error = json!({
@@ -91,10 +93,7 @@ impl ApiError {
         let mut res = HttpResponse::build(self.status_code());
         match self {
             Self::Unauthorized(_) => {
-                res.insert_header((
-                    header::WWW_AUTHENTICATE,
-                    r#"Bearer realm="idtrail", error="invalid_token""#,
-                ));
+                res.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="idtrail", error="invalid_token""#));
             }
             Self::Unavailable(_) => {
                 res.insert_header((header::RETRY_AFTER, "5"));

@@ -84,11 +84,8 @@ pub async fn graph_envelope(
     // Handlers' and extractors' errors arrive as responses carrying the error; an `Err` here
     // could only come from inner middleware (there is none) and is rendered by actix.
     let res = next.call(req).await?.map_into_boxed_body();
-    let mut res = if res.status().is_client_error() || res.status().is_server_error() {
-        rebuild_error(res, &ids)
-    } else {
-        res
-    };
+    let mut res =
+        if res.status().is_client_error() || res.status().is_server_error() { rebuild_error(res, &ids) } else { res };
     let headers = res.headers_mut();
     headers.insert(actix_web::http::header::HeaderName::from_static("request-id"), header_value(&ids.request_id));
     headers.insert(

@@ -6,8 +6,23 @@ use crate::error::ApiError;
 
 /// Every OData system query option name, without `$`, lower case.
 const SYSTEM_OPTIONS: &[&str] = &[
-    "filter", "select", "orderby", "top", "skip", "skiptoken", "count", "expand", "search", "format", "apply",
-    "compute", "levels", "index", "schemaversion", "deltatoken", "id",
+    "filter",
+    "select",
+    "orderby",
+    "top",
+    "skip",
+    "skiptoken",
+    "count",
+    "expand",
+    "search",
+    "format",
+    "apply",
+    "compute",
+    "levels",
+    "index",
+    "schemaversion",
+    "deltatoken",
+    "id",
 ];
 
 /// The parsed query string of a collection request.

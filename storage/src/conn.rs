@@ -152,7 +152,10 @@ mod tests {
 
     #[test]
     fn urls_choose_the_backend_by_scheme() {
-        assert_eq!(DatabaseUrl::parse("sqlite://idtrail.db").unwrap(), DatabaseUrl::Sqlite { path: "idtrail.db".into() });
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://idtrail.db").unwrap(),
+            DatabaseUrl::Sqlite { path: "idtrail.db".into() }
+        );
         assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap(), DatabaseUrl::Sqlite { path: "/tmp/x.db".into() });
         assert_eq!(DatabaseUrl::parse("postgres://u@h/db").unwrap().backend(), Backend::Postgres);
         assert!(DatabaseUrl::parse("mysql://x").is_err());

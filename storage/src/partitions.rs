@@ -1,14 +1,13 @@
 //! PostgreSQL daily partitions of the event tables: created ahead of time by the service and on
 //! demand by ingest, remembered per process so that the common case costs no round trip.
 
-
 use diesel::connection::SimpleConnection;
 use domain::time::{TICKS_PER_DAY, day_start, format_ticks};
 
+use crate::Store;
 use crate::conn::AnyConnection;
 use crate::error::StorageResult;
 use crate::sign_ins::PARTITIONED_TABLES;
-use crate::Store;
 
 /// The partition of `table` for the day starting at `day`: `sign_ins_d20261127`.
 fn partition_name(table: &str, day: i64) -> String {

@@ -10,11 +10,11 @@ use domain::model::sign_in::{self, SignIn};
 use domain::principal::SignInScope;
 use serde_json::{Map, Value};
 
+use crate::Store;
 use crate::conn::{AnyConnection, Backend};
 use crate::error::StorageResult;
 use crate::schema::{sign_in_ca_policies, sign_in_risk_event_types, sign_ins};
 use crate::sql::{Param, Sql};
-use crate::Store;
 
 /// How many rows go into one multi-row INSERT on SQLite (30 columns each, under SQLite's 32,766
 /// bound variables).

@@ -97,7 +97,9 @@ impl Sql {
             AnyConnection::Postgresql(c) => {
                 bind_pg(diesel::sql_query(&self.text).into_boxed(), &self.params)?.execute(c)
             }
-            AnyConnection::Sqlite(c) => bind_common(diesel::sql_query(&self.text).into_boxed(), &self.params)?.execute(c),
+            AnyConnection::Sqlite(c) => {
+                bind_common(diesel::sql_query(&self.text).into_boxed(), &self.params)?.execute(c)
+            }
         }
     }
 }
@@ -122,9 +124,7 @@ where
             Param::Integer(v) => q.bind::<Integer, _>(*v),
             Param::Bool(v) => q.bind::<Bool, _>(*v),
             Param::TextArray(_) | Param::BigIntArray(_) => {
-                return Err(diesel::result::Error::QueryBuilderError(
-                    "array parameters are PostgreSQL-only".into(),
-                ));
+                return Err(diesel::result::Error::QueryBuilderError("array parameters are PostgreSQL-only".into()));
             }
         };
     }

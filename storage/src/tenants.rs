@@ -108,7 +108,8 @@ impl Store {
         drop(conn);
         match inserted {
             // Another request created it meanwhile: theirs stands.
-            Ok(_) | Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+            Ok(_)
+            | Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
                 self.tenant(id)?.ok_or(crate::StorageError::Database(diesel::result::Error::NotFound))
             }
             Err(e) => Err(e.into()),
@@ -122,11 +123,8 @@ impl Store {
     /// Database errors.
     pub fn setting_or_insert(&self, name: &str, make: impl FnOnce() -> String) -> StorageResult<String> {
         let mut conn = self.conn()?;
-        let existing = server_settings::table
-            .find(name)
-            .select(server_settings::value)
-            .first::<String>(&mut *conn)
-            .optional()?;
+        let existing =
+            server_settings::table.find(name).select(server_settings::value).first::<String>(&mut *conn).optional()?;
         if let Some(v) = existing {
             return Ok(v);
         }
@@ -136,9 +134,9 @@ impl Store {
             .execute(&mut *conn);
         match inserted {
             Ok(_) => Ok(value),
-            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => Ok(
-                server_settings::table.find(name).select(server_settings::value).first::<String>(&mut *conn)?,
-            ),
+            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+                Ok(server_settings::table.find(name).select(server_settings::value).first::<String>(&mut *conn)?)
+            }
             Err(e) => Err(e.into()),
         }
     }

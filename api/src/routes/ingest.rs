@@ -43,7 +43,9 @@ pub async fn ingest(
     }
     let format = body_format(&req)?;
     let limit = state.config.max_ingest_bytes;
-    let too_large = || ApiError::PayloadTooLarge(format!("The body is larger than the limit of {limit} bytes; send smaller batches."));
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!("The body is larger than the limit of {limit} bytes; send smaller batches."))
+    };
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -104,11 +106,14 @@ fn body_format(req: &HttpRequest) -> Result<BodyFormat, ApiError> {
     }
 }
 
+/// A record of a batch, or why it is not one.
+pub type ParsedRecord = Result<Map<String, Value>, String>;
+
 /// Splits a body into documents; each entry is a record or the reason it is not one.
 ///
 /// # Errors
 /// [`ApiError::BadRequest`] when the body as a whole cannot be read (not UTF-8, not an array).
-pub fn parse_body(body: &[u8], format: BodyFormat) -> Result<Vec<Result<Map<String, Value>, String>>, ApiError> {
+pub fn parse_body(body: &[u8], format: BodyFormat) -> Result<Vec<ParsedRecord>, ApiError> {
     let as_object = |v: Value| match v {
         Value::Object(m) => Ok(m),
         other => Err(format!("a record must be a JSON object, not {}", kind_of(&other))),
@@ -127,12 +132,14 @@ pub fn parse_body(body: &[u8], format: BodyFormat) -> Result<Vec<Result<Map<Stri
             }
         }
         BodyFormat::Ndjson => {
-            let text = std::str::from_utf8(body)
-                .map_err(|e| ApiError::BadRequest(format!("The body is not UTF-8: {e}.")))?;
+            let text =
+                std::str::from_utf8(body).map_err(|e| ApiError::BadRequest(format!("The body is not UTF-8: {e}.")))?;
             Ok(text
                 .lines()
                 .filter(|l| !l.trim().is_empty())
-                .map(|l| serde_json::from_str::<Value>(l).map_err(|e| format!("not valid JSON: {e}")).and_then(as_object))
+                .map(|l| {
+                    serde_json::from_str::<Value>(l).map_err(|e| format!("not valid JSON: {e}")).and_then(as_object)
+                })
                 .collect())
         }
     }
@@ -150,10 +157,7 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 /// Validates every record; any failure refuses the batch, listing each bad record.
-fn validate(
-    tenant: &domain::ids::TenantId,
-    docs: Vec<Result<Map<String, Value>, String>>,
-) -> Result<Vec<SignInRecord>, ApiError> {
+fn validate(tenant: &domain::ids::TenantId, docs: Vec<ParsedRecord>) -> Result<Vec<SignInRecord>, ApiError> {
     if docs.is_empty() {
         return Err(ApiError::BadRequest("The body holds no records.".into()));
     }
@@ -171,7 +175,8 @@ fn validate(
     }
     let count = errors.len();
     errors.truncate(MAX_LISTED_ERRORS);
-    let listed = if count > MAX_LISTED_ERRORS { format!(" (the first {MAX_LISTED_ERRORS} are listed)") } else { String::new() };
+    let listed =
+        if count > MAX_LISTED_ERRORS { format!(" (the first {MAX_LISTED_ERRORS} are listed)") } else { String::new() };
     Err(ApiError::InvalidRecords {
         message: format!(
             "{count} of {total} records are invalid{listed}; nothing was stored. First: record {}: {}",

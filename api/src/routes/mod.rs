@@ -121,7 +121,12 @@ mod tests {
     use super::*;
 
     fn doc(extra: Option<&str>) -> StoredDocument {
-        StoredDocument { created_ticks: 1, id: "a".into(), doc: r#"{"id":"a"}"#.into(), doc_extra: extra.map(Into::into) }
+        StoredDocument {
+            created_ticks: 1,
+            id: "a".into(),
+            doc: r#"{"id":"a"}"#.into(),
+            doc_extra: extra.map(Into::into),
+        }
     }
 
     #[test]

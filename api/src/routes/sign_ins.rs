@@ -33,10 +33,9 @@ pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) 
 
     let store = state.store.clone();
     let tenant = principal.tenant.clone();
-    let mut docs = web::block(move || {
-        store.sign_in_page(&SignInPage { tenant: &tenant, scope: &scope, after, limit: top + 1 })
-    })
-    .await??;
+    let mut docs =
+        web::block(move || store.sign_in_page(&SignInPage { tenant: &tenant, scope: &scope, after, limit: top + 1 }))
+            .await??;
 
     let base = base_url(&req, &state);
     let next = if docs.len() > top {
@@ -49,9 +48,12 @@ pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) 
         None
     };
     let context = format!("{base}/{}/$metadata#{ENTITY_SET}", version.segment());
-    Ok(HttpResponse::Ok()
-        .content_type("application/json; odata.metadata=minimal")
-        .body(collection_body(&context, next.as_deref(), &docs, version)))
+    Ok(HttpResponse::Ok().content_type("application/json; odata.metadata=minimal").body(collection_body(
+        &context,
+        next.as_deref(),
+        &docs,
+        version,
+    )))
 }
 
 pub async fn get(
@@ -70,7 +72,9 @@ pub async fn get(
     let lookup = id.clone();
     let doc = web::block(move || store.sign_in(&tenant, &scope, &lookup)).await??;
     let doc = doc.ok_or_else(|| {
-        ApiError::NotFound(format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."))
+        ApiError::NotFound(format!(
+            "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+        ))
     })?;
     let context = format!("{}/{}/$metadata#{ENTITY_SET}/$entity", base_url(&req, &state), version.segment());
     Ok(HttpResponse::Ok()

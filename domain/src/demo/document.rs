@@ -6,10 +6,13 @@ use serde_json::{Map, Value};
 
 use super::DemoTenant;
 use super::catalog::{
-    self, ABROAD, APPS, CUSTOM_APP_WEIGHT, City, Clients, EXCHANGE_APP, Failure, GRAPH, PolicyState, RISK_EVENTS,
-    RISK_LEVELS, RISK_OUTCOMES, Resource, Rule, SPRAY_CLIENTS, Stage, TRAVEL_CITIES, TenantProfile,
+    self, APPS, CUSTOM_APP_WEIGHT, Clients, EXCHANGE_APP, Failure, GRAPH, PolicyState, Resource, Rule, SPRAY_CLIENTS,
+    Stage, TenantProfile,
 };
+use super::conditional_access;
 use super::people::{self, Device, Person};
+use super::regions::{ABROAD, City, TRAVEL_CITIES};
+use super::risk;
 use super::rng::{Rng, guid_from, hash_str, stable_guid};
 use super::schedule::local_hour_and_weekday;
 use crate::time::format_ticks;
@@ -40,6 +43,13 @@ pub(super) struct TenantState {
     user_app_weights: Vec<(usize, u32)>,
     admin_app_weights: Vec<(usize, u32)>,
     blocks_legacy: bool,
+    /// Sub-objects that repeat from document to document, built once and cloned (cloning a map
+    /// copies its index instead of hashing every key again).
+    home_locations: Vec<Value>,
+    abroad_locations: Vec<Value>,
+    /// Per policy, its `appliedConditionalAccessPolicy` object for each possible result.
+    policy_objects: Vec<Vec<Value>>,
+    success: Value,
 }
 
 impl TenantState {
@@ -67,7 +77,8 @@ impl TenantState {
                 azure_cli: a.id == "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
             })
             .collect();
-        let mut user_app_weights: Vec<(usize, u32)> = APPS.iter().enumerate().map(|(i, a)| (i, a.user_weight)).collect();
+        let mut user_app_weights: Vec<(usize, u32)> =
+            APPS.iter().enumerate().map(|(i, a)| (i, a.user_weight)).collect();
         let mut admin_app_weights: Vec<(usize, u32)> =
             APPS.iter().enumerate().map(|(i, a)| (i, a.admin_weight)).collect();
         let tenant_hash = hash_str(tenant.id);
@@ -85,10 +96,9 @@ impl TenantState {
                 azure_cli: false,
             });
         }
-        let blocks_legacy = profile
-            .policies
-            .iter()
-            .any(|p| p.rule == Rule::BlockLegacyAuthentication && p.state == PolicyState::On);
+        let blocks_legacy =
+            profile.policies.iter().any(|p| p.rule == Rule::BlockLegacyAuthentication && p.state == PolicyState::On);
+        let policy_objects = conditional_access::policy_objects(profile);
         Self {
             tenant,
             profile,
@@ -98,6 +108,10 @@ impl TenantState {
             user_app_weights,
             admin_app_weights,
             blocks_legacy,
+            home_locations: profile.region.cities.iter().map(|(c, _)| location(c)).collect(),
+            abroad_locations: ABROAD.iter().map(location).collect(),
+            policy_objects,
+            success: status(None, "", ""),
         }
     }
 
@@ -117,19 +131,9 @@ enum Client {
     Legacy(&'static str),
 }
 
-/// An Identity Protection finding on a sign-in.
-#[derive(Debug)]
-struct Risk {
-    level: &'static str,
-    state: &'static str,
-    detail: &'static str,
-    events: Vec<(&'static str, &'static str)>,
-    foreign: bool,
-}
-
 /// Where a sign-in came from.
 struct Origin<'a> {
-    city: &'a City,
+    location: &'a Value,
     ip: String,
 }
 
@@ -150,21 +154,23 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Map<Str
     };
     let correlation_id = rng.guid();
     let spray = rng.chance(0.01);
-    let person = &state.people[if spray { rng.below(state.people.len() as u64) as usize } else { state.pick_person(rng) }];
+    let person =
+        &state.people[if spray { rng.below(state.people.len() as u64) as usize } else { state.pick_person(rng) }];
     let is_admin = person.user.admin_role.is_some();
 
     // The client and app.
     let (client, app) = if spray {
-        (Client::Legacy(*rng.weighted(&SPRAY_CLIENTS)), &state.apps[EXCHANGE_APP])
+        (Client::Legacy(rng.weighted(&SPRAY_CLIENTS)), &state.apps[EXCHANGE_APP])
     } else if let Some(protocol) = person.legacy_client.filter(|_| rng.chance(0.22)) {
         (Client::Legacy(protocol), &state.apps[EXCHANGE_APP])
     } else if rng.chance(0.002) {
         (Client::Legacy("Other clients"), &state.apps[EXCHANGE_APP])
     } else {
         let weights = if is_admin { &state.admin_app_weights } else { &state.user_app_weights };
-        let app = &state.apps[*rng.weighted(weights)];
+        let app = &state.apps[rng.weighted(weights)];
         let c = app.clients;
-        let mut client = *rng.weighted(&[(Client::Browser, c.browser), (Client::Desktop, c.desktop), (Client::Mobile, c.mobile)]);
+        let mut client =
+            rng.weighted(&[(Client::Browser, c.browser), (Client::Desktop, c.desktop), (Client::Mobile, c.mobile)]);
         if client == Client::Desktop && person.computer.os == "Linux" && !app.azure_cli {
             client = Client::Browser;
         }
@@ -185,16 +191,20 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Map<Str
     };
 
     // Identity Protection.
-    let risk = if spray { rng.chance(0.15).then(|| spray_risk(rng)) } else { rng.chance(0.012).then(|| risk(rng)) };
+    let risk = if spray {
+        rng.chance(0.15).then(|| risk::spray_risk(rng))
+    } else {
+        rng.chance(0.012).then(|| risk::risk(rng))
+    };
 
     // Where from.
     let (local_hour, weekday) = local_hour_and_weekday(ticks, region.utc_offset_hours);
     let office_hours = weekday < 5 && (8..18).contains(&local_hour);
-    let home = &region.cities[person.home_city].0;
+    let home = &state.home_locations[person.home_city];
     let origin = if spray || risk.as_ref().is_some_and(|r| r.foreign) {
-        foreign(rng.pick(&ABROAD), rng)
+        foreign(state, rng.below(ABROAD.len() as u64) as usize, rng)
     } else if rng.chance(0.012) {
-        foreign(rng.pick(&ABROAD[..TRAVEL_CITIES]), rng)
+        foreign(state, rng.below(TRAVEL_CITIES as u64) as usize, rng)
     } else if device.is_phone() && !legacy {
         let ip = if rng.chance(0.65) {
             let [a, b] = region.mobile_v6;
@@ -203,11 +213,11 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Map<Str
             let [a, b] = region.mobile_v4;
             format!("{a}.{b}.{}.{}", rng.below(256), rng.between(1, 254))
         };
-        Origin { city: home, ip }
+        Origin { location: home, ip }
     } else if office_hours && !person.remote && rng.chance(0.8) {
         let office = &profile.offices[person.office.min(profile.offices.len() - 1)];
         let [a, b, c] = office.egress;
-        Origin { city: &region.cities[office.city].0, ip: format!("{a}.{b}.{c}.{}", 30 + rng.below(8)) }
+        Origin { location: &state.home_locations[office.city], ip: format!("{a}.{b}.{c}.{}", 30 + rng.below(8)) }
     } else {
         let ip = match person.home_v6 {
             Some(prefix) if rng.chance(0.6) => ipv6(prefix, rng),
@@ -216,11 +226,12 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Map<Str
                 format!("{a}.{b}.{c}.{d}")
             }
         };
-        Origin { city: home, ip }
+        Origin { location: home, ip }
     };
 
     // Who: a spray sometimes guesses an account that does not exist.
-    let guessed = (spray && rng.chance(0.1)).then(|| format!("{}@{}", rng.pick(&GUESSED_ACCOUNTS), state.tenant.domain));
+    let guessed =
+        (spray && rng.chance(0.1)).then(|| format!("{}@{}", rng.pick(&GUESSED_ACCOUNTS), state.tenant.domain));
 
     // How it ended.
     let failure: Option<&'static Failure> = if guessed.is_some() {
@@ -258,16 +269,15 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Map<Str
         modern_failure(rng)
     };
     let unmanaged_browser = client == Client::Browser && device.is_managed != Some(true);
-    let failure = match failure {
-        // Only a sign-in frequency control can expire a session.
-        Some(f) if f.stage == Stage::SessionExpired && !has_rule(profile, Rule::SignInFrequencyOnUnmanagedDevices) => None,
-        Some(f) if f.stage == Stage::SessionExpired && !unmanaged_browser => None,
-        other => other,
-    };
+    // Only a sign-in frequency control on an unmanaged browser session can expire a session.
+    let failure = failure.filter(|f| {
+        f.stage != Stage::SessionExpired
+            || (unmanaged_browser && conditional_access::has_rule(profile, Rule::SignInFrequencyOnUnmanagedDevices))
+    });
 
     // Conditional Access.
-    let facts = Facts { is_admin, legacy, unmanaged_browser, device, resource_id };
-    let (ca_status, policies) = conditional_access(profile, &facts, failure);
+    let facts = conditional_access::Facts { is_admin, legacy, unmanaged_browser, device, resource_id };
+    let (ca_status, policies) = conditional_access::evaluate(profile, &state.policy_objects, &facts, failure);
 
     // The document, in the order of Graph's example.
     let mut doc = Map::with_capacity(30);
@@ -307,9 +317,13 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Map<Str
     doc.insert("riskEventTypes_v2".into(), events.iter().map(|e| Value::from(e.1)).collect());
     doc.insert("resourceDisplayName".into(), resource_name.into());
     doc.insert("resourceId".into(), resource_id.into());
-    doc.insert("status".into(), status(failure, app, &state.tenant));
+    let status = match failure {
+        None => state.success.clone(),
+        Some(f) => status(Some(f), &app.id, state.tenant.domain),
+    };
+    doc.insert("status".into(), status);
     doc.insert("deviceDetail".into(), device_detail(device, client));
-    doc.insert("location".into(), location(origin.city));
+    doc.insert("location".into(), origin.location.clone());
     doc.insert("appliedConditionalAccessPolicies".into(), Value::Array(policies));
     doc.insert("authenticationAppDeviceDetails".into(), Value::Null);
     doc.insert("homeTenantId".into(), state.tenant.id.into());
@@ -347,42 +361,12 @@ fn modern_failure(rng: &mut Rng) -> Option<&'static Failure> {
     None
 }
 
-fn risk(rng: &mut Rng) -> Risk {
-    let (state, detail) = *rng.weighted(&RISK_OUTCOMES);
-    let (v1, v2, _, foreign) = *pick_event(rng);
-    let mut events = vec![(v1, v2)];
-    if v1 == "anonymizedIPAddress" && rng.chance(0.3) {
-        events.push(("unfamiliarFeatures", "unfamiliarFeatures"));
+fn foreign<'a>(state: &'a TenantState, city: usize, rng: &mut Rng) -> Origin<'a> {
+    let [a, b] = ABROAD[city].ip_prefix;
+    Origin {
+        location: &state.abroad_locations[city],
+        ip: format!("{a}.{b}.{}.{}", rng.below(256), rng.between(1, 254)),
     }
-    Risk { level: *rng.weighted(&RISK_LEVELS), state, detail, events, foreign }
-}
-
-fn spray_risk(rng: &mut Rng) -> Risk {
-    let event = if rng.chance(0.6) { "maliciousIPAddress" } else { "unfamiliarFeatures" };
-    Risk {
-        level: *rng.weighted(&[("low", 40), ("medium", 45), ("high", 15)]),
-        state: "atRisk",
-        detail: "none",
-        events: vec![(event, event)],
-        foreign: true,
-    }
-}
-
-fn pick_event(rng: &mut Rng) -> &'static (&'static str, &'static str, u32, bool) {
-    let total: u64 = RISK_EVENTS.iter().map(|e| u64::from(e.2)).sum();
-    let mut roll = rng.below(total);
-    for e in &RISK_EVENTS {
-        if roll < u64::from(e.2) {
-            return e;
-        }
-        roll -= u64::from(e.2);
-    }
-    &RISK_EVENTS[0]
-}
-
-fn foreign<'a>(city: &'a City, rng: &mut Rng) -> Origin<'a> {
-    let [a, b] = city.ip_prefix;
-    Origin { city, ip: format!("{a}.{b}.{}.{}", rng.below(256), rng.between(1, 254)) }
 }
 
 /// An address in a /64: the prefix, then a privacy-extension interface id.
@@ -401,88 +385,8 @@ fn ipv6(prefix: [u16; 4], rng: &mut Rng) -> String {
     )
 }
 
-fn has_rule(profile: &TenantProfile, rule: Rule) -> bool {
-    profile.policies.iter().any(|p| p.rule == rule && p.state != PolicyState::Off)
-}
-
-/// What Conditional Access looks at.
-struct Facts<'a> {
-    is_admin: bool,
-    legacy: bool,
-    unmanaged_browser: bool,
-    device: &'a Device,
-    resource_id: &'a str,
-}
-
-/// `conditionalAccessStatus` and `appliedConditionalAccessPolicies`, consistent with each other
-/// and with the failure: a policy failed exactly when the sign-in failed because of it.
-fn conditional_access(profile: &TenantProfile, facts: &Facts<'_>, failure: Option<&Failure>) -> (&'static str, Vec<Value>) {
-    let stage = failure.map(|f| f.stage);
-    let evaluated = stage != Some(Stage::BeforeConditionalAccess);
-    let mut any_success = false;
-    let mut any_failure = false;
-    let policies = profile
-        .policies
-        .iter()
-        .map(|policy| {
-            let applies = evaluated
-                && match policy.rule {
-                    Rule::MfaForAdmins => facts.is_admin && !facts.legacy,
-                    Rule::MfaForAllUsers => !facts.legacy,
-                    Rule::BlockLegacyAuthentication => facts.legacy,
-                    Rule::CompliantDeviceForExchange => !facts.legacy && facts.resource_id == catalog::EXCHANGE.id,
-                    Rule::CompliantOrJoinedDevice => !facts.legacy,
-                    Rule::SignInFrequencyOnUnmanagedDevices => facts.unmanaged_browser,
-                    Rule::GuestAccessToSharePoint => false,
-                };
-            let satisfied = match policy.rule {
-                Rule::MfaForAdmins | Rule::MfaForAllUsers => stage != Some(Stage::Mfa),
-                Rule::BlockLegacyAuthentication => false,
-                Rule::CompliantDeviceForExchange => facts.device.is_compliant == Some(true),
-                Rule::CompliantOrJoinedDevice => {
-                    facts.device.is_compliant == Some(true) || facts.device.trust_type == Some("Azure AD joined")
-                }
-                Rule::SignInFrequencyOnUnmanagedDevices => stage != Some(Stage::SessionExpired),
-                Rule::GuestAccessToSharePoint => true,
-            };
-            let result = match (policy.state, applies, satisfied) {
-                (PolicyState::Off, _, _) => "notEnabled",
-                (PolicyState::On, false, _) => "notApplied",
-                (PolicyState::On, true, true) => {
-                    any_success = true;
-                    "success"
-                }
-                (PolicyState::On, true, false) => {
-                    any_failure = true;
-                    "failure"
-                }
-                (PolicyState::ReportOnly, false, _) => "reportOnlyNotApplied",
-                (PolicyState::ReportOnly, true, true) => "reportOnlySuccess",
-                (PolicyState::ReportOnly, true, false) => "reportOnlyFailure",
-            };
-            let enabled = policy.state != PolicyState::Off;
-            let mut p = Map::with_capacity(5);
-            p.insert("id".into(), policy.id.into());
-            p.insert("displayName".into(), policy.name.into());
-            let grant = if enabled { policy.grant } else { &[] };
-            let session = if enabled { policy.session } else { &[] };
-            p.insert("enforcedGrantControls".into(), grant.iter().map(|g| Value::from(*g)).collect());
-            p.insert("enforcedSessionControls".into(), session.iter().map(|s| Value::from(*s)).collect());
-            p.insert("result".into(), result.into());
-            Value::Object(p)
-        })
-        .collect();
-    let status = if any_failure {
-        "failure"
-    } else if any_success {
-        "success"
-    } else {
-        "notApplied"
-    };
-    (status, policies)
-}
-
-fn status(failure: Option<&Failure>, app: &TenantApp, tenant: &DemoTenant) -> Value {
+/// `status`; `app_id` and `directory` fill in the reasons that name them.
+fn status(failure: Option<&Failure>, app_id: &str, directory: &str) -> Value {
     let mut s = Map::with_capacity(3);
     match failure {
         None => {
@@ -491,7 +395,7 @@ fn status(failure: Option<&Failure>, app: &TenantApp, tenant: &DemoTenant) -> Va
             s.insert("additionalDetails".into(), Value::Null);
         }
         Some(f) => {
-            let reason = f.reason.replace("{app}", &app.id).replace("{directory}", tenant.domain);
+            let reason = f.reason.replace("{app}", app_id).replace("{directory}", directory);
             s.insert("errorCode".into(), f.code.into());
             s.insert("failureReason".into(), reason.into());
             s.insert("additionalDetails".into(), f.details.map_or(Value::Null, Value::from));
@@ -501,28 +405,22 @@ fn status(failure: Option<&Failure>, app: &TenantApp, tenant: &DemoTenant) -> Va
 }
 
 fn device_detail(device: &Device, client: Client) -> Value {
-    let mut d = Map::with_capacity(7);
-    let known = !matches!(client, Client::Legacy(_));
-    let (browser, os) = match client {
-        Client::Browser => (device.browser.as_str(), device.os),
-        Client::Desktop | Client::Mobile => (device.app_browser.as_str(), device.os),
-        Client::Legacy("Exchange ActiveSync") => ("", device.os),
-        Client::Legacy("MAPI Over HTTP") => ("", "Windows 10"),
-        Client::Legacy(_) => ("", ""),
+    let os = match client {
+        Client::Browser => return device.web_detail.clone(),
+        Client::Desktop | Client::Mobile => return device.app_detail.clone(),
+        Client::Legacy("Exchange ActiveSync") => device.os,
+        Client::Legacy("MAPI Over HTTP") => "Windows 10",
+        Client::Legacy(_) => "",
     };
-    if known {
-        d.insert("deviceId".into(), device.device_id.clone().into());
-        d.insert("displayName".into(), device.display_name.clone().map_or(Value::Null, Value::from));
-    } else {
-        d.insert("deviceId".into(), "".into());
-        d.insert("displayName".into(), Value::Null);
-    }
+    // Legacy protocols tell Entra ID next to nothing about the device.
+    let mut d = Map::with_capacity(7);
+    d.insert("deviceId".into(), "".into());
+    d.insert("displayName".into(), Value::Null);
     d.insert("operatingSystem".into(), os.into());
-    d.insert("browser".into(), browser.into());
-    let flag = |b: Option<bool>| if known { b.map_or(Value::Null, Value::from) } else { Value::Null };
-    d.insert("isCompliant".into(), flag(device.is_compliant));
-    d.insert("isManaged".into(), flag(device.is_managed));
-    d.insert("trustType".into(), if known { device.trust_type.map_or(Value::Null, Value::from) } else { Value::Null });
+    d.insert("browser".into(), "".into());
+    d.insert("isCompliant".into(), Value::Null);
+    d.insert("isManaged".into(), Value::Null);
+    d.insert("trustType".into(), Value::Null);
     Value::Object(d)
 }
 

@@ -5,14 +5,18 @@
 //! byte for byte, on every machine. This module must never read the clock or an outside source of
 //! randomness, and never holds more than an hour of sign-ins in memory.
 //!
-//! - `catalog`: the fixed lists (cities, apps with their real ids, error codes, policies).
+//! - `catalog`: the fixed lists (tenants' offices and policies, apps with their real ids, error codes).
+//! - `regions`: real cities, time zones, names and address blocks.
 //! - `people`: users, their devices, browsers and home addresses.
 //! - `schedule`: when sign-ins happen (daily and weekly rhythm in each tenant's time zone).
-//! - `document`: one consistent sign-in document.
+//! - `document`: one consistent sign-in document, with `conditional_access` and `risk`.
 
 mod catalog;
+mod conditional_access;
 mod document;
 mod people;
+mod regions;
+mod risk;
 mod rng;
 mod schedule;
 #[cfg(test)]

@@ -4,9 +4,12 @@
 
 use std::collections::HashSet;
 
+use serde_json::{Map, Value};
+
 use super::DemoTenant;
 use super::DemoUser;
-use super::catalog::{PROFILES, Region, TenantProfile};
+use super::catalog::{PROFILES, TenantProfile};
+use super::regions::Region;
 use super::rng::{Rng, hash_str, mix, stable_guid};
 
 /// The private profile of `tenant` (the first demo tenant's for a tenant that is not one of them).
@@ -89,11 +92,32 @@ pub(super) struct Device {
     /// The same for native (desktop or mobile) app sign-ins.
     pub app_browser: String,
     pub app_user_agent: String,
+    /// `deviceDetail` of browser and of app sign-ins, built once (see [`Device::with_details`]).
+    pub web_detail: Value,
+    pub app_detail: Value,
 }
 
 impl Device {
     pub(super) fn is_phone(&self) -> bool {
         matches!(self.os, "Ios" | "Android")
+    }
+
+    /// The device with its two `deviceDetail` objects filled in, in Graph's member order.
+    fn with_details(mut self) -> Self {
+        let detail = |browser: &str| {
+            let mut d = Map::with_capacity(7);
+            d.insert("deviceId".into(), self.device_id.clone().into());
+            d.insert("displayName".into(), self.display_name.clone().map_or(Value::Null, Value::from));
+            d.insert("operatingSystem".into(), self.os.into());
+            d.insert("browser".into(), browser.into());
+            d.insert("isCompliant".into(), self.is_compliant.map_or(Value::Null, Value::from));
+            d.insert("isManaged".into(), self.is_managed.map_or(Value::Null, Value::from));
+            d.insert("trustType".into(), self.trust_type.map_or(Value::Null, Value::from));
+            Value::Object(d)
+        };
+        self.web_detail = detail(&self.browser);
+        self.app_detail = detail(&self.app_browser);
+        self
     }
 }
 
@@ -152,7 +176,8 @@ fn person(profile: &TenantProfile, user: DemoUser, index: usize, rng: &mut Rng) 
     let remote = rng.chance(0.25);
     let office_city = profile.offices.get(office).map_or(0, |o| o.city);
     let home_city = if !remote && rng.chance(0.75) { office_city } else { weighted_city(region, rng) };
-    let home_v4 = [*rng.pick(region.isp_v4), rng.between(1, 254) as u8, rng.below(256) as u8, rng.between(1, 254) as u8];
+    let home_v4 =
+        [*rng.pick(region.isp_v4), rng.between(1, 254) as u8, rng.below(256) as u8, rng.between(1, 254) as u8];
     let home_v6 = rng.chance(0.45).then(|| {
         [region.isp_v6[0], region.isp_v6[1] | rng.below(256) as u16, rng.below(65_536) as u16, rng.below(65_536) as u16]
     });
@@ -160,20 +185,8 @@ fn person(profile: &TenantProfile, user: DemoUser, index: usize, rng: &mut Rng) 
     let computer = computer(profile, index, &first_name, rng);
     let phone = phone(profile, rng);
     let mobile_share = 0.08 + rng.unit() * 0.27;
-    let legacy_client = rng.chance(0.09).then(|| *rng.weighted(&super::catalog::LEGACY_CLIENTS));
-    Person {
-        user,
-        activity,
-        office,
-        remote,
-        home_city,
-        home_v4,
-        home_v6,
-        computer,
-        phone,
-        mobile_share,
-        legacy_client,
-    }
+    let legacy_client = rng.chance(0.09).then(|| rng.weighted(&super::catalog::LEGACY_CLIENTS));
+    Person { user, activity, office, remote, home_city, home_v4, home_v6, computer, phone, mobile_share, legacy_client }
 }
 
 pub(super) fn weighted_city(region: &Region, rng: &mut Rng) -> usize {
@@ -197,11 +210,13 @@ enum Browser {
 }
 
 fn computer(profile: &TenantProfile, index: usize, first_name: &str, rng: &mut Rng) -> Device {
-    let os = *rng.weighted(&[("Windows 11", 40), ("Windows 10", 32), ("MacOs", 19), ("Linux", 4)]);
+    let os = rng.weighted(&[("Windows 11", 40), ("Windows 10", 32), ("MacOs", 19), ("Linux", 4)]);
     let browser = match os {
-        "MacOs" => *rng.weighted(&[(Browser::Safari, 45), (Browser::Chrome, 40), (Browser::Edge, 10), (Browser::Firefox, 5)]),
-        "Linux" => *rng.weighted(&[(Browser::Firefox, 55), (Browser::Chrome, 45)]),
-        _ => *rng.weighted(&[(Browser::Edge, 55), (Browser::Chrome, 38), (Browser::Firefox, 7)]),
+        "MacOs" => {
+            rng.weighted(&[(Browser::Safari, 45), (Browser::Chrome, 40), (Browser::Edge, 10), (Browser::Firefox, 5)])
+        }
+        "Linux" => rng.weighted(&[(Browser::Firefox, 55), (Browser::Chrome, 45)]),
+        _ => rng.weighted(&[(Browser::Edge, 55), (Browser::Chrome, 38), (Browser::Firefox, 7)]),
     };
     let chromium = rng.below(12) as usize;
     let major = 120 + chromium;
@@ -222,7 +237,9 @@ fn computer(profile: &TenantProfile, index: usize, first_name: &str, rng: &mut R
         ),
         Browser::Chrome => (
             format!("Chrome {major}.0.{}", CHROME_BUILDS[chromium]),
-            format!("Mozilla/5.0 ({platform}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"),
+            format!(
+                "Mozilla/5.0 ({platform}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"
+            ),
         ),
         Browser::Firefox => {
             let v = major + 1;
@@ -262,6 +279,8 @@ fn computer(profile: &TenantProfile, index: usize, first_name: &str, rng: &mut R
         user_agent,
         app_browser,
         app_user_agent,
+        web_detail: Value::Null,
+        app_detail: Value::Null,
     };
     let roll = rng.unit();
     let windows = os.starts_with("Windows");
@@ -278,7 +297,7 @@ fn computer(profile: &TenantProfile, index: usize, first_name: &str, rng: &mut R
         let compliant = rng.chance(0.9);
         register(&mut device, rng, name, "Azure AD registered", true, compliant);
     }
-    device
+    device.with_details()
 }
 
 fn phone(profile: &TenantProfile, rng: &mut Rng) -> Device {
@@ -327,6 +346,8 @@ fn phone(profile: &TenantProfile, rng: &mut Rng) -> Device {
         browser,
         user_agent,
         app_user_agent,
+        web_detail: Value::Null,
+        app_detail: Value::Null,
     };
     let registered = if profile.intune { 0.6 } else { 0.25 };
     if rng.chance(registered) {
@@ -334,7 +355,7 @@ fn phone(profile: &TenantProfile, rng: &mut Rng) -> Device {
         let compliant = managed && rng.chance(0.9);
         register(&mut device, rng, display, "Azure AD registered", managed, compliant);
     }
-    device
+    device.with_details()
 }
 
 fn register(device: &mut Device, rng: &mut Rng, name: String, trust: &'static str, managed: bool, compliant: bool) {

@@ -74,17 +74,17 @@ impl Rng {
     }
 
     /// An item of `(item, weight)` pairs, chosen in proportion to its weight.
-    pub(super) fn weighted<'a, T>(&mut self, items: &'a [(T, u32)]) -> &'a T {
+    pub(super) fn weighted<T: Copy>(&mut self, items: &[(T, u32)]) -> T {
         let total: u64 = items.iter().map(|(_, w)| u64::from(*w)).sum();
         let mut roll = self.below(total);
         for (item, w) in items {
             let w = u64::from(*w);
             if roll < w {
-                return item;
+                return *item;
             }
             roll -= w;
         }
-        &items[items.len() - 1].0
+        items[items.len() - 1].0
     }
 
     /// A random version-4 GUID.
@@ -157,8 +157,8 @@ mod tests {
     fn weighted_choice_follows_the_weights() {
         let mut rng = Rng::new(3);
         let items = [("rare", 1), ("common", 9), ("never", 0)];
-        let common = (0..10_000).filter(|_| *rng.weighted(&items) == "common").count();
+        let common = (0..10_000).filter(|_| rng.weighted(&items) == "common").count();
         assert!((8_700..9_300).contains(&common), "{common}");
-        assert!((0..1_000).all(|_| *rng.weighted(&items) != "never"));
+        assert!((0..1_000).all(|_| rng.weighted(&items) != "never"));
     }
 }

@@ -3,11 +3,19 @@
 //! Only one hour is held in memory, so millions of sign-ins cost no more memory than a hundred,
 //! and they come out in time order.
 
-use super::catalog::{HOURLY, WEEKDAY};
 use super::rng::{Rng, mix};
 use crate::time::TICKS_PER_SECOND;
 
 const TICKS_PER_HOUR: i64 = 3_600 * TICKS_PER_SECOND;
+
+/// Relative sign-in volume per local hour of day (0..24).
+static HOURLY: [f64; 24] = [
+    0.05, 0.03, 0.02, 0.02, 0.03, 0.06, 0.15, 0.40, 0.85, 1.00, 1.00, 0.95, 0.75, 0.90, 0.95, 0.90, 0.80, 0.60, 0.35,
+    0.25, 0.20, 0.16, 0.12, 0.08,
+];
+
+/// Relative sign-in volume per local weekday, Monday first.
+static WEEKDAY: [f64; 7] = [1.0, 1.02, 1.0, 0.97, 0.85, 0.16, 0.11];
 
 /// One tenant's share of the schedule.
 #[derive(Debug, Clone)]
@@ -44,9 +52,8 @@ impl Schedule {
             .iter()
             .enumerate()
             .map(|(t, &(utc_offset_hours, count))| {
-                let total_weight = (first_hour..=last_hour)
-                    .map(|h| hour_weight(seed, t, utc_offset_hours, h, start, end))
-                    .sum();
+                let total_weight =
+                    (first_hour..=last_hour).map(|h| hour_weight(seed, t, utc_offset_hours, h, start, end)).sum();
                 TenantClock { utc_offset_hours, count, total_weight, weight_so_far: 0.0, allocated: 0 }
             })
             .collect();

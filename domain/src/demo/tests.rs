@@ -195,7 +195,8 @@ fn times_stay_in_the_window_in_order_with_a_weekly_and_daily_rhythm() {
     let end = to_ticks(cfg.end);
     let start = end - 30 * TICKS_PER_DAY;
     let docs = generate(&cfg);
-    let ticks: Vec<i64> = docs.iter().map(|s| parse_ticks(s.document["createdDateTime"].as_str().unwrap()).unwrap()).collect();
+    let ticks: Vec<i64> =
+        docs.iter().map(|s| parse_ticks(s.document["createdDateTime"].as_str().unwrap()).unwrap()).collect();
     assert!(ticks.iter().all(|t| (start..=end).contains(t)));
     assert!(ticks.windows(2).all(|w| w[0] <= w[1]));
     // Contoso is on the US west coast (UTC-8): compare weekday office hours with nights and weekends.
@@ -322,7 +323,8 @@ fn devices_browsers_and_places_fit_together() {
 fn most_sign_ins_come_from_home_and_some_from_abroad() {
     let docs = generate(&config(10_000, 31));
     let home = ["US", "DE", "AT", "CH", "AU", "NZ"];
-    let abroad = docs.iter().filter(|s| !home.contains(&s.document["location"]["countryOrRegion"].as_str().unwrap())).count();
+    let abroad =
+        docs.iter().filter(|s| !home.contains(&s.document["location"]["countryOrRegion"].as_str().unwrap())).count();
     assert!((50..1_000).contains(&abroad), "{abroad}");
     let v6 = docs.iter().filter(|s| s.document["ipAddress"].as_str().unwrap().contains(':')).count();
     assert!((500..5_000).contains(&v6), "{v6}");
@@ -339,33 +341,4 @@ fn fifty_thousand_documents_take_well_under_a_second() {
     eprintln!("50,000 sign-ins in {elapsed:?}");
     assert_eq!(n, 50_000 * ORDER.len());
     assert!(elapsed < std::time::Duration::from_secs(2), "{elapsed:?}");
-}
-
-#[test]
-#[ignore = "scratch"]
-fn scratch_dump() {
-    let docs = generate(&config(50_000, 1));
-    for s in docs.iter().step_by(9_973).take(4) {
-        println!("{}", serde_json::to_string(&s.document).unwrap());
-    }
-    let mut codes: HashMap<String, usize> = HashMap::new();
-    let mut clients: HashMap<String, usize> = HashMap::new();
-    let mut apps: HashMap<String, usize> = HashMap::new();
-    let mut browsers: HashMap<String, usize> = HashMap::new();
-    let mut ca: HashMap<String, usize> = HashMap::new();
-    let mut cities: HashMap<String, usize> = HashMap::new();
-    for s in &docs {
-        let d = &s.document;
-        *codes.entry(d["status"]["errorCode"].to_string()).or_default() += 1;
-        *clients.entry(d["clientAppUsed"].to_string()).or_default() += 1;
-        *apps.entry(d["appDisplayName"].to_string()).or_default() += 1;
-        *browsers.entry(d["deviceDetail"]["browser"].as_str().unwrap().split(' ').next().unwrap_or("").to_string() + " / " + d["deviceDetail"]["operatingSystem"].as_str().unwrap()).or_default() += 1;
-        *ca.entry(format!("{} {}", &s.tenant_id[..4], d["conditionalAccessStatus"])).or_default() += 1;
-        *cities.entry(d["location"]["city"].to_string()).or_default() += 1;
-    }
-    for m in [codes, clients, apps, browsers, ca, cities] {
-        let mut v: Vec<_> = m.into_iter().collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1));
-        println!("{v:?}\n");
-    }
 }

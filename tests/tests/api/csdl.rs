@@ -23,7 +23,10 @@ fn types() -> HashMap<String, HashMap<String, Prop>> {
         for p in node.children().filter(|c| c.has_tag_name("Property")) {
             props.insert(
                 p.attribute("Name").unwrap().to_owned(),
-                Prop { ty: p.attribute("Type").unwrap().to_owned(), nullable: p.attribute("Nullable") != Some("false") },
+                Prop {
+                    ty: p.attribute("Type").unwrap().to_owned(),
+                    nullable: p.attribute("Nullable") != Some("false"),
+                },
             );
         }
         out.insert(node.attribute("Name").unwrap().to_owned(), props);
@@ -37,13 +40,23 @@ fn enum_members() -> HashMap<String, Vec<String>> {
     doc.descendants()
         .filter(|n| n.has_tag_name("EnumType"))
         .map(|n| {
-            let members = n.children().filter(|c| c.has_tag_name("Member")).map(|m| m.attribute("Name").unwrap().to_owned()).collect();
+            let members = n
+                .children()
+                .filter(|c| c.has_tag_name("Member"))
+                .map(|m| m.attribute("Name").unwrap().to_owned())
+                .collect();
             (n.attribute("Name").unwrap().to_owned(), members)
         })
         .collect()
 }
 
-fn check(value: &Value, ty: &str, path: &str, types: &HashMap<String, HashMap<String, Prop>>, enums: &HashMap<String, Vec<String>>) {
+fn check(
+    value: &Value,
+    ty: &str,
+    path: &str,
+    types: &HashMap<String, HashMap<String, Prop>>,
+    enums: &HashMap<String, Vec<String>>,
+) {
     if let Some(inner) = ty.strip_prefix("Collection(").and_then(|t| t.strip_suffix(')')) {
         let items = value.as_array().unwrap_or_else(|| panic!("{path} should be an array: {value}"));
         for (i, item) in items.iter().enumerate() {
@@ -54,7 +67,9 @@ fn check(value: &Value, ty: &str, path: &str, types: &HashMap<String, HashMap<St
     match ty {
         "Edm.String" => assert!(value.is_string(), "{path} should be a string: {value}"),
         "Edm.Boolean" => assert!(value.is_boolean(), "{path} should be a boolean: {value}"),
-        "Edm.Int32" => assert!(value.as_i64().is_some_and(|v| i32::try_from(v).is_ok()), "{path} should be Int32: {value}"),
+        "Edm.Int32" => {
+            assert!(value.as_i64().is_some_and(|v| i32::try_from(v).is_ok()), "{path} should be Int32: {value}")
+        }
         "Edm.Double" => assert!(value.is_number(), "{path} should be a number: {value}"),
         "Edm.DateTimeOffset" => {
             let s = value.as_str().unwrap_or_else(|| panic!("{path} should be a string"));
@@ -73,7 +88,13 @@ fn check(value: &Value, ty: &str, path: &str, types: &HashMap<String, HashMap<St
     }
 }
 
-fn check_object(value: &Value, props: &HashMap<String, Prop>, path: &str, types: &HashMap<String, HashMap<String, Prop>>, enums: &HashMap<String, Vec<String>>) {
+fn check_object(
+    value: &Value,
+    props: &HashMap<String, Prop>,
+    path: &str,
+    types: &HashMap<String, HashMap<String, Prop>>,
+    enums: &HashMap<String, Vec<String>>,
+) {
     let obj = value.as_object().unwrap_or_else(|| panic!("{path} should be an object: {value}"));
     for (k, v) in obj {
         let prop = props.get(k).unwrap_or_else(|| panic!("{path}/{k} is not a property in the CSDL"));

@@ -61,7 +61,11 @@ async fn unknown_paths_and_methods() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(b["error"]["code"], "Request_ResourceNotFound");
     let (s, _, b) = app
-        .send(TestRequest::delete().uri("/v1.0/auditLogs/signIns").insert_header(("Authorization", format!("Bearer {token}"))))
+        .send(
+            TestRequest::delete()
+                .uri("/v1.0/auditLogs/signIns")
+                .insert_header(("Authorization", format!("Bearer {token}"))),
+        )
         .await;
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{b}");
     assert_eq!(b["error"]["code"], "MethodNotAllowed");

@@ -11,7 +11,8 @@ use crate::support::*;
 async fn a_retried_batch_stores_no_duplicate() {
     each_backend(|app| async move {
         let now = app.now();
-        let docs: Vec<Value> = (1..=10).map(|n| sign_in_doc(n, now - Duration::hours(i64::try_from(n).unwrap()), USER_OID)).collect();
+        let docs: Vec<Value> =
+            (1..=10).map(|n| sign_in_doc(n, now - Duration::hours(i64::try_from(n).unwrap()), USER_OID)).collect();
         let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
         assert_eq!((s, b), (StatusCode::OK, json!({"inserted": 10, "duplicates": 0})));
         let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
@@ -83,7 +84,8 @@ async fn json_arrays_and_framing_errors() {
         let now = app.now();
         let token = ingest_token(TENANT_A);
         let send = |ct: Option<&'static str>, body: String| {
-            let mut r = TestRequest::post().uri("/ingest/signIns").insert_header(("Authorization", format!("Bearer {token}")));
+            let mut r =
+                TestRequest::post().uri("/ingest/signIns").insert_header(("Authorization", format!("Bearer {token}")));
             if let Some(ct) = ct {
                 r = r.insert_header(("Content-Type", ct));
             }

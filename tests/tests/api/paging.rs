@@ -17,8 +17,9 @@ fn path_of(next: &str) -> String {
 async fn walking_pages_while_rows_arrive_sees_every_row_once_in_order() {
     each_backend(|app| async move {
         let now = app.now();
-        let originals: Vec<Value> =
-            (1..=30).map(|n| sign_in_doc(n, now - Duration::minutes(i64::try_from(n).unwrap() * 3), USER_OID)).collect();
+        let originals: Vec<Value> = (1..=30)
+            .map(|n| sign_in_doc(n, now - Duration::minutes(i64::try_from(n).unwrap() * 3), USER_OID))
+            .collect();
         app.ingest(&ingest_token(TENANT_A), &originals).await;
         let token = admin_token(TENANT_A);
         let mut seen = Vec::new();
@@ -57,7 +58,8 @@ async fn walking_pages_while_rows_arrive_sees_every_row_once_in_order() {
 async fn an_exact_multiple_of_top_ends_cleanly() {
     each_backend(|app| async move {
         let now = app.now();
-        let docs: Vec<Value> = (1..=14).map(|n| sign_in_doc(n, now - Duration::seconds(i64::try_from(n).unwrap()), USER_OID)).collect();
+        let docs: Vec<Value> =
+            (1..=14).map(|n| sign_in_doc(n, now - Duration::seconds(i64::try_from(n).unwrap()), USER_OID)).collect();
         app.ingest(&ingest_token(TENANT_A), &docs).await;
         let token = admin_token(TENANT_A);
         let (_, b) = app.get("/v1.0/auditLogs/signIns?$top=7", &token).await;
@@ -74,11 +76,15 @@ async fn an_exact_multiple_of_top_ends_cleanly() {
 async fn next_links_repeat_every_option_and_default_top_is_added() {
     each_backend(|app| async move {
         let now = app.now();
-        let docs: Vec<Value> = (1..=3).map(|n| sign_in_doc(n, now - Duration::seconds(i64::try_from(n).unwrap()), USER_OID)).collect();
+        let docs: Vec<Value> =
+            (1..=3).map(|n| sign_in_doc(n, now - Duration::seconds(i64::try_from(n).unwrap()), USER_OID)).collect();
         app.ingest(&ingest_token(TENANT_A), &docs).await;
         let (_, b) = app.get("/v1.0/auditLogs/signins?top=2&custom=a%20b", &admin_token(TENANT_A)).await;
         let next = b["@odata.nextLink"].as_str().unwrap();
-        assert!(next.starts_with("https://idtrail.test/v1.0/auditLogs/signIns?$top=2&custom=a%20b&$skiptoken="), "{next}");
+        assert!(
+            next.starts_with("https://idtrail.test/v1.0/auditLogs/signIns?$top=2&custom=a%20b&$skiptoken="),
+            "{next}"
+        );
     })
     .await;
 }
@@ -87,7 +93,8 @@ async fn next_links_repeat_every_option_and_default_top_is_added() {
 async fn tampered_and_foreign_skiptokens_are_refused() {
     each_backend(|app| async move {
         let now = app.now();
-        let docs: Vec<Value> = (1..=4).map(|n| sign_in_doc(n, now - Duration::seconds(i64::try_from(n).unwrap()), USER_OID)).collect();
+        let docs: Vec<Value> =
+            (1..=4).map(|n| sign_in_doc(n, now - Duration::seconds(i64::try_from(n).unwrap()), USER_OID)).collect();
         app.ingest(&ingest_token(TENANT_A), &docs).await;
         let (_, b) = app.get("/v1.0/auditLogs/signIns?$top=2", &admin_token(TENANT_A)).await;
         let next = path_of(b["@odata.nextLink"].as_str().unwrap());

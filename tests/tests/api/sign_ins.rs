@@ -10,7 +10,8 @@ use crate::support::*;
 async fn ingested_documents_come_back_value_exact() {
     each_backend(|app| async move {
         let now = app.now();
-        let docs: Vec<Value> = (1..=5).map(|n| sign_in_doc(n, now - Duration::minutes(i64::try_from(n).unwrap()), USER_OID)).collect();
+        let docs: Vec<Value> =
+            (1..=5).map(|n| sign_in_doc(n, now - Duration::minutes(i64::try_from(n).unwrap()), USER_OID)).collect();
         let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!(b, serde_json::json!({"inserted": 5, "duplicates": 0}));
@@ -62,7 +63,12 @@ async fn one_sign_in_by_id_with_entity_context() {
 async fn path_segments_are_case_insensitive() {
     each_backend(|app| async move {
         app.ingest(&ingest_token(TENANT_A), &[sign_in_doc(1, app.now(), USER_OID)]).await;
-        for path in ["/v1.0/auditlogs/signins", "/V1.0/AUDITLOGS/SIGNINS", "/beta/auditLogs/signins/", "/v1.0/auditLogs/signIns?top=1"] {
+        for path in [
+            "/v1.0/auditlogs/signins",
+            "/V1.0/AUDITLOGS/SIGNINS",
+            "/beta/auditLogs/signins/",
+            "/v1.0/auditLogs/signIns?top=1",
+        ] {
             let (s, b) = app.get(path, &admin_token(TENANT_A)).await;
             assert_eq!(s, StatusCode::OK, "{path}: {b}");
             assert_eq!(b["value"].as_array().unwrap().len(), 1, "{path}");
@@ -79,7 +85,8 @@ async fn other_tenants_rows_are_not_found() {
         let (s, b) = app.get("/v1.0/auditLogs/signIns", &admin_token(TENANT_B)).await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(b["value"], serde_json::json!([]));
-        let (s, b) = app.get(&format!("/v1.0/auditLogs/signIns/{}", doc["id"].as_str().unwrap()), &admin_token(TENANT_B)).await;
+        let (s, b) =
+            app.get(&format!("/v1.0/auditLogs/signIns/{}", doc["id"].as_str().unwrap()), &admin_token(TENANT_B)).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
     })
     .await;

@@ -32,10 +32,10 @@ pub struct TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some((admin_url, name)) = &self.drop_pg {
-            if let Ok(mut c) = PgConnection::establish(admin_url) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
+        if let Some((admin_url, name)) = &self.drop_pg
+            && let Ok(mut c) = PgConnection::establish(admin_url)
+        {
+            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
         if let Some(path) = &self.drop_file {
             for suffix in ["", "-wal", "-shm"] {
@@ -121,12 +121,15 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = test::read_body(res).await;
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        let body =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, headers, body)
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let (s, _, b) = self.send(test::TestRequest::get().uri(path).insert_header(("Authorization", format!("Bearer {token}")))).await;
+        let (s, _, b) = self
+            .send(test::TestRequest::get().uri(path).insert_header(("Authorization", format!("Bearer {token}"))))
+            .await;
         (s, b)
     }
 
@@ -152,12 +155,15 @@ impl TestApp {
             n: i64,
         }
         let mut sql = storage::sql::Sql::new(self.store.backend());
-        sql.push("SELECT COUNT(*) AS n FROM ").push(table).push(" WHERE tenant_id = ").bind(storage::sql::Param::Text(tenant.into()));
+        sql.push("SELECT COUNT(*) AS n FROM ")
+            .push(table)
+            .push(" WHERE tenant_id = ")
+            .bind(storage::sql::Param::Text(tenant.into()));
         let db = storage::DatabaseUrl::parse(&self.db.url).expect("url");
         let mut conn = match db {
-            storage::DatabaseUrl::Sqlite { path } => storage::conn::AnyConnection::Sqlite(
-                diesel::SqliteConnection::establish(&path).expect("sqlite"),
-            ),
+            storage::DatabaseUrl::Sqlite { path } => {
+                storage::conn::AnyConnection::Sqlite(diesel::SqliteConnection::establish(&path).expect("sqlite"))
+            }
             storage::DatabaseUrl::Postgres { url } => {
                 storage::conn::AnyConnection::Postgresql(PgConnection::establish(&url).expect("pg"))
             }
@@ -259,7 +265,7 @@ pub fn sign_in_doc(n: u64, created: chrono::DateTime<chrono::Utc>, user_oid: &st
         "riskEventTypes_v2": [],
         "resourceDisplayName": "Microsoft Graph",
         "resourceId": "00000003-0000-0000-c000-000000000000",
-        "status": {"errorCode": if n % 5 == 0 { 50126 } else { 0 }, "failureReason": null, "additionalDetails": null},
+        "status": {"errorCode": if n.is_multiple_of(5) { 50126 } else { 0 }, "failureReason": null, "additionalDetails": null},
         "deviceDetail": {"deviceId": "", "displayName": null, "operatingSystem": "Windows 10", "browser": "Edge 80.0.361", "isCompliant": null, "isManaged": null, "trustType": null},
         "location": {"city": "Redmond", "state": "Washington", "countryOrRegion": "US", "geoCoordinates": {"altitude": null, "latitude": 47.68050003051758, "longitude": -122.12094116210938}},
         "appliedConditionalAccessPolicies": [{"id": "de7e60eb-ed89-4d73-8205-2227def6b7c9", "displayName": "SharePoint limited access", "enforcedGrantControls": [], "enforcedSessionControls": [], "result": "notEnabled"}],
