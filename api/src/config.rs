@@ -32,6 +32,13 @@ pub struct Config {
     /// Accepted `iss` values; not checked when empty.
     #[serde(deserialize_with = "list")]
     pub auth_issuers: Vec<String>,
+    /// JWKS file with the public keys of RS256/ES256 tokens (picked by `kid`).
+    pub auth_jwks_file: Option<PathBuf>,
+    /// JWKS URL (https, or http on a loopback host), fetched at start and again when a token names
+    /// an unknown `kid`, at most once per `auth_jwks_cooldown_seconds`.
+    pub auth_jwks_url: Option<String>,
+    /// Least time between two fetches of `auth_jwks_url`.
+    pub auth_jwks_cooldown_seconds: u64,
     /// Tier of a tenant first seen at ingest: `free`, `p1` or `p2`.
     pub default_license: String,
     /// Largest ingest body, in bytes.
@@ -54,6 +61,9 @@ impl Default for Config {
             auth_hs256_secret: None,
             auth_audiences: DEFAULT_AUDIENCES.iter().map(|s| (*s).to_owned()).collect(),
             auth_issuers: Vec::new(),
+            auth_jwks_file: None,
+            auth_jwks_url: None,
+            auth_jwks_cooldown_seconds: 60,
             default_license: "free".into(),
             max_ingest_bytes: 64 * 1024 * 1024,
             pool_size: 8,
@@ -103,7 +113,8 @@ impl Config {
                 }
                 figment = figment.merge(Toml::file_exact(path));
             }
-            None => figment = figment.merge(Toml::file_exact("idtrail.toml")),
+            None if Path::new("idtrail.toml").is_file() => figment = figment.merge(Toml::file_exact("idtrail.toml")),
+            None => {}
         }
         figment = figment
             .merge(Env::prefixed("IDTRAIL_").filter(|k| k.as_str() != "config"))
@@ -149,6 +160,29 @@ mod tests {
             .extract()
             .unwrap();
         assert_eq!(c.auth_audiences, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn layers_apply_in_order_and_a_missing_default_file_is_fine() {
+        let dir = std::env::temp_dir().join(format!("idtrail-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("custom.toml");
+        std::fs::write(&file, "bind = \"127.0.0.1:9000\"\npool_size = 3\nauth_audiences = [\"x\"]\n").unwrap();
+        let c = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(
+            (c.bind.as_str(), c.pool_size, c.auth_audiences.clone()),
+            ("127.0.0.1:9000", 3, vec!["x".to_owned()])
+        );
+        let o = Overrides { bind: Some("127.0.0.1:9001".into()), ..Overrides::default() };
+        assert_eq!(Config::load(Some(&file), &o).unwrap().bind, "127.0.0.1:9001");
+        assert!(Config::load(Some(&dir.join("missing.toml")), &Overrides::default()).is_err());
+        std::fs::write(&file, "pool_size = \"many\"\n").unwrap();
+        assert!(Config::load(Some(&file), &Overrides::default()).unwrap_err().contains("pool_size"));
+        std::fs::write(&file, "no_such_key = 1\n").unwrap();
+        assert!(Config::load(Some(&file), &Overrides::default()).is_err());
+        // The crate folder has no idtrail.toml: defaults load.
+        assert!(Config::load(None, &Overrides::default()).is_ok());
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod model;
 pub mod odata;
 pub mod principal;
+pub mod query;
 pub mod time;
 
 pub use error::DomainError;

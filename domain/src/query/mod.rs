@@ -1,0 +1,13 @@
+//! Queries over an entity set, resolved against its field registry: `$filter` becomes a typed
+//! [`Filter`], `$orderby` a list of sort keys. The parser (`crate::odata`) knows only syntax; this
+//! module knows which properties exist, their types, and where storage keeps them, and refuses
+//! anything else with a message that says what exists.
+
+pub mod eval;
+pub mod filter;
+pub mod registry;
+pub mod validate;
+
+pub use filter::{CmpOp, Filter, Func, Operand, Scalar, SortKey, TextMatch};
+pub use registry::{CollectionField, Element, EntitySet, Field, Source, ValueType};
+pub use validate::{QueryError, resolve_filter, resolve_orderby};

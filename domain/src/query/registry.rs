@@ -1,0 +1,262 @@
+//! The field registry: one table per entity set saying, for every property path, its EDM type,
+//! nullability, whether it can be filtered and sorted, and where storage keeps it. The validator,
+//! the SQL compiler, the in-memory evaluator and (later) `$select`, CSV columns, the OpenAPI
+//! parameters and `$metadata` all read these tables; nothing lists fields twice.
+
+use crate::model::EnumDef;
+use crate::model::enums::{
+    AppliedConditionalAccessPolicyResult, ConditionalAccessStatus, RiskDetail, RiskEventType, RiskLevel, RiskState,
+};
+
+/// The type of a property's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueType {
+    String,
+    Int32,
+    Double,
+    Boolean,
+    DateTimeOffset,
+    /// A Graph enum: its CSDL name and members.
+    Enum {
+        name: &'static str,
+        members: &'static [&'static str],
+    },
+}
+
+impl ValueType {
+    /// The EDM name, for messages and `$metadata`.
+    #[must_use]
+    pub fn edm_name(self) -> String {
+        match self {
+            Self::String => "Edm.String".into(),
+            Self::Int32 => "Edm.Int32".into(),
+            Self::Double => "Edm.Double".into(),
+            Self::Boolean => "Edm.Boolean".into(),
+            Self::DateTimeOffset => "Edm.DateTimeOffset".into(),
+            Self::Enum { name, .. } => format!("microsoft.graph.{name}"),
+        }
+    }
+
+    /// Whether values compare as (case-insensitive) text.
+    #[must_use]
+    pub fn is_textual(self) -> bool {
+        matches!(self, Self::String | Self::Enum { .. })
+    }
+
+    #[must_use]
+    pub fn is_numeric(self) -> bool {
+        matches!(self, Self::Int32 | Self::Double)
+    }
+}
+
+const fn enum_type<E: EnumDef>() -> ValueType {
+    ValueType::Enum { name: E::NAME, members: E::MEMBERS }
+}
+
+/// Where storage keeps a property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A promoted column; text columns hold the lower-case value.
+    Column(&'static str),
+    /// A DateTimeOffset column holding 100-ns ticks.
+    Ticks(&'static str),
+    /// Inside the stored document, at this path of property names (compared case-insensitively).
+    Document,
+}
+
+/// A filterable property of an entity (or of a collection's element).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    /// The OData path, e.g. `status/errorCode`.
+    pub path: &'static str,
+    pub ty: ValueType,
+    pub nullable: bool,
+    pub sortable: bool,
+    pub source: Source,
+}
+
+/// The element of a collection-valued property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Element {
+    /// A primitive (or enum) element, in child-table column `column`.
+    Primitive { ty: ValueType, column: &'static str },
+    /// A complex element whose members are `fields` (paths relative to the element), each a
+    /// column of the child table (`Source::Column`).
+    Complex { fields: &'static [Field] },
+}
+
+/// A collection-valued property kept in a child table, so that `any`/`all` become `EXISTS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CollectionField {
+    pub path: &'static str,
+    pub table: &'static str,
+    /// An extra discriminator when several collections share the table: `column = value`.
+    pub discriminator: Option<(&'static str, i32)>,
+    pub element: Element,
+}
+
+/// An entity set and its registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntitySet {
+    /// The path under the version, e.g. `auditLogs/signIns`.
+    pub name: &'static str,
+    /// The Graph type, e.g. `signIn`.
+    pub type_name: &'static str,
+    pub table: &'static str,
+    /// The child tables' column naming the parent row.
+    pub child_key: &'static str,
+    pub fields: &'static [Field],
+    pub collections: &'static [CollectionField],
+    /// The field the default order and retention use.
+    pub time_field: &'static str,
+    pub default_top: usize,
+    pub max_top: usize,
+}
+
+impl EntitySet {
+    /// The field at `path` (case-insensitive, as Graph matches property names).
+    #[must_use]
+    pub fn field(&self, path: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.path.eq_ignore_ascii_case(path))
+    }
+
+    #[must_use]
+    pub fn collection(&self, path: &str) -> Option<&'static CollectionField> {
+        self.collections.iter().find(|c| c.path.eq_ignore_ascii_case(path))
+    }
+
+    /// Every property path that can be filtered, for messages.
+    pub fn filterable_paths(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.fields.iter().map(|f| f.path).chain(self.collections.iter().map(|c| c.path))
+    }
+}
+
+const fn column(path: &'static str, ty: ValueType, column: &'static str) -> Field {
+    Field { path, ty, nullable: true, sortable: true, source: Source::Column(column) }
+}
+
+const fn document(path: &'static str, ty: ValueType) -> Field {
+    Field { path, ty, nullable: true, sortable: false, source: Source::Document }
+}
+
+use ValueType::{Boolean, DateTimeOffset, Double, Int32, String as Str};
+
+const SIGN_IN_FIELDS: &[Field] = &[
+    Field { path: "id", ty: Str, nullable: false, sortable: true, source: Source::Column("id") },
+    Field {
+        path: "createdDateTime",
+        ty: DateTimeOffset,
+        nullable: false,
+        sortable: true,
+        source: Source::Ticks("created_ticks"),
+    },
+    column("userDisplayName", Str, "user_display_name"),
+    column("userPrincipalName", Str, "user_principal_name"),
+    Field { path: "userId", ty: Str, nullable: false, sortable: true, source: Source::Column("user_id") },
+    column("appId", Str, "app_id"),
+    column("appDisplayName", Str, "app_display_name"),
+    column("ipAddress", Str, "ip_address"),
+    column("clientAppUsed", Str, "client_app_used"),
+    column("correlationId", Str, "correlation_id"),
+    column("conditionalAccessStatus", enum_type::<ConditionalAccessStatus>(), "conditional_access_status"),
+    column("isInteractive", Boolean, "is_interactive"),
+    column("riskDetail", enum_type::<RiskDetail>(), "risk_detail"),
+    column("riskLevelAggregated", enum_type::<RiskLevel>(), "risk_level_aggregated"),
+    column("riskLevelDuringSignIn", enum_type::<RiskLevel>(), "risk_level_during_sign_in"),
+    column("riskState", enum_type::<RiskState>(), "risk_state"),
+    column("resourceDisplayName", Str, "resource_display_name"),
+    column("resourceId", Str, "resource_id"),
+    column("status/errorCode", Int32, "status_error_code"),
+    document("status/failureReason", Str),
+    document("status/additionalDetails", Str),
+    column("deviceDetail/browser", Str, "device_browser"),
+    column("deviceDetail/operatingSystem", Str, "device_operating_system"),
+    document("deviceDetail/deviceId", Str),
+    document("deviceDetail/displayName", Str),
+    document("deviceDetail/isCompliant", Boolean),
+    document("deviceDetail/isManaged", Boolean),
+    document("deviceDetail/trustType", Str),
+    column("location/city", Str, "location_city"),
+    column("location/state", Str, "location_state"),
+    column("location/countryOrRegion", Str, "location_country_or_region"),
+    document("location/geoCoordinates/latitude", Double),
+    document("location/geoCoordinates/longitude", Double),
+    document("location/geoCoordinates/altitude", Double),
+    column("servicePrincipalId", Str, "service_principal_id"),
+    column("servicePrincipalName", Str, "service_principal_name"),
+    column("userAgent", Str, "user_agent"),
+    document("homeTenantId", Str),
+    document("resourceTenantId", Str),
+    document("authenticationAppDeviceDetails/appVersion", Str),
+    document("authenticationAppDeviceDetails/clientApp", Str),
+    document("authenticationAppDeviceDetails/deviceId", Str),
+    document("authenticationAppDeviceDetails/operatingSystem", Str),
+];
+
+const CA_POLICY_FIELDS: &[Field] = &[
+    Field { path: "id", ty: Str, nullable: true, sortable: false, source: Source::Column("policy_id") },
+    Field { path: "displayName", ty: Str, nullable: true, sortable: false, source: Source::Column("display_name") },
+    Field {
+        path: "result",
+        ty: enum_type::<AppliedConditionalAccessPolicyResult>(),
+        nullable: true,
+        sortable: false,
+        source: Source::Column("result"),
+    },
+];
+
+const SIGN_IN_COLLECTIONS: &[CollectionField] = &[
+    CollectionField {
+        path: "appliedConditionalAccessPolicies",
+        table: "sign_in_ca_policies",
+        discriminator: None,
+        element: Element::Complex { fields: CA_POLICY_FIELDS },
+    },
+    CollectionField {
+        path: "riskEventTypes",
+        table: "sign_in_risk_event_types",
+        discriminator: Some(("version", 1)),
+        element: Element::Primitive { ty: enum_type::<RiskEventType>(), column: "value" },
+    },
+    CollectionField {
+        path: "riskEventTypes_v2",
+        table: "sign_in_risk_event_types",
+        discriminator: Some(("version", 2)),
+        element: Element::Primitive { ty: Str, column: "value" },
+    },
+];
+
+/// `auditLogs/signIns`.
+pub const SIGN_INS: EntitySet = EntitySet {
+    name: "auditLogs/signIns",
+    type_name: "signIn",
+    table: "sign_ins",
+    child_key: "sign_in_id",
+    fields: SIGN_IN_FIELDS,
+    collections: SIGN_IN_COLLECTIONS,
+    time_field: "createdDateTime",
+    default_top: 1000,
+    max_top: 1000,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_paths_are_v1_properties() {
+        for f in SIGN_INS.fields {
+            let top = f.path.split('/').next().unwrap();
+            assert!(crate::model::sign_in::V1_PROPERTIES.contains(&top), "{}", f.path);
+        }
+        for c in SIGN_INS.collections {
+            assert!(crate::model::sign_in::V1_PROPERTIES.contains(&c.path), "{}", c.path);
+        }
+    }
+
+    #[test]
+    fn lookups_are_case_insensitive() {
+        assert_eq!(SIGN_INS.field("STATUS/errorcode").unwrap().path, "status/errorCode");
+        assert!(SIGN_INS.collection("appliedconditionalaccesspolicies").is_some());
+    }
+}
