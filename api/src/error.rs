@@ -138,6 +138,11 @@ impl ResponseError for ApiError {
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match e {
+            StorageError::Timeout => Self::Unavailable(
+                "The query took longer than the database allows. Narrow it: add a createdDateTime range, or \
+                 filter on indexed properties such as userId, userPrincipalName, appId or status/errorCode."
+                    .into(),
+            ),
             StorageError::Unavailable(m) => {
                 tracing::warn!(error = %m, "database unavailable");
                 Self::Unavailable("The database is unavailable; retry in a few seconds.".into())

@@ -45,6 +45,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .default_service(web::to(method_not_allowed)),
                 )
                 .service(
+                    web::resource("/auditLogs/signIns/$count")
+                        .route(web::get().to(sign_ins::count))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(
                     web::resource("/auditLogs/signIns/{id}")
                         .route(web::get().to(sign_ins::get))
                         .default_service(web::to(method_not_allowed)),

@@ -5,6 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::query::Scalar;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -24,9 +25,8 @@ struct Body {
     v: u8,
     /// What the token is bound to (truncated SHA-256, hex).
     b: String,
-    /// Sort key of the last row served: ticks and id.
-    t: i64,
-    i: String,
+    /// The sort key of the last row served: one value per sort key, then the id.
+    c: Vec<Scalar>,
 }
 
 /// Issues and opens skiptokens.
@@ -65,10 +65,10 @@ impl PageSigner {
         mac.finalize().into_bytes()[..SIGNATURE_BYTES].to_vec()
     }
 
-    /// A token for the keyset position (`ticks`, `id`) under `binding`.
+    /// A token for the keyset position `cursor` under `binding`.
     #[must_use]
-    pub fn issue(&self, binding: &str, ticks: i64, id: &str) -> String {
-        let body = Body { v: 1, b: binding.to_owned(), t: ticks, i: id.to_owned() };
+    pub fn issue(&self, binding: &str, cursor: &[Scalar]) -> String {
+        let body = Body { v: 2, b: binding.to_owned(), c: cursor.to_vec() };
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&body).unwrap_or_default());
         let sig = URL_SAFE_NO_PAD.encode(self.mac(payload.as_bytes()));
         format!("{payload}.{sig}")
@@ -78,7 +78,7 @@ impl PageSigner {
     ///
     /// # Errors
     /// [`ApiError::BadRequest`] saying whether the token was altered or belongs to another query.
-    pub fn open(&self, binding: &str, token: &str) -> Result<(i64, String), ApiError> {
+    pub fn open(&self, binding: &str, token: &str) -> Result<Vec<Scalar>, ApiError> {
         let altered = || {
             ApiError::BadRequest(
                 "The $skiptoken is not valid: it was altered, truncated, or not issued by this service. \
@@ -97,7 +97,7 @@ impl PageSigner {
         }
         let raw = URL_SAFE_NO_PAD.decode(payload).map_err(|_| altered())?;
         let body: Body = serde_json::from_slice(&raw).map_err(|_| altered())?;
-        if body.v != 1 {
+        if body.v != 2 {
             return Err(altered());
         }
         if body.b != binding {
@@ -107,7 +107,7 @@ impl PageSigner {
                     .into(),
             ));
         }
-        Ok((body.t, body.i))
+        Ok(body.c)
     }
 }
 
@@ -139,8 +139,9 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_refuse_tampering() {
         let s = PageSigner::new(b"k".to_vec());
-        let t = s.issue("b1", 42, "abc");
-        assert_eq!(s.open("b1", &t).unwrap(), (42, "abc".to_owned()));
+        let cursor = vec![Scalar::Ticks(42), Scalar::Null, Scalar::Text("abc".into())];
+        let t = s.issue("b1", &cursor);
+        assert_eq!(s.open("b1", &t).unwrap(), cursor);
         assert!(s.open("b2", &t).unwrap_err().to_string().contains("different query"));
         let mut tampered = t.clone();
         tampered.insert(3, 'x');

@@ -13,9 +13,23 @@ pub enum StorageError {
     /// Migrations failed at start.
     #[error("migrations failed: {0}")]
     Migration(String),
+    /// A query ran past the statement timeout.
+    #[error("the query ran longer than the statement timeout")]
+    Timeout,
     /// Any other database error (logged by the caller, never shown to a client).
     #[error("database error: {0}")]
-    Database(#[from] diesel::result::Error),
+    Database(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for StorageError {
+    fn from(e: diesel::result::Error) -> Self {
+        match &e {
+            diesel::result::Error::DatabaseError(_, info) if info.message().contains("statement timeout") => {
+                Self::Timeout
+            }
+            _ => Self::Database(e),
+        }
+    }
 }
 
 impl From<diesel::r2d2::PoolError> for StorageError {

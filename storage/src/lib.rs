@@ -5,6 +5,7 @@
 
 pub mod conn;
 pub mod error;
+pub mod filter;
 mod partitions;
 pub mod schema;
 pub mod sign_ins;
@@ -19,7 +20,7 @@ use domain::time::{Clock, SystemClock};
 
 pub use conn::{Backend, DatabaseUrl};
 pub use error::{StorageError, StorageResult};
-pub use sign_ins::{IngestOutcome, SignInPage, SignInRecord, StoredDocument};
+pub use sign_ins::{IngestOutcome, SignInQuery, SignInRecord, StoredDocument};
 pub use tenants::Tenant;
 
 /// The store: a pool of connections to one database, and the clock that decides "now".

@@ -8,11 +8,14 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use domain::ids::TenantId;
 use domain::model::sign_in::{self, SignIn};
 use domain::principal::SignInScope;
+use domain::query::registry::SIGN_INS;
+use domain::query::{Filter, Scalar, SortKey};
 use serde_json::{Map, Value};
 
 use crate::Store;
 use crate::conn::{AnyConnection, Backend};
 use crate::error::StorageResult;
+use crate::filter::Compiler;
 use crate::schema::{sign_in_ca_policies, sign_in_risk_event_types, sign_ins};
 use crate::sql::{Param, Sql};
 
@@ -216,13 +219,29 @@ pub struct StoredDocument {
     pub doc_extra: Option<String>,
 }
 
-/// One page of sign-ins: newest first, after the keyset position `after` (exclusive).
+/// A query over a tenant's sign-ins within the caller's scope.
 #[derive(Debug, Clone)]
-pub struct SignInPage<'a> {
+pub struct SignInQuery<'a> {
     pub tenant: &'a TenantId,
     pub scope: &'a SignInScope,
-    pub after: Option<(i64, String)>,
+    pub filter: Option<&'a Filter>,
+    /// Sort keys; empty means newest first. The id follows the last key.
+    pub order: &'a [SortKey],
+    /// The keyset position to start after: one value per sort key, then the id.
+    pub after: Option<&'a [Scalar]>,
     pub limit: usize,
+}
+
+/// The default order: newest first.
+#[must_use]
+pub fn default_order() -> Vec<SortKey> {
+    SIGN_INS.field("createdDateTime").map(|field| SortKey { field, descending: true }).into_iter().collect()
+}
+
+/// The registry's id field.
+fn id_field() -> &'static domain::query::Field {
+    // The registry always has `id`; a missing one is a build-time mistake caught by tests.
+    SIGN_INS.fields.first().filter(|f| f.path == "id").unwrap_or(&SIGN_INS.fields[0])
 }
 
 #[derive(QueryableByName)]
@@ -231,10 +250,12 @@ struct IdRow {
     id: String,
 }
 
+/// The tenant and the caller's scope: first in every WHERE clause, outside anything the caller
+/// wrote, so no filter, id or skiptoken can widen them.
 fn push_scope(sql: &mut Sql, tenant: &TenantId, scope: &SignInScope) {
-    sql.push(" WHERE tenant_id = ").bind(Param::Text(tenant.as_str().to_owned()));
+    sql.push(" WHERE s.tenant_id = ").bind(Param::Text(tenant.as_str().to_owned()));
     if let SignInScope::OwnOnly { user_id } = scope {
-        sql.push(" AND user_id = ").bind(Param::Text(user_id.clone()));
+        sql.push(" AND s.user_id = ").bind(Param::Text(user_id.clone()));
     }
 }
 
@@ -260,25 +281,54 @@ impl Store {
         Ok(IngestOutcome { inserted, duplicates: total - inserted })
     }
 
-    /// One page of the tenant's sign-ins within `scope`, newest first.
+    /// One page of the tenant's sign-ins within the query's scope, filter and order.
     ///
     /// # Errors
-    /// Database errors.
-    pub fn sign_in_page(&self, page: &SignInPage<'_>) -> StorageResult<Vec<StoredDocument>> {
-        let mut sql = Sql::new(self.backend());
-        sql.push("SELECT created_ticks, id, doc, doc_extra FROM sign_ins");
-        push_scope(&mut sql, page.tenant, page.scope);
-        if let Some((ticks, id)) = &page.after {
-            sql.push(" AND (created_ticks, id) < (")
-                .bind(Param::BigInt(*ticks))
-                .push(", ")
-                .bind(Param::Text(id.clone()))
-                .push(")");
-        }
-        sql.push(" ORDER BY created_ticks DESC, id DESC LIMIT ")
-            .bind(Param::BigInt(i64::try_from(page.limit).unwrap_or(i64::MAX)));
+    /// Database errors; [`crate::StorageError::Timeout`] past the statement timeout.
+    pub fn sign_in_page(&self, q: &SignInQuery<'_>) -> StorageResult<Vec<StoredDocument>> {
+        let sql = self.sign_in_page_sql(q);
+        tracing::debug!(sql = sql.text(), "sign-in page");
         let mut conn = self.conn()?;
         Ok(sql.load(&mut conn)?)
+    }
+
+    /// How many of the tenant's sign-ins match the query's scope and filter.
+    ///
+    /// # Errors
+    /// Database errors; [`crate::StorageError::Timeout`].
+    pub fn count_sign_ins(&self, q: &SignInQuery<'_>) -> StorageResult<i64> {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT COUNT(*) AS n FROM sign_ins s");
+        push_scope(&mut sql, q.tenant, q.scope);
+        if let Some(f) = q.filter {
+            Compiler::new(&SIGN_INS).push_filter(&mut sql, f);
+        }
+        let mut conn = self.conn()?;
+        Ok(sql.load::<Count>(&mut conn)?.first().map_or(0, |c| c.n))
+    }
+
+    /// The SQL a page query runs (also for benchmarks and EXPLAIN tests).
+    #[must_use]
+    pub fn sign_in_page_sql(&self, q: &SignInQuery<'_>) -> Sql {
+        let compiler = Compiler::new(&SIGN_INS);
+        let order = if q.order.is_empty() { default_order() } else { q.order.to_vec() };
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM sign_ins s");
+        push_scope(&mut sql, q.tenant, q.scope);
+        if let Some(f) = q.filter {
+            compiler.push_filter(&mut sql, f);
+        }
+        if let Some(cursor) = q.after {
+            compiler.push_keyset(&mut sql, &order, id_field(), cursor);
+        }
+        compiler.push_order(&mut sql, &order, id_field());
+        sql.push(" LIMIT ").bind(Param::BigInt(i64::try_from(q.limit).unwrap_or(i64::MAX)));
+        sql
     }
 
     /// The sign-in `id` of `tenant`, if it exists within `scope`.
@@ -288,12 +338,12 @@ impl Store {
     pub fn sign_in(&self, tenant: &TenantId, scope: &SignInScope, id: &str) -> StorageResult<Option<StoredDocument>> {
         let id = id.to_lowercase();
         let mut sql = Sql::new(self.backend());
-        sql.push("SELECT created_ticks, id, doc, doc_extra FROM sign_ins");
+        sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM sign_ins s");
         push_scope(&mut sql, tenant, scope);
-        sql.push(" AND id = ").bind(Param::Text(id.clone()));
+        sql.push(" AND s.id = ").bind(Param::Text(id.clone()));
         if self.backend() == Backend::Postgres {
             // Find the partition through the key table instead of probing every partition.
-            sql.push(" AND created_ticks = (SELECT created_ticks FROM sign_in_keys WHERE tenant_id = ")
+            sql.push(" AND s.created_ticks = (SELECT created_ticks FROM sign_in_keys WHERE tenant_id = ")
                 .bind(Param::Text(tenant.as_str().to_owned()))
                 .push(" AND id = ")
                 .bind(Param::Text(id))

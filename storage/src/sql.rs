@@ -6,7 +6,7 @@ use diesel::pg::Pg;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::query_dsl::RunQueryDsl;
 use diesel::serialize::ToSql;
-use diesel::sql_types::{Array, BigInt, Bool, HasSqlType, Integer, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Double, HasSqlType, Integer, Nullable, Text};
 use diesel::sqlite::Sqlite;
 use diesel::{QueryResult, QueryableByName};
 
@@ -20,6 +20,7 @@ pub enum Param {
     BigInt(i64),
     Integer(i32),
     Bool(bool),
+    Double(f64),
     /// A text array (PostgreSQL only: `= ANY($n)`, `UNNEST`).
     TextArray(Vec<String>),
     /// A bigint array (PostgreSQL only).
@@ -109,12 +110,18 @@ fn bind_common<'f, DB>(
     params: &[Param],
 ) -> QueryResult<BoxedSqlQuery<'f, DB, SqlQuery>>
 where
-    DB: DieselBackend + HasSqlType<Text> + HasSqlType<BigInt> + HasSqlType<Integer> + HasSqlType<Bool>,
+    DB: DieselBackend
+        + HasSqlType<Text>
+        + HasSqlType<BigInt>
+        + HasSqlType<Integer>
+        + HasSqlType<Bool>
+        + HasSqlType<Double>,
     String: ToSql<Text, DB>,
     Option<String>: ToSql<Nullable<Text>, DB>,
     i64: ToSql<BigInt, DB>,
     i32: ToSql<Integer, DB>,
     bool: ToSql<Bool, DB>,
+    f64: ToSql<Double, DB>,
 {
     for p in params {
         q = match p {
@@ -123,6 +130,7 @@ where
             Param::BigInt(v) => q.bind::<BigInt, _>(*v),
             Param::Integer(v) => q.bind::<Integer, _>(*v),
             Param::Bool(v) => q.bind::<Bool, _>(*v),
+            Param::Double(v) => q.bind::<Double, _>(*v),
             Param::TextArray(_) | Param::BigIntArray(_) => {
                 return Err(diesel::result::Error::QueryBuilderError("array parameters are PostgreSQL-only".into()));
             }

@@ -8,6 +8,7 @@ pub mod sign_ins;
 use actix_web::HttpRequest;
 use storage::StoredDocument;
 
+use crate::error::ApiError;
 use crate::query::{QueryOptions, encode_value};
 use crate::state::AppState;
 
@@ -64,12 +65,69 @@ fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
-/// A collection response: `@odata.context`, `@odata.nextLink` when there is more, `value`.
+/// Parses `$select`: a comma list of top-level properties. Under `/v1.0` they must be v1.0
+/// properties; under `/beta` any property name is allowed (beta has many more).
+///
+/// # Errors
+/// [`ApiError::BadRequest`] naming the unknown property and listing the known ones.
+pub fn parse_select(value: &str, version: ApiVersion) -> Result<Vec<String>, ApiError> {
+    let known = domain::model::sign_in::V1_PROPERTIES;
+    let mut out: Vec<String> = Vec::new();
+    for raw in value.split(',') {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(ApiError::BadRequest("$select has an empty item; list properties separated by commas.".into()));
+        }
+        let canonical = known.iter().find(|k| k.eq_ignore_ascii_case(name)).map(|k| (*k).to_owned());
+        let chosen = match (canonical, version) {
+            (Some(k), _) => k,
+            (None, ApiVersion::Beta)
+                if name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                name.to_owned()
+            }
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "$select: '{name}' is not a property of signIn. Properties: {}.",
+                    known.join(", ")
+                )));
+            }
+        };
+        if !out.contains(&chosen) {
+            out.push(chosen);
+        }
+    }
+    Ok(out)
+}
+
+/// The document text with only the `select`ed properties (all when `None`).
+fn projected(text: String, select: Option<&[String]>) -> String {
+    let Some(select) = select else { return text };
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) else { return text };
+    let kept: serde_json::Map<String, serde_json::Value> =
+        map.into_iter().filter(|(k, _)| select.iter().any(|s| s == k)).collect();
+    serde_json::Value::Object(kept).to_string()
+}
+
+/// A collection response: `@odata.context`, `@odata.count` when asked, `@odata.nextLink` when
+/// there is more, `value`.
 #[must_use]
-pub fn collection_body(context: &str, next_link: Option<&str>, docs: &[StoredDocument], version: ApiVersion) -> String {
+pub fn collection_body(
+    context: &str,
+    count: Option<i64>,
+    next_link: Option<&str>,
+    docs: &[StoredDocument],
+    version: ApiVersion,
+    select: Option<&[String]>,
+) -> String {
     let mut out = String::with_capacity(64 + docs.iter().map(|d| d.doc.len() + 1).sum::<usize>());
     out.push_str("{\"@odata.context\":");
     out.push_str(&json_string(context));
+    if let Some(n) = count {
+        out.push_str(",\"@odata.count\":");
+        out.push_str(&n.to_string());
+    }
     if let Some(next) = next_link {
         out.push_str(",\"@odata.nextLink\":");
         out.push_str(&json_string(next));
@@ -79,7 +137,7 @@ pub fn collection_body(context: &str, next_link: Option<&str>, docs: &[StoredDoc
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&document_text(d, version));
+        out.push_str(&projected(document_text(d, version), select));
     }
     out.push_str("]}");
     out
@@ -87,8 +145,8 @@ pub fn collection_body(context: &str, next_link: Option<&str>, docs: &[StoredDoc
 
 /// A single-entity response: the document with `@odata.context` first.
 #[must_use]
-pub fn entity_body(context: &str, doc: &StoredDocument, version: ApiVersion) -> String {
-    let text = document_text(doc, version);
+pub fn entity_body(context: &str, doc: &StoredDocument, version: ApiVersion, select: Option<&[String]>) -> String {
+    let text = projected(document_text(doc, version), select);
     let rest = text.strip_prefix('{').unwrap_or(&text);
     let sep = if rest.trim_start().starts_with('}') { "" } else { "," };
     format!("{{\"@odata.context\":{}{sep}{rest}", json_string(context))
@@ -138,10 +196,10 @@ mod tests {
 
     #[test]
     fn envelopes_are_valid_json() {
-        let body = collection_body("ctx", Some("next"), &[doc(None), doc(None)], ApiVersion::V1);
+        let body = collection_body("ctx", Some(2), Some("next"), &[doc(None), doc(None)], ApiVersion::V1, None);
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["value"].as_array().unwrap().len(), 2);
-        let v: serde_json::Value = serde_json::from_str(&entity_body("c", &doc(None), ApiVersion::V1)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&entity_body("c", &doc(None), ApiVersion::V1, None)).unwrap();
         assert_eq!(v["@odata.context"], "c");
     }
 }

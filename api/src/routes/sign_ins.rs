@@ -1,19 +1,19 @@
-//! `GET /{v1.0|beta}/auditLogs/signIns` and `.../signIns/{id}`.
+//! `GET /{v1.0|beta}/auditLogs/signIns`, `.../signIns/$count` and `.../signIns/{id}`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use storage::SignInPage;
+use domain::query::registry::SIGN_INS;
+use domain::query::{Filter, Scalar, SortKey, eval, resolve_filter, resolve_orderby};
+use storage::SignInQuery;
 
 use super::{ApiVersion, base_url, collection_body, entity_body, next_link};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::paging;
-use crate::query;
+use crate::query::{self, QueryOptions};
 use crate::state::AppState;
 
-/// Graph's page size for sign-ins: default and maximum 1,000.
-pub const MAX_TOP: usize = 1000;
-const SUPPORTED_OPTIONS: &[&str] = &["top", "skiptoken"];
-const ENTITY_SET: &str = "auditLogs/signIns";
+const LIST_OPTIONS: &[&str] = &["top", "skiptoken", "filter", "orderby", "select", "count"];
+const COUNT_OPTIONS: &[&str] = &["filter"];
 
 fn forbidden() -> ApiError {
     ApiError::Forbidden {
@@ -22,38 +22,116 @@ fn forbidden() -> ApiError {
     }
 }
 
+/// The query options of a list request, resolved against the registry.
+struct Resolved {
+    filter: Option<Filter>,
+    order: Vec<SortKey>,
+    select: Option<Vec<String>>,
+    count: bool,
+}
+
+fn resolve(options: &QueryOptions, version: ApiVersion) -> Result<Resolved, ApiError> {
+    let value = |name: &str| options.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let filter = value("$filter")
+        .map(|f| resolve_filter(&SIGN_INS, f))
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let order = value("$orderby")
+        .map(|o| resolve_orderby(&SIGN_INS, o))
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?
+        .unwrap_or_default();
+    let select = value("$select").map(|s| super::parse_select(s, version)).transpose()?;
+    let count = match value("$count").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!("The value of $count must be true or false; got '{other}'.")));
+        }
+    };
+    Ok(Resolved { filter, order, select, count })
+}
+
 pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let version = ApiVersion::of(&req);
-    let options = query::parse(req.query_string(), SUPPORTED_OPTIONS, MAX_TOP)?;
+    let options = query::parse(req.query_string(), LIST_OPTIONS, SIGN_INS.max_top)?;
+    let resolved = resolve(&options, version)?;
     let principal = caller.0;
     let scope = principal.sign_in_scope().ok_or_else(forbidden)?;
-    let top = options.top.unwrap_or(MAX_TOP);
-    let binding = paging::binding(&principal.binding(), ENTITY_SET, &options.canonical());
+    let top = options.top.unwrap_or(SIGN_INS.default_top);
+    let binding = paging::binding(&principal.binding(), SIGN_INS.name, &options.canonical());
     let after = options.skiptoken.as_deref().map(|t| state.pager.open(&binding, t)).transpose()?;
+    let order = if resolved.order.is_empty() { storage::sign_ins::default_order() } else { resolved.order.clone() };
+    if after.as_ref().is_some_and(|c| c.len() != order.len() + 1) {
+        return Err(ApiError::BadRequest("The $skiptoken does not match this query's $orderby.".into()));
+    }
 
     let store = state.store.clone();
     let tenant = principal.tenant.clone();
-    let mut docs =
-        web::block(move || store.sign_in_page(&SignInPage { tenant: &tenant, scope: &scope, after, limit: top + 1 }))
-            .await??;
+    let (filter, count_wanted) = (resolved.filter.clone(), resolved.count);
+    let sort = order.clone();
+    let (mut docs, count) = web::block(move || -> Result<_, storage::StorageError> {
+        let q = SignInQuery {
+            tenant: &tenant,
+            scope: &scope,
+            filter: filter.as_ref(),
+            order: &sort,
+            after: after.as_deref(),
+            limit: top + 1,
+        };
+        let docs = store.sign_in_page(&q)?;
+        let count = if count_wanted { Some(store.count_sign_ins(&q)?) } else { None };
+        Ok((docs, count))
+    })
+    .await??;
 
     let base = base_url(&req, &state);
     let next = if docs.len() > top {
         docs.truncate(top);
-        docs.last().map(|last| {
-            let token = state.pager.issue(&binding, last.created_ticks, &last.id);
-            next_link(&base, req.path(), &options, top, &token)
-        })
+        match docs.last() {
+            Some(last) => {
+                let cursor = cursor_of(&last.doc, &order)?;
+                let token = state.pager.issue(&binding, &cursor);
+                Some(next_link(&base, req.path(), &options, top, &token))
+            }
+            None => None,
+        }
     } else {
         None
     };
-    let context = format!("{base}/{}/$metadata#{ENTITY_SET}", version.segment());
-    Ok(HttpResponse::Ok().content_type("application/json; odata.metadata=minimal").body(collection_body(
-        &context,
-        next.as_deref(),
-        &docs,
-        version,
-    )))
+    let projection = resolved.select.as_ref().map(|s| format!("({})", s.join(",")));
+    let context = format!("{base}/{}/$metadata#{}{}", version.segment(), SIGN_INS.name, projection.unwrap_or_default());
+    let body = collection_body(&context, count, next.as_deref(), &docs, version, resolved.select.as_deref());
+    Ok(HttpResponse::Ok().content_type("application/json; odata.metadata=minimal").body(body))
+}
+
+/// The keyset position of a row: its sort key values, read from its document, then its id.
+fn cursor_of(doc: &str, order: &[SortKey]) -> Result<Vec<Scalar>, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_str(doc).map_err(|e| ApiError::Internal(format!("stored document is not JSON: {e}")))?;
+    let id = SIGN_INS.field("id").ok_or_else(|| ApiError::Internal("registry has no id".into()))?;
+    Ok(order.iter().map(|k| eval::field_value(&value, k.field)).chain([eval::field_value(&value, id)]).collect())
+}
+
+pub async fn count(req: HttpRequest, caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let options = query::parse(req.query_string(), COUNT_OPTIONS, SIGN_INS.max_top)?;
+    let resolved = resolve(&options, ApiVersion::of(&req))?;
+    let principal = caller.0;
+    let scope = principal.sign_in_scope().ok_or_else(forbidden)?;
+    let store = state.store.clone();
+    let tenant = principal.tenant.clone();
+    let n = web::block(move || {
+        store.count_sign_ins(&SignInQuery {
+            tenant: &tenant,
+            scope: &scope,
+            filter: resolved.filter.as_ref(),
+            order: &[],
+            after: None,
+            limit: 0,
+        })
+    })
+    .await??;
+    Ok(HttpResponse::Ok().content_type("text/plain").body(n.to_string()))
 }
 
 pub async fn get(
@@ -63,7 +141,9 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let version = ApiVersion::of(&req);
-    query::parse(req.query_string(), &[], MAX_TOP)?;
+    let options = query::parse(req.query_string(), &["select"], SIGN_INS.max_top)?;
+    let select =
+        options.pairs.iter().find(|(k, _)| k == "$select").map(|(_, v)| super::parse_select(v, version)).transpose()?;
     let principal = caller.0;
     let scope = principal.sign_in_scope().ok_or_else(forbidden)?;
     let id = id.into_inner();
@@ -76,8 +156,11 @@ pub async fn get(
             "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
         ))
     })?;
-    let context = format!("{}/{}/$metadata#{ENTITY_SET}/$entity", base_url(&req, &state), version.segment());
-    Ok(HttpResponse::Ok()
-        .content_type("application/json; odata.metadata=minimal")
-        .body(entity_body(&context, &doc, version)))
+    let context = format!("{}/{}/$metadata#{}/$entity", base_url(&req, &state), version.segment(), SIGN_INS.name);
+    Ok(HttpResponse::Ok().content_type("application/json; odata.metadata=minimal").body(entity_body(
+        &context,
+        &doc,
+        version,
+        select.as_deref(),
+    )))
 }

@@ -11,7 +11,8 @@
 use super::registry::{CollectionField, Field, ValueType};
 
 /// A literal value, normalised for comparison.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "k", content = "v")]
 pub enum Scalar {
     Null,
     Bool(bool),

@@ -42,7 +42,11 @@ async fn query_options_are_refused_by_name() {
         ("$skip=10", "$skiptoken"),
         ("$top=1&$top=2", "more than once"),
         ("$bogus=1", "$bogus"),
-        ("$filter=userId%20eq%20'x'", "$filter"),
+        ("$expand=x", "$expand"),
+        ("$filter=userId%20eq%20", "$filter"),
+        ("$orderby=nope", "$orderby"),
+        ("$count=maybe", "$count"),
+        ("$select=nope", "$select"),
         ("$skiptoken=abc", "$skiptoken"),
         ("$skiptoken=", "$skiptoken"),
     ];

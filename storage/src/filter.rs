@@ -1,0 +1,451 @@
+//! Compiles a resolved `$filter` (`domain::query::Filter`) and sort order to SQL for either backend.
+//! Every value is a bound parameter; the only text spliced into SQL comes from the registry
+//! (column names, document paths), never from the request.
+//!
+//! Semantics follow `domain::query::eval` exactly: promoted text columns are stored in lower case
+//! and literals arrive in lower case; logic is two-valued (a comparison with NULL is false, `ne`
+//! with NULL is true), so every comparison guards its NULLs explicitly.
+
+use domain::query::{
+    CmpOp, CollectionField, Element, EntitySet, Field, Filter, Func, Operand, Scalar, SortKey, TextMatch, ValueType,
+};
+
+use crate::conn::Backend;
+use crate::sql::{Param, Sql};
+
+/// The alias of the entity table in every query.
+pub const ALIAS: &str = "s";
+
+/// Compiles filters for one entity set.
+pub struct Compiler<'a> {
+    set: &'a EntitySet,
+}
+
+struct Scope<'c> {
+    element: Option<(&'c str, &'static CollectionField)>,
+}
+
+fn scalar_param(s: &Scalar) -> Param {
+    match s {
+        Scalar::Null => Param::NullableText(None),
+        Scalar::Bool(b) => Param::Bool(*b),
+        Scalar::Int(i) | Scalar::Ticks(i) => Param::BigInt(*i),
+        Scalar::Double(d) => Param::Double(*d),
+        Scalar::Text(t) => Param::Text(t.clone()),
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The literal prefix of a startswith pattern (`abc%` escaped → `abc`).
+fn pattern_prefix(pattern: &str) -> &str {
+    pattern.strip_suffix('%').unwrap_or(pattern)
+}
+
+/// The smallest string greater than every string that starts with `prefix` (bytewise), if the
+/// prefix holds no escaped wildcard (then the LIKE alone decides).
+fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    if prefix.is_empty() || prefix.contains('\\') {
+        return None;
+    }
+    let mut chars: Vec<char> = prefix.chars().collect();
+    let last = chars.pop()?;
+    let next = char::from_u32(u32::from(last) + 1)?;
+    chars.push(next);
+    Some(chars.into_iter().collect())
+}
+
+impl<'a> Compiler<'a> {
+    #[must_use]
+    pub fn new(set: &'a EntitySet) -> Self {
+        Self { set }
+    }
+
+    /// Appends ` AND (filter)` to `sql`.
+    pub fn push_filter(&self, sql: &mut Sql, filter: &Filter) {
+        sql.push(" AND ");
+        self.filter(sql, filter, &Scope { element: None });
+    }
+
+    fn filter(&self, sql: &mut Sql, f: &Filter, scope: &Scope<'_>) {
+        match f {
+            Filter::Const(b) => {
+                sql.push(if *b { "1 = 1" } else { "1 = 0" });
+            }
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                sql.push("(");
+                self.filter(sql, a, scope);
+                sql.push(if matches!(f, Filter::And(..)) { " AND " } else { " OR " });
+                self.filter(sql, b, scope);
+                sql.push(")");
+            }
+            Filter::Not(a) => {
+                sql.push("NOT (");
+                self.filter(sql, a, scope);
+                sql.push(")");
+            }
+            Filter::Compare { op, lhs, rhs } => self.compare(sql, *op, lhs, rhs, scope),
+            Filter::In { lhs, values } => {
+                sql.push("(");
+                self.operand(sql, lhs, scope);
+                sql.push(" IS NOT NULL AND ");
+                self.operand(sql, lhs, scope);
+                sql.push(" IN (");
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(scalar_param(v));
+                }
+                sql.push("))");
+            }
+            Filter::Match { kind, lhs, pattern } => {
+                let escaped = like_escape(pattern);
+                let pattern = match kind {
+                    TextMatch::StartsWith => format!("{escaped}%"),
+                    TextMatch::EndsWith => format!("%{escaped}"),
+                    TextMatch::Contains => format!("%{escaped}%"),
+                };
+                sql.push("(");
+                self.operand(sql, lhs, scope);
+                sql.push(" IS NOT NULL AND ");
+                if *kind == TextMatch::StartsWith
+                    && let Some(upper) = prefix_upper_bound(pattern_prefix(&pattern))
+                {
+                    // A range on the prefix as well, so a plain (bytewise) index answers it.
+                    self.operand(sql, lhs, scope);
+                    sql.push(" >= ").bind(Param::Text(pattern_prefix(&pattern).to_owned())).push(" AND ");
+                    self.operand(sql, lhs, scope);
+                    sql.push(" < ").bind(Param::Text(upper)).push(" AND ");
+                }
+                self.operand(sql, lhs, scope);
+                sql.push(" LIKE ").bind(Param::Text(pattern)).push(" ESCAPE '\\')");
+            }
+            Filter::IsTrue(o) => {
+                sql.push("(");
+                self.operand(sql, o, scope);
+                sql.push(" IS NOT NULL AND ");
+                self.operand(sql, o, scope);
+                sql.push(" = ").bind(Param::Bool(true)).push(")");
+            }
+            Filter::Any { collection, predicate } => {
+                sql.push("EXISTS (");
+                self.child_rows(sql, collection);
+                if let Some(p) = predicate {
+                    sql.push(" AND ");
+                    self.filter(sql, p, &Scope { element: Some(("c", collection)) });
+                }
+                sql.push(")");
+            }
+            Filter::All { collection, predicate } => {
+                sql.push("NOT EXISTS (");
+                self.child_rows(sql, collection);
+                sql.push(" AND NOT (");
+                self.filter(sql, predicate, &Scope { element: Some(("c", collection)) });
+                sql.push("))");
+            }
+        }
+    }
+
+    fn child_rows(&self, sql: &mut Sql, c: &CollectionField) {
+        sql.push("SELECT 1 FROM ")
+            .push(c.table)
+            .push(" c WHERE c.tenant_id = s.tenant_id AND c.")
+            .push(self.set.child_key)
+            .push(" = s.id AND c.created_ticks = s.created_ticks");
+        if let Some((column, value)) = c.discriminator {
+            sql.push(" AND c.").push(column).push(" = ").bind(Param::Integer(value));
+        }
+    }
+
+    fn compare(&self, sql: &mut Sql, op: CmpOp, lhs: &Operand, rhs: &Operand, scope: &Scope<'_>) {
+        match rhs {
+            Operand::Literal(Scalar::Null) => {
+                sql.push("(");
+                self.operand(sql, lhs, scope);
+                sql.push(if op == CmpOp::Eq { " IS NULL)" } else { " IS NOT NULL)" });
+            }
+            Operand::Literal(v) => {
+                sql.push("(");
+                self.operand(sql, lhs, scope);
+                if op == CmpOp::Ne {
+                    sql.push(" IS NULL OR ");
+                } else {
+                    sql.push(" IS NOT NULL AND ");
+                }
+                self.operand(sql, lhs, scope);
+                sql.push(" ").push(op.sql()).push(" ").bind(scalar_param(v)).push(")");
+            }
+            _ => {
+                // Two properties: equal when both are null or both equal; ordered only when neither is.
+                let both_set = |sql: &mut Sql| {
+                    self.operand(sql, lhs, scope);
+                    sql.push(" IS NOT NULL AND ");
+                    self.operand(sql, rhs, scope);
+                    sql.push(" IS NOT NULL AND ");
+                };
+                match op {
+                    CmpOp::Eq | CmpOp::Ne => {
+                        sql.push(if op == CmpOp::Ne { "NOT (" } else { "(" });
+                        sql.push("(");
+                        self.operand(sql, lhs, scope);
+                        sql.push(" IS NULL AND ");
+                        self.operand(sql, rhs, scope);
+                        sql.push(" IS NULL) OR (");
+                        both_set(sql);
+                        self.operand(sql, lhs, scope);
+                        sql.push(" = ");
+                        self.operand(sql, rhs, scope);
+                        sql.push("))");
+                    }
+                    _ => {
+                        sql.push("(");
+                        both_set(sql);
+                        self.operand(sql, lhs, scope);
+                        sql.push(" ").push(op.sql()).push(" ");
+                        self.operand(sql, rhs, scope);
+                        sql.push(")");
+                    }
+                }
+            }
+        }
+    }
+
+    fn operand(&self, sql: &mut Sql, o: &Operand, scope: &Scope<'_>) {
+        match o {
+            Operand::Field(f) => self.field(sql, ALIAS, f),
+            Operand::ElementField(f) => self.field(sql, scope.element.map_or("c", |(a, _)| a), f),
+            Operand::Element(_) => {
+                let (alias, c) = scope.element.map_or(("c", None), |(a, c)| (a, Some(c)));
+                let column = match c.map(|c| c.element) {
+                    Some(Element::Primitive { column, .. }) => column,
+                    _ => "value",
+                };
+                sql.push(alias).push(".").push(column);
+            }
+            Operand::Literal(v) => {
+                sql.bind(scalar_param(v));
+            }
+            Operand::Call(func, inner) => self.call(sql, *func, inner, scope),
+        }
+    }
+
+    fn call(&self, sql: &mut Sql, func: Func, inner: &Operand, scope: &Scope<'_>) {
+        let backend = sql.backend();
+        match func {
+            // Text is kept and compared in lower case, so case functions change nothing.
+            Func::ToLower | Func::ToUpper => self.operand(sql, inner, scope),
+            Func::Trim | Func::Length => {
+                sql.push(if func == Func::Trim { "trim(" } else { "length(" });
+                self.operand(sql, inner, scope);
+                sql.push(")");
+            }
+            Func::Date => {
+                sql.push("((");
+                self.operand(sql, inner, scope);
+                sql.push(" / 864000000000) * 864000000000)");
+            }
+            Func::Year | Func::Month | Func::Day | Func::Hour | Func::Minute | Func::Second => {
+                let (fmt, unit) = match func {
+                    Func::Year => ("%Y", "YEAR"),
+                    Func::Month => ("%m", "MONTH"),
+                    Func::Day => ("%d", "DAY"),
+                    Func::Hour => ("%H", "HOUR"),
+                    Func::Minute => ("%M", "MINUTE"),
+                    _ => ("%S", "SECOND"),
+                };
+                match backend {
+                    Backend::Sqlite => {
+                        sql.push("CAST(strftime('").push(fmt).push("', ");
+                        self.operand(sql, inner, scope);
+                        sql.push(" / 10000000, 'unixepoch') AS INTEGER)");
+                    }
+                    Backend::Postgres => {
+                        sql.push("CAST(FLOOR(EXTRACT(").push(unit).push(" FROM to_timestamp(");
+                        self.operand(sql, inner, scope);
+                        sql.push(" / 10000000) AT TIME ZONE 'UTC')) AS INTEGER)");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A field's SQL value: its column, or an extraction from the stored document.
+    fn field(&self, sql: &mut Sql, alias: &str, f: &Field) {
+        match f.source {
+            domain::query::Source::Column(c) | domain::query::Source::Ticks(c) => {
+                sql.push(alias).push(".").push(c);
+            }
+            domain::query::Source::Document => {
+                let textual = f.ty.is_textual();
+                if textual {
+                    sql.push("lower(");
+                }
+                match sql.backend() {
+                    Backend::Sqlite => {
+                        let path: String = f.path.split('/').map(|s| format!(".{s}")).collect();
+                        sql.push("json_extract(").push(alias).push(".doc, '$").push(&path).push("')");
+                    }
+                    Backend::Postgres => {
+                        let path = f.path.replace('/', ",");
+                        let cast = match f.ty {
+                            ValueType::Int32 => "::integer",
+                            ValueType::Double => "::double precision",
+                            ValueType::Boolean => "::boolean",
+                            _ => "",
+                        };
+                        sql.push("((")
+                            .push(alias)
+                            .push(".doc::jsonb #>> '{")
+                            .push(&path)
+                            .push("}')")
+                            .push(cast)
+                            .push(")");
+                    }
+                }
+                if textual {
+                    sql.push(")");
+                }
+            }
+        }
+    }
+
+    /// ` ORDER BY ...` for `keys` then the id in the direction of the last key.
+    pub fn push_order(&self, sql: &mut Sql, keys: &[SortKey], id: &Field) {
+        sql.push(" ORDER BY ");
+        for k in keys {
+            self.field(sql, ALIAS, k.field);
+            sql.push(if k.descending { " DESC" } else { " ASC" });
+            if k.field.nullable {
+                sql.push(if k.descending { " NULLS LAST" } else { " NULLS FIRST" });
+            }
+            sql.push(", ");
+        }
+        self.field(sql, ALIAS, id);
+        sql.push(if keys.last().is_none_or(|k| k.descending) { " DESC" } else { " ASC" });
+    }
+
+    /// ` AND (rows after the cursor)` in the order of `keys` then id. `cursor` holds one value per
+    /// key and then the id.
+    pub fn push_keyset(&self, sql: &mut Sql, keys: &[SortKey], id: &'static Field, cursor: &[Scalar]) {
+        let id_desc = keys.last().is_none_or(|k| k.descending);
+        let mut all: Vec<(&Field, bool)> = keys.iter().map(|k| (k.field, k.descending)).collect();
+        all.push((id, id_desc));
+        let n = all.len().min(cursor.len());
+        // One direction and no nulls: a row-value comparison, which both databases answer with a
+        // single index range (deep pages cost what the first costs).
+        let uniform = all.iter().all(|(f, d)| *d == id_desc && !f.nullable) && !cursor.contains(&Scalar::Null);
+        if uniform && n == all.len() {
+            sql.push(" AND (");
+            for (i, (field, _)) in all.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                self.field(sql, ALIAS, field);
+            }
+            sql.push(if id_desc { ") < (" } else { ") > (" });
+            for (i, v) in cursor.iter().take(n).enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(scalar_param(v));
+            }
+            sql.push(")");
+            return;
+        }
+        // Otherwise the expanded form; bound the leading key so an index range still applies.
+        if let (Some((first, desc)), Some(v)) = (all.first(), cursor.first())
+            && !first.nullable
+            && *v != Scalar::Null
+        {
+            sql.push(" AND ");
+            self.field(sql, ALIAS, first);
+            sql.push(if *desc { " <= " } else { " >= " }).bind(scalar_param(v));
+        }
+        sql.push(" AND (");
+        for i in 0..n {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push("(");
+            for (j, (field, _)) in all.iter().enumerate().take(i) {
+                self.field(sql, ALIAS, field);
+                match &cursor[j] {
+                    Scalar::Null => sql.push(" IS NULL"),
+                    v => sql.push(" = ").bind(scalar_param(v)),
+                };
+                sql.push(" AND ");
+            }
+            let (field, desc) = all[i];
+            match (&cursor[i], desc) {
+                // Nulls come first ascending: everything non-null is after a null.
+                (Scalar::Null, false) => {
+                    self.field(sql, ALIAS, field);
+                    sql.push(" IS NOT NULL");
+                }
+                // Nulls come last descending: nothing is after a null.
+                (Scalar::Null, true) => {
+                    sql.push("1 = 0");
+                }
+                (v, false) => {
+                    self.field(sql, ALIAS, field);
+                    sql.push(" > ").bind(scalar_param(v));
+                }
+                (v, true) => {
+                    sql.push("(");
+                    self.field(sql, ALIAS, field);
+                    sql.push(" < ").bind(scalar_param(v));
+                    if field.nullable {
+                        sql.push(" OR ");
+                        self.field(sql, ALIAS, field);
+                        sql.push(" IS NULL");
+                    }
+                    sql.push(")");
+                }
+            }
+            sql.push(")");
+        }
+        sql.push(")");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::query::registry::SIGN_INS;
+    use domain::query::resolve_filter;
+
+    fn compile(backend: Backend, f: &str) -> Sql {
+        let mut sql = Sql::new(backend);
+        Compiler::new(&SIGN_INS).push_filter(&mut sql, &resolve_filter(&SIGN_INS, f).unwrap());
+        sql
+    }
+
+    #[test]
+    fn values_are_bound_never_spliced() {
+        let sql =
+            compile(Backend::Postgres, "userPrincipalName eq 'x'' or 1=1 --' and startswith(appDisplayName,'50%_')");
+        assert!(!sql.text().contains("1=1"), "{}", sql.text());
+        assert!(sql.params().contains(&Param::Text("x' or 1=1 --".into())));
+        assert!(sql.params().contains(&Param::Text("50\\%\\_%".into())));
+    }
+
+    #[test]
+    fn lambdas_become_exists() {
+        let sql = compile(Backend::Sqlite, "appliedConditionalAccessPolicies/any(p: p/result eq 'failure')");
+        assert!(sql.text().contains("EXISTS (SELECT 1 FROM sign_in_ca_policies c"), "{}", sql.text());
+        let sql = compile(Backend::Sqlite, "riskEventTypes_v2/all(t: t eq 'x')");
+        assert!(sql.text().contains("NOT EXISTS"), "{}", sql.text());
+        assert!(sql.params().contains(&Param::Integer(2)));
+    }
+}
