@@ -65,6 +65,13 @@ impl Sql {
         self
     }
 
+    /// Adds a bound value without writing a placeholder (for statements whose text already has
+    /// numbered placeholders, such as an EXPLAIN of another statement).
+    pub fn push_param_only(&mut self, p: Param) -> &mut Self {
+        self.params.push(p);
+        self
+    }
+
     #[must_use]
     pub fn text(&self) -> &str {
         &self.text

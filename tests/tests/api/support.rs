@@ -147,6 +147,18 @@ impl TestApp {
         (s, b)
     }
 
+    /// A connection of its own to the test's database.
+    pub fn connection(&self) -> storage::conn::AnyConnection {
+        match storage::DatabaseUrl::parse(&self.db.url).expect("url") {
+            storage::DatabaseUrl::Sqlite { path } => {
+                storage::conn::AnyConnection::Sqlite(diesel::SqliteConnection::establish(&path).expect("sqlite"))
+            }
+            storage::DatabaseUrl::Postgres { url } => {
+                storage::conn::AnyConnection::Postgresql(PgConnection::establish(&url).expect("pg"))
+            }
+        }
+    }
+
     /// Counts rows of `table` for `tenant` straight from the database.
     pub fn count_rows(&self, table: &str, tenant: &str) -> i64 {
         #[derive(diesel::QueryableByName)]

@@ -64,6 +64,12 @@ CREATE INDEX sign_ins_by_user ON sign_ins (tenant_id, user_id, created_ticks DES
 CREATE INDEX sign_ins_by_upn ON sign_ins (tenant_id, user_principal_name, created_ticks DESC);
 CREATE INDEX sign_ins_by_app ON sign_ins (tenant_id, app_id, created_ticks DESC);
 CREATE INDEX sign_ins_by_correlation ON sign_ins (tenant_id, correlation_id);
+-- The portal's filters: status, IP address, client app, risk, application name.
+CREATE INDEX sign_ins_by_error ON sign_ins (tenant_id, status_error_code, created_ticks DESC);
+CREATE INDEX sign_ins_by_ip ON sign_ins (tenant_id, ip_address, created_ticks DESC);
+CREATE INDEX sign_ins_by_client_app ON sign_ins (tenant_id, client_app_used, created_ticks DESC);
+CREATE INDEX sign_ins_by_risk ON sign_ins (tenant_id, risk_level_during_sign_in, created_ticks DESC);
+CREATE INDEX sign_ins_by_app_name ON sign_ins (tenant_id, app_display_name, created_ticks DESC);
 
 CREATE TABLE sign_in_ca_policies (
     tenant_id TEXT COLLATE "C" NOT NULL,
