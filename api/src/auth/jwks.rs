@@ -58,10 +58,10 @@ pub fn parse(text: &str) -> Result<ParsedJwks, String> {
         };
         match verifying_key(entry) {
             Ok(key) => {
-                if keys.contains_key(&kid) {
-                    skipped.push(format!("{name}: the kid appears twice; the first key is kept"));
+                if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(kid) {
+                    slot.insert(Arc::new(key));
                 } else {
-                    keys.insert(kid, Arc::new(key));
+                    skipped.push(format!("{name}: the kid appears twice; the first key is kept"));
                 }
             }
             Err(why) => skipped.push(format!("{name}: {why}")),
@@ -174,7 +174,7 @@ impl RemoteJwks {
     }
 
     /// Number of keys held.
-    pub fn len(&self) -> usize {
+    pub fn key_count(&self) -> usize {
         self.keys.read().unwrap_or_else(PoisonError::into_inner).len()
     }
 
