@@ -79,6 +79,12 @@ pub enum Command {
         #[arg(long, default_value_t = 3600)]
         expires_in: i64,
     },
+    /// Delete what no tier can see any more (past every tenant's retention window).
+    Purge {
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Manage tenants and their license tiers.
     Tenant {
         #[command(subcommand)]
@@ -131,7 +137,8 @@ pub fn resolve_secret(config: &Config, serving: bool) -> anyhow::Result<(Vec<u8>
         if !addr.ip().is_loopback() {
             bail!(
                 "refusing to start: no authentication is configured and {addr} is not a loopback address. \
-                 Set IDTRAIL_AUTH_HS256_SECRET (or bind to 127.0.0.1 for development)."
+                 Set IDTRAIL_AUTH_HS256_SECRET, IDTRAIL_AUTH_JWKS_FILE or IDTRAIL_AUTH_JWKS_URL \
+                 (or bind to 127.0.0.1 for development)."
             );
         }
     }
@@ -165,9 +172,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let s = crate::demo::load(&store, &cfg)?;
             println!(
-                "demo: {} sign-ins stored, {} already present, in {:.1} s",
+                "demo: {} sign-ins stored, {} already present, {} past their tenant's retention, in {:.1} s",
                 s.inserted,
                 s.duplicates,
+                s.expired,
                 started.elapsed().as_secs_f64()
             );
             Ok(())
@@ -220,6 +228,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant { command } => tenant_command(&config, command),
+        Command::Purge { dry_run } => {
+            let store = open_store(&config)?;
+            let report = store.purge(dry_run)?;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            for (tenant, n) in &report.sign_ins_by_tenant {
+                println!("{verb} {n} sign-ins of tenant {tenant}");
+            }
+            for (partition, n) in &report.dropped_partitions {
+                println!("{} partition {partition} ({n} rows)", if dry_run { "would drop" } else { "dropped" });
+            }
+            println!("{verb} {} sign-ins in all", report.total_sign_ins());
+            Ok(())
+        }
     }
 }
 
@@ -231,11 +252,21 @@ fn init_logging(filter: &str) {
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.database_url, config.pool_size).with_context(|| format!("opening {}", config.database_url))
+    let retention = config.retention().map_err(anyhow::Error::msg)?;
+    let default_tier = LicenseTier::parse(&config.default_license)?;
+    Ok(Store::open(&config.database_url, config.pool_size)
+        .with_context(|| format!("opening {}", config.database_url))?
+        .with_policy(retention, default_tier))
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let (secret, dev_mode) = resolve_secret(&config, true)?;
+    // Development mode (a generated HS256 secret) only when no secret and no JWKS is configured.
+    let (secret, dev_mode) = if crate::auth::jwks_configured(&config) && config.auth_hs256_secret.is_none() {
+        (None, false)
+    } else {
+        let (s, d) = resolve_secret(&config, true)?;
+        (Some(s), d)
+    };
     if dev_mode {
         tracing::warn!(
             "no authentication configured: development mode, tokens signed with the secret in {}",
@@ -267,9 +298,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         })
         .await??;
         let base = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-        println!("{}", crate::demo::banner(&config, &secret, &base, &present)?);
+        println!("{}", crate::demo::banner(&config, secret.as_deref().unwrap_or_default(), &base, &present)?);
     }
-    let verifier = TokenVerifier::hs256(&secret, &config.auth_audiences, &config.auth_issuers);
+    // May fetch the JWKS URL: off the async workers.
+    let verifier = {
+        let (config, secret) = (config.clone(), secret.clone());
+        actix_web::rt::task::spawn_blocking(move || TokenVerifier::from_config(&config, secret.as_deref()))
+            .await?
+            .map_err(anyhow::Error::msg)?
+    };
     let state = AppState::new(store.clone(), verifier, config).map_err(anyhow::Error::msg)?;
     // Keep a week of partitions ahead; harmless on SQLite.
     actix_web::rt::spawn(async move {
@@ -282,6 +319,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     });
+    let purge_every = state.config.purge_interval_seconds;
+    if purge_every > 0 {
+        let store = state.store.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(purge_every));
+            loop {
+                tick.tick().await;
+                let store = store.clone();
+                match actix_web::rt::task::spawn_blocking(move || store.purge(false)).await {
+                    Ok(Ok(r)) => tracing::info!(sign_ins = r.total_sign_ins(), "purge done"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "purge failed"),
+                    Err(e) => tracing::warn!(error = %e, "purge task failed"),
+                }
+            }
+        });
+    }
     tracing::info!(%addr, "listening");
     actix_web::HttpServer::new(move || crate::app(state.clone()))
         .bind(addr)

@@ -43,6 +43,14 @@ pub struct Config {
     pub default_license: String,
     /// Largest ingest body, in bytes.
     pub max_ingest_bytes: usize,
+    /// Days each tier keeps sign-ins: `free,p1,p2`.
+    pub retention_sign_ins_days: String,
+    /// Days each tier keeps directory audits: `free,p1,p2`.
+    pub retention_directory_audits_days: String,
+    /// Days each tier keeps risk detections: `free,p1,p2`.
+    pub retention_risk_detections_days: String,
+    /// Seconds between purges of data past retention (0: never; `idtrail purge` still works).
+    pub purge_interval_seconds: u64,
     /// Database connections.
     pub pool_size: u32,
     /// Load demo data when the database has no tenant and the service runs in development mode.
@@ -66,6 +74,10 @@ impl Default for Config {
             auth_jwks_cooldown_seconds: 60,
             default_license: "free".into(),
             max_ingest_bytes: 64 * 1024 * 1024,
+            retention_sign_ins_days: "7,30,30".into(),
+            retention_directory_audits_days: "7,30,30".into(),
+            retention_risk_detections_days: "7,30,90".into(),
+            purge_interval_seconds: 3600,
             pool_size: 8,
             demo_on_empty: true,
             log: "info".into(),
@@ -128,6 +140,7 @@ impl Config {
         self.bind_addr()?;
         storage::DatabaseUrl::parse(&self.database_url).map_err(|e| e.to_string())?;
         domain::ids::LicenseTier::parse(&self.default_license).map_err(|e| format!("default_license: {e}"))?;
+        self.retention()?;
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -137,6 +150,22 @@ impl Config {
             return Err("auth_audiences must name at least one audience".into());
         }
         Ok(())
+    }
+
+    /// The retention table.
+    ///
+    /// # Errors
+    /// When a `retention_*_days` key is not three day counts.
+    pub fn retention(&self) -> Result<domain::policy::RetentionPolicy, String> {
+        use domain::policy::RetentionPolicy;
+        Ok(RetentionPolicy {
+            sign_ins: RetentionPolicy::parse_days(&self.retention_sign_ins_days)
+                .map_err(|e| format!("retention_sign_ins_days: {e}"))?,
+            directory_audits: RetentionPolicy::parse_days(&self.retention_directory_audits_days)
+                .map_err(|e| format!("retention_directory_audits_days: {e}"))?,
+            risk_detections: RetentionPolicy::parse_days(&self.retention_risk_detections_days)
+                .map_err(|e| format!("retention_risk_detections_days: {e}"))?,
+        })
     }
 
     /// The bind address.

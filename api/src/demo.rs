@@ -20,6 +20,8 @@ const BATCH: usize = 5_000;
 pub struct DemoSummary {
     pub inserted: usize,
     pub duplicates: usize,
+    /// Older than the tenant's retention (the free tier keeps 7 days): not stored.
+    pub expired: usize,
 }
 
 /// Creates the demo tenants and stores the demo sign-ins (idempotent: a second load with the same
@@ -45,6 +47,7 @@ pub fn load(store: &Store, cfg: &DemoConfig) -> anyhow::Result<DemoSummary> {
         let outcome = store.ingest_sign_ins(tenant, batch)?;
         summary.inserted += outcome.inserted;
         summary.duplicates += outcome.duplicates;
+        summary.expired += outcome.expired;
         Ok(())
     };
     for s in domain::demo::sign_ins(cfg) {

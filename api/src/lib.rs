@@ -20,7 +20,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 
 use crate::error::ApiError;
-use crate::routes::{health, ingest, sign_ins};
+use crate::routes::{health, ingest, sign_ins, tenant};
 use crate::state::AppState;
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
@@ -61,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(ingest::ingest))
             .default_service(web::to(method_not_allowed)),
     )
+    .service(web::resource("/idtrail/tenant").route(web::get().to(tenant::show)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)));
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod ids;
 pub mod model;
 pub mod odata;
+pub mod policy;
 pub mod principal;
 pub mod query;
 pub mod time;

@@ -16,9 +16,11 @@ use crate::sql::{Param, Sql};
 /// The alias of the entity table in every query.
 pub const ALIAS: &str = "s";
 
-/// Compiles filters for one entity set.
+/// Compiles filters for one entity set, as one tenant sees it.
 pub struct Compiler<'a> {
     set: &'a EntitySet,
+    /// Fields the tenant's license hides: they read `hidden` everywhere, filters and sorting too.
+    hidden: &'a [&'static str],
 }
 
 struct Scope<'c> {
@@ -68,7 +70,14 @@ fn prefix_upper_bound(prefix: &str) -> Option<String> {
 impl<'a> Compiler<'a> {
     #[must_use]
     pub fn new(set: &'a EntitySet) -> Self {
-        Self { set }
+        Self { set, hidden: &[] }
+    }
+
+    /// The same compiler for a tenant whose license hides `hidden`.
+    #[must_use]
+    pub fn hiding(mut self, hidden: &'a [&'static str]) -> Self {
+        self.hidden = hidden;
+        self
     }
 
     /// Appends ` AND (filter)` to `sql`.
@@ -223,6 +232,9 @@ impl<'a> Compiler<'a> {
 
     fn operand(&self, sql: &mut Sql, o: &Operand, scope: &Scope<'_>) {
         match o {
+            Operand::Field(f) if self.hidden.contains(&f.path) => {
+                sql.bind(Param::Text(domain::query::eval::HIDDEN.to_owned()));
+            }
             Operand::Field(f) => self.field(sql, ALIAS, f),
             Operand::ElementField(f) => self.field(sql, scope.element.map_or("c", |(a, _)| a), f),
             Operand::Element(_) => {
@@ -323,7 +335,7 @@ impl<'a> Compiler<'a> {
     /// ` ORDER BY ...` for `keys` then the id in the direction of the last key.
     pub fn push_order(&self, sql: &mut Sql, keys: &[SortKey], id: &Field) {
         sql.push(" ORDER BY ");
-        for k in keys {
+        for k in keys.iter().filter(|k| !self.hidden.contains(&k.field.path)) {
             self.field(sql, ALIAS, k.field);
             sql.push(if k.descending { " DESC" } else { " ASC" });
             if k.field.nullable {
@@ -339,22 +351,31 @@ impl<'a> Compiler<'a> {
     /// key and then the id.
     pub fn push_keyset(&self, sql: &mut Sql, keys: &[SortKey], id: &'static Field, cursor: &[Scalar]) {
         let id_desc = keys.last().is_none_or(|k| k.descending);
-        let mut all: Vec<(&Field, bool)> = keys.iter().map(|k| (k.field, k.descending)).collect();
-        all.push((id, id_desc));
-        let n = all.len().min(cursor.len());
+        let Some(id_value) = cursor.get(keys.len()) else {
+            sql.push(" AND 1 = 0");
+            return;
+        };
+        // Hidden fields are one constant for every row: they never decide the order.
+        let mut all: Vec<(&Field, bool, &Scalar)> = keys
+            .iter()
+            .zip(cursor)
+            .filter(|(k, _)| !self.hidden.contains(&k.field.path))
+            .map(|(k, v)| (k.field, k.descending, v))
+            .collect();
+        all.push((id, id_desc, id_value));
         // One direction and no nulls: a row-value comparison, which both databases answer with a
         // single index range (deep pages cost what the first costs).
-        let uniform = all.iter().all(|(f, d)| *d == id_desc && !f.nullable) && !cursor.contains(&Scalar::Null);
-        if uniform && n == all.len() {
+        let uniform = all.iter().all(|(f, d, v)| *d == id_desc && !f.nullable && **v != Scalar::Null);
+        if uniform {
             sql.push(" AND (");
-            for (i, (field, _)) in all.iter().enumerate() {
+            for (i, (field, _, _)) in all.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
                 }
                 self.field(sql, ALIAS, field);
             }
             sql.push(if id_desc { ") < (" } else { ") > (" });
-            for (i, v) in cursor.iter().take(n).enumerate() {
+            for (i, (_, _, v)) in all.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
                 }
@@ -364,30 +385,30 @@ impl<'a> Compiler<'a> {
             return;
         }
         // Otherwise the expanded form; bound the leading key so an index range still applies.
-        if let (Some((first, desc)), Some(v)) = (all.first(), cursor.first())
+        if let Some((first, desc, v)) = all.first()
             && !first.nullable
-            && *v != Scalar::Null
+            && **v != Scalar::Null
         {
             sql.push(" AND ");
             self.field(sql, ALIAS, first);
             sql.push(if *desc { " <= " } else { " >= " }).bind(scalar_param(v));
         }
         sql.push(" AND (");
-        for i in 0..n {
+        for i in 0..all.len() {
             if i > 0 {
                 sql.push(" OR ");
             }
             sql.push("(");
-            for (j, (field, _)) in all.iter().enumerate().take(i) {
+            for (field, _, value) in all.iter().take(i) {
                 self.field(sql, ALIAS, field);
-                match &cursor[j] {
+                match value {
                     Scalar::Null => sql.push(" IS NULL"),
                     v => sql.push(" = ").bind(scalar_param(v)),
                 };
                 sql.push(" AND ");
             }
-            let (field, desc) = all[i];
-            match (&cursor[i], desc) {
+            let (field, desc, value) = all[i];
+            match (value, desc) {
                 // Nulls come first ascending: everything non-null is after a null.
                 (Scalar::Null, false) => {
                     self.field(sql, ALIAS, field);

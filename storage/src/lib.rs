@@ -16,11 +16,14 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use diesel::connection::SimpleConnection;
+use domain::ids::{LicenseTier, TenantId};
+use domain::policy::{DataSet, RetentionPolicy};
 use domain::time::{Clock, SystemClock};
 
 pub use conn::{Backend, DatabaseUrl};
 pub use error::{StorageError, StorageResult};
 pub use sign_ins::{IngestOutcome, SignInQuery, SignInRecord, StoredDocument};
+pub mod purge;
 pub use tenants::Tenant;
 
 /// The store: a pool of connections to one database, and the clock that decides "now".
@@ -30,6 +33,18 @@ pub struct Store {
     backend: Backend,
     clock: Arc<dyn Clock>,
     known_partitions: Mutex<HashSet<i64>>,
+    retention: RetentionPolicy,
+    default_tier: LicenseTier,
+}
+
+/// What one tenant may see right now: its tier, and from when each data set is visible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantView {
+    pub tier: LicenseTier,
+    /// Ticks; older rows are past retention and invisible.
+    pub sign_ins_from: i64,
+    /// Sign-in properties the tier reads as `hidden`.
+    pub hidden_sign_in_fields: &'static [&'static str],
 }
 
 impl Store {
@@ -50,7 +65,48 @@ impl Store {
         let url = DatabaseUrl::parse(url)?;
         let backend = url.backend();
         let pool = conn::connect(&url, pool_size.max(1))?;
-        Ok(Self { pool, backend, clock, known_partitions: Mutex::new(HashSet::new()) })
+        Ok(Self {
+            pool,
+            backend,
+            clock,
+            known_partitions: Mutex::new(HashSet::new()),
+            retention: RetentionPolicy::default(),
+            default_tier: LicenseTier::Free,
+        })
+    }
+
+    /// Sets the retention table and the tier of tenants not (yet) registered.
+    #[must_use]
+    pub fn with_policy(mut self, retention: RetentionPolicy, default_tier: LicenseTier) -> Self {
+        self.retention = retention;
+        self.default_tier = default_tier;
+        self
+    }
+
+    #[must_use]
+    pub fn retention(&self) -> &RetentionPolicy {
+        &self.retention
+    }
+
+    /// What `tenant` may see now: read from its current tier on every call, so a tier change
+    /// takes effect at once.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn tenant_view(&self, tenant: &TenantId) -> StorageResult<TenantView> {
+        let tier = self.tenant(tenant)?.map_or(self.default_tier, |t| t.tier);
+        Ok(self.view_for(tier))
+    }
+
+    /// What a tenant on `tier` may see now.
+    #[must_use]
+    pub fn view_for(&self, tier: LicenseTier) -> TenantView {
+        let now = self.clock.now_ticks();
+        TenantView {
+            tier,
+            sign_ins_from: self.retention.window_start(DataSet::SignIns, tier, now),
+            hidden_sign_in_fields: domain::policy::hidden_sign_in_fields(tier),
+        }
     }
 
     #[must_use]

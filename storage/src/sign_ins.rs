@@ -12,12 +12,12 @@ use domain::query::registry::SIGN_INS;
 use domain::query::{Filter, Scalar, SortKey};
 use serde_json::{Map, Value};
 
-use crate::Store;
 use crate::conn::{AnyConnection, Backend};
 use crate::error::StorageResult;
 use crate::filter::Compiler;
 use crate::schema::{sign_in_ca_policies, sign_in_risk_event_types, sign_ins};
 use crate::sql::{Param, Sql};
+use crate::{Store, TenantView};
 
 /// How many rows go into one multi-row INSERT on SQLite (30 columns each, under SQLite's 32,766
 /// bound variables).
@@ -202,6 +202,8 @@ impl SignInRecord {
 pub struct IngestOutcome {
     pub inserted: usize,
     pub duplicates: usize,
+    /// Records already past the tenant's retention window: accepted, not stored.
+    pub expired: usize,
 }
 
 /// A stored document: its sort key and its JSON text, ready to splice into a response.
@@ -250,10 +252,11 @@ struct IdRow {
     id: String,
 }
 
-/// The tenant and the caller's scope: first in every WHERE clause, outside anything the caller
-/// wrote, so no filter, id or skiptoken can widen them.
-fn push_scope(sql: &mut Sql, tenant: &TenantId, scope: &SignInScope) {
+/// The tenant, the caller's scope and the retention window: first in every WHERE clause, outside
+/// anything the caller wrote, so no filter, id or skiptoken can widen them.
+fn push_scope(sql: &mut Sql, tenant: &TenantId, scope: &SignInScope, view: &TenantView) {
     sql.push(" WHERE s.tenant_id = ").bind(Param::Text(tenant.as_str().to_owned()));
+    sql.push(" AND s.created_ticks >= ").bind(Param::BigInt(view.sign_ins_from));
     if let SignInScope::OwnOnly { user_id } = scope {
         sql.push(" AND s.user_id = ").bind(Param::Text(user_id.clone()));
     }
@@ -266,9 +269,13 @@ impl Store {
     /// # Errors
     /// Database errors; nothing is stored then.
     pub fn ingest_sign_ins(&self, tenant: &TenantId, records: Vec<SignInRecord>) -> StorageResult<IngestOutcome> {
+        let view = self.tenant_view(tenant)?;
         let total = records.len();
+        let (live, past): (Vec<SignInRecord>, Vec<SignInRecord>) =
+            records.into_iter().partition(|r| r.row.created_ticks >= view.sign_ins_from);
+        let expired = past.len();
         let mut seen = HashSet::with_capacity(total);
-        let unique: Vec<SignInRecord> = records.into_iter().filter(|r| seen.insert(r.row.id.clone())).collect();
+        let unique: Vec<SignInRecord> = live.into_iter().filter(|r| seen.insert(r.row.id.clone())).collect();
         if self.backend() == Backend::Postgres {
             let days: HashSet<i64> = unique.iter().map(|r| domain::time::day_start(r.row.created_ticks)).collect();
             self.ensure_partitions(days)?;
@@ -278,18 +285,19 @@ impl Store {
             AnyConnection::Sqlite(c) => c.immediate_transaction(|c| insert_sqlite(c, tenant, unique))?,
             AnyConnection::Postgresql(c) => c.transaction(|c| insert_postgres(c, tenant, unique))?,
         };
-        Ok(IngestOutcome { inserted, duplicates: total - inserted })
+        Ok(IngestOutcome { inserted, duplicates: total - expired - inserted, expired })
     }
 
     /// One page of the tenant's sign-ins within the query's scope, filter and order.
     ///
     /// # Errors
     /// Database errors; [`crate::StorageError::Timeout`] past the statement timeout.
-    pub fn sign_in_page(&self, q: &SignInQuery<'_>) -> StorageResult<Vec<StoredDocument>> {
-        let sql = self.sign_in_page_sql(q);
+    pub fn sign_in_page(&self, q: &SignInQuery<'_>) -> StorageResult<(Vec<StoredDocument>, TenantView)> {
+        let view = self.tenant_view(q.tenant)?;
+        let sql = self.sign_in_page_sql(q, &view);
         tracing::debug!(sql = sql.text(), "sign-in page");
         let mut conn = self.conn()?;
-        Ok(sql.load(&mut conn)?)
+        Ok((sql.load(&mut conn)?, view))
     }
 
     /// How many of the tenant's sign-ins match the query's scope and filter.
@@ -302,11 +310,12 @@ impl Store {
             #[diesel(sql_type = BigInt)]
             n: i64,
         }
+        let view = self.tenant_view(q.tenant)?;
         let mut sql = Sql::new(self.backend());
         sql.push("SELECT COUNT(*) AS n FROM sign_ins s");
-        push_scope(&mut sql, q.tenant, q.scope);
+        push_scope(&mut sql, q.tenant, q.scope, &view);
         if let Some(f) = q.filter {
-            Compiler::new(&SIGN_INS).push_filter(&mut sql, f);
+            Compiler::new(&SIGN_INS).hiding(view.hidden_sign_in_fields).push_filter(&mut sql, f);
         }
         let mut conn = self.conn()?;
         Ok(sql.load::<Count>(&mut conn)?.first().map_or(0, |c| c.n))
@@ -314,12 +323,12 @@ impl Store {
 
     /// The SQL a page query runs (also for benchmarks and EXPLAIN tests).
     #[must_use]
-    pub fn sign_in_page_sql(&self, q: &SignInQuery<'_>) -> Sql {
-        let compiler = Compiler::new(&SIGN_INS);
+    pub fn sign_in_page_sql(&self, q: &SignInQuery<'_>, view: &TenantView) -> Sql {
+        let compiler = Compiler::new(&SIGN_INS).hiding(view.hidden_sign_in_fields);
         let order = if q.order.is_empty() { default_order() } else { q.order.to_vec() };
         let mut sql = Sql::new(self.backend());
         sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM sign_ins s");
-        push_scope(&mut sql, q.tenant, q.scope);
+        push_scope(&mut sql, q.tenant, q.scope, view);
         if let Some(f) = q.filter {
             compiler.push_filter(&mut sql, f);
         }
@@ -335,11 +344,17 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub fn sign_in(&self, tenant: &TenantId, scope: &SignInScope, id: &str) -> StorageResult<Option<StoredDocument>> {
+    pub fn sign_in(
+        &self,
+        tenant: &TenantId,
+        scope: &SignInScope,
+        id: &str,
+    ) -> StorageResult<(Option<StoredDocument>, TenantView)> {
+        let view = self.tenant_view(tenant)?;
         let id = id.to_lowercase();
         let mut sql = Sql::new(self.backend());
         sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM sign_ins s");
-        push_scope(&mut sql, tenant, scope);
+        push_scope(&mut sql, tenant, scope, &view);
         sql.push(" AND s.id = ").bind(Param::Text(id.clone()));
         if self.backend() == Backend::Postgres {
             // Find the partition through the key table instead of probing every partition.
@@ -350,7 +365,7 @@ impl Store {
                 .push(")");
         }
         let mut conn = self.conn()?;
-        Ok(sql.load::<StoredDocument>(&mut conn)?.into_iter().next())
+        Ok((sql.load::<StoredDocument>(&mut conn)?.into_iter().next(), view))
     }
 }
 

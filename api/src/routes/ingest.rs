@@ -73,7 +73,11 @@ pub async fn ingest(
         Ok(store.ingest_sign_ins(&tenant, records)?)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"inserted": outcome.inserted, "duplicates": outcome.duplicates})))
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "inserted": outcome.inserted,
+        "duplicates": outcome.duplicates,
+        "expired": outcome.expired,
+    })))
 }
 
 /// How a batch is framed.

@@ -4,6 +4,7 @@
 pub mod health;
 pub mod ingest;
 pub mod sign_ins;
+pub mod tenant;
 
 use actix_web::HttpRequest;
 use storage::StoredDocument;
@@ -101,29 +102,60 @@ pub fn parse_select(value: &str, version: ApiVersion) -> Result<Vec<String>, Api
     Ok(out)
 }
 
-/// The document text with only the `select`ed properties (all when `None`).
-fn projected(text: String, select: Option<&[String]>) -> String {
-    let Some(select) = select else { return text };
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) else { return text };
-    let kept: serde_json::Map<String, serde_json::Value> =
-        map.into_iter().filter(|(k, _)| select.iter().any(|s| s == k)).collect();
-    serde_json::Value::Object(kept).to_string()
+/// How documents are shown to this caller: the `$select`ed properties only (all when `None`), and
+/// the properties the tenant's license hides reading `hidden`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Presentation<'a> {
+    pub select: Option<&'a [String]>,
+    pub hidden: &'a [&'static str],
 }
 
-/// A collection response: `@odata.context`, `@odata.count` when asked, `@odata.nextLink` when
-/// there is more, `value`.
+fn present(text: String, how: Presentation<'_>) -> String {
+    if how.select.is_none() && how.hidden.is_empty() {
+        return text;
+    }
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) else { return text };
+    let shown: serde_json::Map<String, serde_json::Value> = map
+        .into_iter()
+        .filter(|(k, _)| how.select.is_none_or(|s| s.iter().any(|x| x == k)))
+        .map(|(k, v)| {
+            if how.hidden.contains(&k.as_str()) {
+                (k, serde_json::Value::String(domain::query::eval::HIDDEN.to_owned()))
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    serde_json::Value::Object(shown).to_string()
+}
+
+/// The parts of a collection response around its documents.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Envelope<'a> {
+    pub context: &'a str,
+    pub count: Option<i64>,
+    pub next_link: Option<&'a str>,
+    /// The oldest instant the tenant's retention shows (`@idtrail.retentionStart`).
+    pub retention_start: Option<i64>,
+}
+
+/// A collection response: `@odata.context`, `@odata.count` when asked, `@idtrail.retentionStart`,
+/// `@odata.nextLink` when there is more, `value`.
 #[must_use]
 pub fn collection_body(
-    context: &str,
-    count: Option<i64>,
-    next_link: Option<&str>,
+    env: Envelope<'_>,
     docs: &[StoredDocument],
     version: ApiVersion,
-    select: Option<&[String]>,
+    how: Presentation<'_>,
 ) -> String {
+    let Envelope { context, count, next_link, retention_start } = env;
     let mut out = String::with_capacity(64 + docs.iter().map(|d| d.doc.len() + 1).sum::<usize>());
     out.push_str("{\"@odata.context\":");
     out.push_str(&json_string(context));
+    if let Some(start) = retention_start {
+        out.push_str(",\"@idtrail.retentionStart\":");
+        out.push_str(&json_string(&domain::time::format_ticks(start)));
+    }
     if let Some(n) = count {
         out.push_str(",\"@odata.count\":");
         out.push_str(&n.to_string());
@@ -137,7 +169,7 @@ pub fn collection_body(
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&projected(document_text(d, version), select));
+        out.push_str(&present(document_text(d, version), how));
     }
     out.push_str("]}");
     out
@@ -145,8 +177,8 @@ pub fn collection_body(
 
 /// A single-entity response: the document with `@odata.context` first.
 #[must_use]
-pub fn entity_body(context: &str, doc: &StoredDocument, version: ApiVersion, select: Option<&[String]>) -> String {
-    let text = projected(document_text(doc, version), select);
+pub fn entity_body(context: &str, doc: &StoredDocument, version: ApiVersion, how: Presentation<'_>) -> String {
+    let text = present(document_text(doc, version), how);
     let rest = text.strip_prefix('{').unwrap_or(&text);
     let sep = if rest.trim_start().starts_with('}') { "" } else { "," };
     format!("{{\"@odata.context\":{}{sep}{rest}", json_string(context))
@@ -196,10 +228,12 @@ mod tests {
 
     #[test]
     fn envelopes_are_valid_json() {
-        let body = collection_body("ctx", Some(2), Some("next"), &[doc(None), doc(None)], ApiVersion::V1, None);
+        let env = Envelope { context: "ctx", count: Some(2), next_link: Some("next"), retention_start: Some(0) };
+        let body = collection_body(env, &[doc(None), doc(None)], ApiVersion::V1, Presentation::default());
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["value"].as_array().unwrap().len(), 2);
-        let v: serde_json::Value = serde_json::from_str(&entity_body("c", &doc(None), ApiVersion::V1, None)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&entity_body("c", &doc(None), ApiVersion::V1, Presentation::default())).unwrap();
         assert_eq!(v["@odata.context"], "c");
     }
 }

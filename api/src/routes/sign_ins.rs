@@ -5,12 +5,15 @@ use domain::query::registry::SIGN_INS;
 use domain::query::{Filter, Scalar, SortKey, eval, resolve_filter, resolve_orderby};
 use storage::SignInQuery;
 
-use super::{ApiVersion, base_url, collection_body, entity_body, next_link};
+use super::{ApiVersion, Envelope, Presentation, base_url, collection_body, entity_body, next_link};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::paging;
 use crate::query::{self, QueryOptions};
 use crate::state::AppState;
+use domain::policy::NON_PREMIUM_MESSAGE;
+use domain::principal::SignInScope;
+use storage::{Store, TenantView};
 
 const LIST_OPTIONS: &[&str] = &["top", "skiptoken", "filter", "orderby", "select", "count"];
 const COUNT_OPTIONS: &[&str] = &["filter"];
@@ -20,6 +23,19 @@ fn forbidden() -> ApiError {
         code: "Authentication_MSGraphPermissionMissing",
         message: "Calling principal does not have required MSGraph permissions AuditLog.Read.All".into(),
     }
+}
+
+/// The license gate, checked after permissions and before roles, as Graph does: reading the whole
+/// tenant's sign-ins needs P1 or P2; a user's own sign-ins are readable on every tier.
+fn check_license(store: &Store, tenant: &domain::ids::TenantId, scope: &SignInScope) -> Result<TenantView, ApiError> {
+    let view = store.tenant_view(tenant)?;
+    if *scope == SignInScope::TenantWide && !view.tier.is_premium() {
+        return Err(ApiError::Forbidden {
+            code: "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            message: NON_PREMIUM_MESSAGE.into(),
+        });
+    }
+    Ok(view)
 }
 
 /// The query options of a list request, resolved against the registry.
@@ -70,7 +86,8 @@ pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) 
     let tenant = principal.tenant.clone();
     let (filter, count_wanted) = (resolved.filter.clone(), resolved.count);
     let sort = order.clone();
-    let (mut docs, count) = web::block(move || -> Result<_, storage::StorageError> {
+    let (mut docs, count, view) = web::block(move || -> Result<_, ApiError> {
+        check_license(&store, &tenant, &scope)?;
         let q = SignInQuery {
             tenant: &tenant,
             scope: &scope,
@@ -79,9 +96,9 @@ pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) 
             after: after.as_deref(),
             limit: top + 1,
         };
-        let docs = store.sign_in_page(&q)?;
+        let (docs, view) = store.sign_in_page(&q)?;
         let count = if count_wanted { Some(store.count_sign_ins(&q)?) } else { None };
-        Ok((docs, count))
+        Ok((docs, count, view))
     })
     .await??;
 
@@ -90,7 +107,7 @@ pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) 
         docs.truncate(top);
         match docs.last() {
             Some(last) => {
-                let cursor = cursor_of(&last.doc, &order)?;
+                let cursor = cursor_of(&last.doc, &order, view.hidden_sign_in_fields)?;
                 let token = state.pager.issue(&binding, &cursor);
                 Some(next_link(&base, req.path(), &options, top, &token))
             }
@@ -101,16 +118,23 @@ pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) 
     };
     let projection = resolved.select.as_ref().map(|s| format!("({})", s.join(",")));
     let context = format!("{base}/{}/$metadata#{}{}", version.segment(), SIGN_INS.name, projection.unwrap_or_default());
-    let body = collection_body(&context, count, next.as_deref(), &docs, version, resolved.select.as_deref());
+    let envelope =
+        Envelope { context: &context, count, next_link: next.as_deref(), retention_start: Some(view.sign_ins_from) };
+    let how = Presentation { select: resolved.select.as_deref(), hidden: view.hidden_sign_in_fields };
+    let body = collection_body(envelope, &docs, version, how);
     Ok(HttpResponse::Ok().content_type("application/json; odata.metadata=minimal").body(body))
 }
 
 /// The keyset position of a row: its sort key values, read from its document, then its id.
-fn cursor_of(doc: &str, order: &[SortKey]) -> Result<Vec<Scalar>, ApiError> {
+fn cursor_of(doc: &str, order: &[SortKey], hidden: &[&str]) -> Result<Vec<Scalar>, ApiError> {
     let value: serde_json::Value =
         serde_json::from_str(doc).map_err(|e| ApiError::Internal(format!("stored document is not JSON: {e}")))?;
     let id = SIGN_INS.field("id").ok_or_else(|| ApiError::Internal("registry has no id".into()))?;
-    Ok(order.iter().map(|k| eval::field_value(&value, k.field)).chain([eval::field_value(&value, id)]).collect())
+    Ok(order
+        .iter()
+        .map(|k| eval::field_value_masked(&value, k.field, hidden))
+        .chain([eval::field_value(&value, id)])
+        .collect())
 }
 
 pub async fn count(req: HttpRequest, caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -120,15 +144,16 @@ pub async fn count(req: HttpRequest, caller: Caller, state: web::Data<AppState>)
     let scope = principal.sign_in_scope().ok_or_else(forbidden)?;
     let store = state.store.clone();
     let tenant = principal.tenant.clone();
-    let n = web::block(move || {
-        store.count_sign_ins(&SignInQuery {
+    let n = web::block(move || -> Result<i64, ApiError> {
+        check_license(&store, &tenant, &scope)?;
+        Ok(store.count_sign_ins(&SignInQuery {
             tenant: &tenant,
             scope: &scope,
             filter: resolved.filter.as_ref(),
             order: &[],
             after: None,
             limit: 0,
-        })
+        })?)
     })
     .await??;
     Ok(HttpResponse::Ok().content_type("text/plain").body(n.to_string()))
@@ -150,7 +175,11 @@ pub async fn get(
     let store = state.store.clone();
     let tenant = principal.tenant.clone();
     let lookup = id.clone();
-    let doc = web::block(move || store.sign_in(&tenant, &scope, &lookup)).await??;
+    let (doc, view) = web::block(move || -> Result<_, ApiError> {
+        check_license(&store, &tenant, &scope)?;
+        Ok(store.sign_in(&tenant, &scope, &lookup)?)
+    })
+    .await??;
     let doc = doc.ok_or_else(|| {
         ApiError::NotFound(format!(
             "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
@@ -161,6 +190,6 @@ pub async fn get(
         &context,
         &doc,
         version,
-        select.as_deref(),
+        Presentation { select: select.as_deref(), hidden: view.hidden_sign_in_fields },
     )))
 }

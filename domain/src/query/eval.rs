@@ -37,6 +37,15 @@ pub fn field_value(doc: &Value, field: &Field) -> Scalar {
     normalise(at_path(doc, field.path), field.ty)
 }
 
+/// The value of `field` as a tenant sees it: fields its license hides read `hidden`.
+#[must_use]
+pub fn field_value_masked(doc: &Value, field: &Field, hidden: &[&str]) -> Scalar {
+    if hidden.contains(&field.path) { Scalar::Text(HIDDEN.to_owned()) } else { field_value(doc, field) }
+}
+
+/// What a field hidden by the license reads.
+pub const HIDDEN: &str = "hidden";
+
 /// Orders two non-null scalars of compatible types; `None` when they cannot be ordered.
 #[must_use]
 pub fn order(a: &Scalar, b: &Scalar) -> Option<Ordering> {
@@ -62,11 +71,12 @@ fn as_f64(s: &Scalar) -> f64 {
 struct Env<'v> {
     doc: &'v Value,
     element: Option<&'v Value>,
+    hidden: &'v [&'v str],
 }
 
 fn operand(o: &Operand, env: &Env<'_>) -> Scalar {
     match o {
-        Operand::Field(f) => field_value(env.doc, f),
+        Operand::Field(f) => field_value_masked(env.doc, f, env.hidden),
         Operand::Element(ty) => normalise(env.element, *ty),
         Operand::ElementField(f) => normalise(env.element.and_then(|e| at_path(e, f.path)), f.ty),
         Operand::Literal(s) => s.clone(),
@@ -144,19 +154,25 @@ fn eval(f: &Filter, env: &Env<'_>) -> bool {
             let items = elements(env.doc, collection);
             match predicate {
                 None => !items.is_empty(),
-                Some(p) => items.iter().any(|e| eval(p, &Env { doc: env.doc, element: Some(e) })),
+                Some(p) => items.iter().any(|e| eval(p, &Env { doc: env.doc, element: Some(e), hidden: env.hidden })),
             }
         }
-        Filter::All { collection, predicate } => {
-            elements(env.doc, collection).iter().all(|e| eval(predicate, &Env { doc: env.doc, element: Some(e) }))
-        }
+        Filter::All { collection, predicate } => elements(env.doc, collection)
+            .iter()
+            .all(|e| eval(predicate, &Env { doc: env.doc, element: Some(e), hidden: env.hidden })),
     }
 }
 
 /// Whether `doc` satisfies `filter`.
 #[must_use]
 pub fn matches(filter: &Filter, doc: &Value) -> bool {
-    eval(filter, &Env { doc, element: None })
+    matches_masked(filter, doc, &[])
+}
+
+/// Whether `doc` satisfies `filter` for a tenant whose license hides the fields in `hidden`.
+#[must_use]
+pub fn matches_masked(filter: &Filter, doc: &Value, hidden: &[&str]) -> bool {
+    eval(filter, &Env { doc, element: None, hidden })
 }
 
 /// Orders two sort-key values: nulls first ascending, last descending.
@@ -175,8 +191,18 @@ pub fn order_nullable(a: &Scalar, b: &Scalar, descending: bool) -> Ordering {
 /// (descending when there are no keys: newest first).
 #[must_use]
 pub fn compare_docs(keys: &[SortKey], id_field: &Field, a: &Value, b: &Value) -> Ordering {
+    compare_docs_masked(keys, id_field, a, b, &[])
+}
+
+/// [`compare_docs`] for a tenant whose license hides the fields in `hidden`.
+#[must_use]
+pub fn compare_docs_masked(keys: &[SortKey], id_field: &Field, a: &Value, b: &Value, hidden: &[&str]) -> Ordering {
     for k in keys {
-        let o = order_nullable(&field_value(a, k.field), &field_value(b, k.field), k.descending);
+        let o = order_nullable(
+            &field_value_masked(a, k.field, hidden),
+            &field_value_masked(b, k.field, hidden),
+            k.descending,
+        );
         if o != Ordering::Equal {
             return o;
         }

@@ -22,7 +22,8 @@ async fn portal_filters_use_an_index_on_postgres() {
     let Some(db) = postgres_db() else { return };
     let app = TestApp::new(db);
     let now = app.now();
-    let docs: Vec<serde_json::Value> = (1..=200).map(|n| sign_in_doc(n, now - chrono::Duration::minutes(n.try_into().unwrap()), USER_OID)).collect();
+    let docs: Vec<serde_json::Value> =
+        (1..=200).map(|n| sign_in_doc(n, now - chrono::Duration::minutes(n.try_into().unwrap()), USER_OID)).collect();
     app.ingest(&ingest_token(TENANT_A), &docs).await;
     let mut conn = app.connection();
     let AnyConnection::Postgresql(pg) = &mut conn else { unreachable!() };
@@ -47,14 +48,17 @@ async fn portal_filters_use_an_index_on_postgres() {
     ];
     for f in &filters {
         let filter = resolve_filter(&SIGN_INS, f).unwrap();
-        let sql = app.store.sign_in_page_sql(&SignInQuery {
-            tenant: &tenant,
-            scope: &SignInScope::TenantWide,
-            filter: Some(&filter),
-            order: &[],
-            after: Some(&[Scalar::Ticks(i64::MAX / 2), Scalar::Text("z".into())]),
-            limit: 50,
-        });
+        let sql = app.store.sign_in_page_sql(
+            &SignInQuery {
+                tenant: &tenant,
+                scope: &SignInScope::TenantWide,
+                filter: Some(&filter),
+                order: &[],
+                after: Some(&[Scalar::Ticks(i64::MAX / 2), Scalar::Text("z".into())]),
+                limit: 50,
+            },
+            &app.store.tenant_view(&tenant).unwrap(),
+        );
         let mut explain = storage::sql::Sql::new(storage::Backend::Postgres);
         explain.push("EXPLAIN ").push(sql.text());
         for p in sql.params() {

@@ -14,18 +14,18 @@ async fn a_retried_batch_stores_no_duplicate() {
         let docs: Vec<Value> =
             (1..=10).map(|n| sign_in_doc(n, now - Duration::hours(i64::try_from(n).unwrap()), USER_OID)).collect();
         let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
-        assert_eq!((s, b), (StatusCode::OK, json!({"inserted": 10, "duplicates": 0})));
+        assert_eq!((s, b), (StatusCode::OK, json!({"inserted": 10, "duplicates": 0, "expired": 0})));
         let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
-        assert_eq!((s, b), (StatusCode::OK, json!({"inserted": 0, "duplicates": 10})));
+        assert_eq!((s, b), (StatusCode::OK, json!({"inserted": 0, "duplicates": 10, "expired": 0})));
         // Repeats inside one batch count as duplicates too.
         let repeated = vec![sign_in_doc(77, now, USER_OID), sign_in_doc(77, now, USER_OID)];
         let (_, b) = app.ingest(&ingest_token(TENANT_A), &repeated).await;
-        assert_eq!(b, json!({"inserted": 1, "duplicates": 1}));
+        assert_eq!(b, json!({"inserted": 1, "duplicates": 1, "expired": 0}));
         assert_eq!(app.count_rows("sign_ins", TENANT_A), 11);
         assert_eq!(app.count_rows("sign_in_ca_policies", TENANT_A), 11);
         // The same ids in another tenant are that tenant's own rows.
         let (_, b) = app.ingest(&ingest_token(TENANT_B), &docs).await;
-        assert_eq!(b, json!({"inserted": 10, "duplicates": 0}));
+        assert_eq!(b, json!({"inserted": 10, "duplicates": 0, "expired": 0}));
     })
     .await;
 }
@@ -93,7 +93,7 @@ async fn json_arrays_and_framing_errors() {
         };
         let array = Value::Array(vec![sign_in_doc(1, now, USER_OID), sign_in_doc(2, now, USER_OID)]).to_string();
         let (s, _, b) = app.send(send(Some("application/json"), array)).await;
-        assert_eq!((s, b), (StatusCode::OK, json!({"inserted": 2, "duplicates": 0})));
+        assert_eq!((s, b), (StatusCode::OK, json!({"inserted": 2, "duplicates": 0, "expired": 0})));
 
         let (s, _, b) = app.send(send(Some("text/csv"), "a,b".into())).await;
         assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{b}");

@@ -4,7 +4,10 @@
 mod access;
 mod csdl;
 mod errors;
+mod indexes;
 mod ingest;
+mod licensing;
 mod paging;
 mod sign_ins;
 mod support;
+mod tokens;

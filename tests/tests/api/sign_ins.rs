@@ -14,7 +14,7 @@ async fn ingested_documents_come_back_value_exact() {
             (1..=5).map(|n| sign_in_doc(n, now - Duration::minutes(i64::try_from(n).unwrap()), USER_OID)).collect();
         let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
         assert_eq!(s, StatusCode::OK, "{b}");
-        assert_eq!(b, serde_json::json!({"inserted": 5, "duplicates": 0}));
+        assert_eq!(b, serde_json::json!({"inserted": 5, "duplicates": 0, "expired": 0}));
 
         let (s, b) = app.get("/beta/auditLogs/signIns", &admin_token(TENANT_A)).await;
         assert_eq!(s, StatusCode::OK, "{b}");

@@ -1,0 +1,213 @@
+//! Physical deletion of what no tier can see any more, so retention also bounds disk use.
+//!
+//! Reads are clamped to each tenant's window already (`push_scope`); the purge only reclaims space.
+//! PostgreSQL drops whole day partitions older than the longest window of any tier, then deletes
+//! in batches what shorter tiers may no longer see; SQLite deletes in batches. Each batch is its
+//! own short transaction, so readers and ingest are never held up for long.
+
+use diesel::QueryableByName;
+use diesel::connection::{Connection, SimpleConnection};
+use diesel::sql_types::{BigInt, Text};
+use domain::policy::DataSet;
+use domain::time::{TICKS_PER_DAY, parse_ticks};
+
+use crate::Store;
+use crate::conn::{AnyConnection, Backend};
+use crate::error::StorageResult;
+use crate::sign_ins::PARTITIONED_TABLES;
+use crate::sql::{Param, Sql};
+
+/// Rows deleted per transaction.
+const BATCH: usize = 2_000;
+
+/// What a purge removed (or, dry, would remove).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub dry_run: bool,
+    /// (tenant, sign-ins deleted or to delete).
+    pub sign_ins_by_tenant: Vec<(String, u64)>,
+    /// PostgreSQL day partitions dropped (or to drop), with the rows they held.
+    pub dropped_partitions: Vec<(String, u64)>,
+}
+
+impl PurgeReport {
+    /// Every sign-in removed, by batch delete or with a dropped partition.
+    #[must_use]
+    pub fn total_sign_ins(&self) -> u64 {
+        self.sign_ins_by_tenant.iter().map(|(_, n)| n).sum::<u64>()
+            + self.dropped_partitions.iter().map(|(_, n)| n).sum::<u64>()
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+fn count(conn: &mut AnyConnection, sql: &Sql) -> StorageResult<u64> {
+    Ok(sql.load::<Count>(conn)?.first().map_or(0, |c| u64::try_from(c.n).unwrap_or(0)))
+}
+
+impl Store {
+    /// Deletes every sign-in that its tenant's tier may no longer see. With `dry_run`, only counts.
+    ///
+    /// # Errors
+    /// Database errors; what was deleted before the error stays deleted (it was invisible anyway).
+    pub fn purge(&self, dry_run: bool) -> StorageResult<PurgeReport> {
+        let mut report = PurgeReport { dry_run, ..PurgeReport::default() };
+        let now = self.clock().now_ticks();
+        let longest = now - i64::from(self.retention().longest_days(DataSet::SignIns)) * TICKS_PER_DAY;
+        if self.backend() == Backend::Postgres {
+            self.drop_old_partitions(longest, dry_run, &mut report)?;
+        }
+        for tenant in self.tenants()? {
+            let cutoff = self.view_for(tenant.tier).sign_ins_from;
+            let n = if dry_run {
+                self.count_before(tenant.id.as_str(), cutoff)?
+            } else {
+                self.delete_before(tenant.id.as_str(), cutoff)?
+            };
+            if n > 0 {
+                tracing::info!(tenant = %tenant.id, tier = %tenant.tier, sign_ins = n, dry_run, "purged sign-ins past retention");
+                report.sign_ins_by_tenant.push((tenant.id.as_str().to_owned(), n));
+            }
+        }
+        Ok(report)
+    }
+
+    fn count_before(&self, tenant: &str, cutoff: i64) -> StorageResult<u64> {
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT COUNT(*) AS n FROM sign_ins WHERE tenant_id = ")
+            .bind(Param::Text(tenant.to_owned()))
+            .push(" AND created_ticks < ")
+            .bind(Param::BigInt(cutoff));
+        let mut conn = self.conn()?;
+        count(&mut conn, &sql)
+    }
+
+    fn delete_before(&self, tenant: &str, cutoff: i64) -> StorageResult<u64> {
+        let mut total = 0u64;
+        loop {
+            let mut conn = self.conn()?;
+            let mut pick = Sql::new(self.backend());
+            pick.push("SELECT id FROM sign_ins WHERE tenant_id = ")
+                .bind(Param::Text(tenant.to_owned()))
+                .push(" AND created_ticks < ")
+                .bind(Param::BigInt(cutoff))
+                .push(" LIMIT ")
+                .bind(Param::BigInt(i64::try_from(BATCH).unwrap_or(1000)));
+            let ids: Vec<String> = pick.load::<IdRow>(&mut conn)?.into_iter().map(|r| r.id).collect();
+            if ids.is_empty() {
+                return Ok(total);
+            }
+            let backend = self.backend();
+            let tables: Vec<(&str, &str)> = {
+                let mut t = vec![
+                    ("sign_in_ca_policies", "sign_in_id"),
+                    ("sign_in_risk_event_types", "sign_in_id"),
+                    ("sign_ins", "id"),
+                ];
+                if backend == Backend::Postgres {
+                    t.push(("sign_in_keys", "id"));
+                }
+                t
+            };
+            conn.transaction(|c| {
+                for (table, key) in &tables {
+                    let mut del = Sql::new(backend);
+                    del.push("DELETE FROM ")
+                        .push(table)
+                        .push(" WHERE tenant_id = ")
+                        .bind(Param::Text(tenant.to_owned()));
+                    del.push(" AND created_ticks < ").bind(Param::BigInt(cutoff));
+                    del.push(" AND ").push(key).push(" IN (");
+                    for (i, id) in ids.iter().enumerate() {
+                        if i > 0 {
+                            del.push(", ");
+                        }
+                        del.bind(Param::Text(id.clone()));
+                    }
+                    del.push(")");
+                    del.execute(c)?;
+                }
+                Ok::<_, diesel::result::Error>(())
+            })?;
+            total += ids.len() as u64;
+            if ids.len() < BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn drop_old_partitions(&self, before: i64, dry_run: bool, report: &mut PurgeReport) -> StorageResult<()> {
+        let mut dropped_until = None;
+        for name in self.partition_days()? {
+            let Some(day) = partition_day(&name) else { continue };
+            if day + TICKS_PER_DAY > before {
+                continue;
+            }
+            let mut conn = self.conn()?;
+            let mut sql = Sql::new(Backend::Postgres);
+            // The name came from the catalogue and matched our pattern: digits only after the prefix.
+            sql.push("SELECT COUNT(*) AS n FROM ").push(&name);
+            let rows = count(&mut conn, &sql)?;
+            if !dry_run {
+                let ddl: String = PARTITIONED_TABLES
+                    .iter()
+                    .map(|t| format!("DROP TABLE IF EXISTS {t}_d{};", &name["sign_ins_d".len()..]))
+                    .collect();
+                conn.batch_execute(&ddl)?;
+                tracing::info!(partition = %name, rows, "dropped a day partition past every tier's retention");
+                if let Ok(mut known) = self.known_partitions.lock() {
+                    known.remove(&day);
+                }
+            }
+            dropped_until = Some(day + TICKS_PER_DAY);
+            report.dropped_partitions.push((name, rows));
+        }
+        if let (Some(until), false) = (dropped_until, dry_run) {
+            // The key rows of dropped partitions go too, in batches.
+            loop {
+                let mut conn = self.conn()?;
+                let mut del = Sql::new(Backend::Postgres);
+                del.push(
+                    "DELETE FROM sign_in_keys WHERE ctid IN (SELECT ctid FROM sign_in_keys WHERE created_ticks < ",
+                )
+                .bind(Param::BigInt(until))
+                .push(" LIMIT 10000)");
+                if del.execute(&mut conn)? < 10_000 {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The day a partition `sign_ins_dYYYYMMDD` holds, in ticks.
+fn partition_day(name: &str) -> Option<i64> {
+    let digits = name.strip_prefix("sign_ins_d")?;
+    if digits.len() != 8 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    parse_ticks(&format!("{}-{}-{}T00:00:00Z", &digits[..4], &digits[4..6], &digits[6..])).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_names_give_their_day() {
+        assert_eq!(partition_day("sign_ins_d20261127"), parse_ticks("2026-11-27T00:00:00Z").ok());
+        assert_eq!(partition_day("sign_ins_dxx"), None);
+        assert_eq!(partition_day("other"), None);
+    }
+}
