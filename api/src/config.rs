@@ -39,10 +39,24 @@ pub struct Config {
     pub auth_jwks_url: Option<String>,
     /// Least time between two fetches of `auth_jwks_url`.
     pub auth_jwks_cooldown_seconds: u64,
+    /// Delegated (user) tokens need the Graph scope of the endpoint in `scp`.
+    pub auth_enforce_scopes: bool,
     /// Tier of a tenant first seen at ingest: `free`, `p1` or `p2`.
     pub default_license: String,
     /// Largest ingest body, in bytes.
     pub max_ingest_bytes: usize,
+    /// Rate limits per (tenant, client app) and endpoint family; `false` turns them all off.
+    pub rate_limit_enabled: bool,
+    /// Requests per minute to `/v1.0` and `/beta` (but identity protection); 0: no limit.
+    pub rate_limit_reports_per_minute: u32,
+    /// Requests allowed at once before the per-minute rate applies.
+    pub rate_limit_reports_burst: u32,
+    /// Requests per minute to `identityProtection`; 0: no limit.
+    pub rate_limit_identity_protection_per_minute: u32,
+    pub rate_limit_identity_protection_burst: u32,
+    /// Requests per minute to `/ingest`; 0: no limit.
+    pub rate_limit_ingest_per_minute: u32,
+    pub rate_limit_ingest_burst: u32,
     /// Days each tier keeps sign-ins: `free,p1,p2`.
     pub retention_sign_ins_days: String,
     /// Days each tier keeps directory audits: `free,p1,p2`.
@@ -72,8 +86,16 @@ impl Default for Config {
             auth_jwks_file: None,
             auth_jwks_url: None,
             auth_jwks_cooldown_seconds: 60,
+            auth_enforce_scopes: true,
             default_license: "free".into(),
             max_ingest_bytes: 64 * 1024 * 1024,
+            rate_limit_enabled: true,
+            rate_limit_reports_per_minute: 600,
+            rate_limit_reports_burst: 100,
+            rate_limit_identity_protection_per_minute: 600,
+            rate_limit_identity_protection_burst: 100,
+            rate_limit_ingest_per_minute: 120,
+            rate_limit_ingest_burst: 30,
             retention_sign_ins_days: "7,30,30".into(),
             retention_directory_audits_days: "7,30,30".into(),
             retention_risk_detections_days: "7,30,90".into(),
@@ -141,6 +163,7 @@ impl Config {
         storage::DatabaseUrl::parse(&self.database_url).map_err(|e| e.to_string())?;
         domain::ids::LicenseTier::parse(&self.default_license).map_err(|e| format!("default_license: {e}"))?;
         self.retention()?;
+        crate::ratelimit::check_config(self)?;
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {

@@ -40,6 +40,8 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("Too many requests for this tenant and application: retry after {retry_after_secs} seconds.")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -58,6 +60,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "MethodNotAllowed",
             Self::PayloadTooLarge(_) => "RequestEntityTooLarge",
             Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            Self::TooManyRequests { .. } => "TooManyRequests",
             Self::Unavailable(_) => "ServiceUnavailable",
             Self::Internal(_) => "InternalServerError",
         }
@@ -98,6 +101,9 @@ impl ApiError {
             Self::Unavailable(_) => {
                 res.insert_header((header::RETRY_AFTER, "5"));
             }
+            Self::TooManyRequests { retry_after_secs } => {
+                res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
             _ => {}
         }
         res.json(self.envelope(ids))
@@ -124,6 +130,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -151,6 +158,44 @@ impl From<StorageError> for ApiError {
                 tracing::error!(error = %other, "storage error");
                 Self::Internal(other.to_string())
             }
+        }
+    }
+}
+
+impl From<domain::access::Denied> for ApiError {
+    fn from(d: domain::access::Denied) -> Self {
+        use domain::access::Denied;
+        match d {
+            Denied::Permission { needed } => Self::Forbidden {
+                code: "Authentication_MSGraphPermissionMissing",
+                message: format!(
+                    "Calling principal does not have required MSGraph permissions {}",
+                    needed.join(" or ")
+                ),
+            },
+            Denied::License { needed: domain::ids::LicenseTier::P2 } => Self::Forbidden {
+                code: "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                message: "This API is only available to tenants with an Entra ID (Azure AD) Premium P2 license.".into(),
+            },
+            Denied::License { .. } => Self::Forbidden {
+                code: "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                message: domain::policy::NON_PREMIUM_MESSAGE.into(),
+            },
+            Denied::Role { allowed } => Self::Forbidden {
+                code: "Authentication_RequestFromUnsupportedUserRole",
+                message: format!(
+                    "User is not in the allowed roles: {}.",
+                    allowed.iter().map(|r| r.display_name()).collect::<Vec<_>>().join(", ")
+                ),
+            },
+            Denied::AppOnly => Self::Forbidden {
+                code: "Authorization_RequestDenied",
+                message: format!(
+                    "Insufficient privileges to complete the operation: this endpoint takes app-only tokens with the \
+                     application role {}.",
+                    domain::principal::INGEST_APP_ROLE
+                ),
+            },
         }
     }
 }

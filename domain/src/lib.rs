@@ -3,6 +3,7 @@
 //! Nothing here talks to the web or to a database; `storage` and `api` build on these types, and a
 //! compile error is what keeps web and database crates out (see ARCHITECTURE.md).
 
+pub mod access;
 pub mod demo;
 pub mod error;
 pub mod ids;

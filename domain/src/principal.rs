@@ -107,39 +107,11 @@ pub enum SignInScope {
     OwnOnly { user_id: String },
 }
 
-/// Directory roles that read every sign-in of their tenant (`graph-reference.md` §9).
-pub const SIGN_IN_READER_ROLES: &[DirectoryRole] = &[
-    DirectoryRole::GlobalAdministrator,
-    DirectoryRole::GlobalReader,
-    DirectoryRole::ReportsReader,
-    DirectoryRole::SecurityAdministrator,
-    DirectoryRole::SecurityOperator,
-    DirectoryRole::SecurityReader,
-];
-
-/// The application permission that reads every sign-in of the tenant.
-pub const AUDIT_LOG_READ_ALL: &str = "AuditLog.Read.All";
-
 impl Principal {
     /// Whether the token carries the application role `role` (case-insensitive).
     #[must_use]
     pub fn has_app_permission(&self, role: &str) -> bool {
         self.app_permissions.iter().any(|p| p.eq_ignore_ascii_case(role))
-    }
-
-    /// Which sign-ins this principal may read, or `None` when it may read none.
-    #[must_use]
-    pub fn sign_in_scope(&self) -> Option<SignInScope> {
-        match &self.subject {
-            Subject::App { .. } => self.has_app_permission(AUDIT_LOG_READ_ALL).then_some(SignInScope::TenantWide),
-            Subject::User { object_id, .. } => {
-                if self.roles.iter().any(|r| SIGN_IN_READER_ROLES.contains(r)) {
-                    Some(SignInScope::TenantWide)
-                } else {
-                    Some(SignInScope::OwnOnly { user_id: object_id.to_key() })
-                }
-            }
-        }
     }
 
     /// A stable description of the principal, bound into paging tokens so that one principal's
@@ -179,18 +151,5 @@ mod tests {
         assert_eq!(DirectoryRole::from_display_name("security reader"), Some(DirectoryRole::SecurityReader));
         assert_eq!(DirectoryRole::from_display_name("Report Reader"), Some(DirectoryRole::ReportsReader));
         assert_eq!(DirectoryRole::from_display_name("Helpdesk Administrator"), None);
-    }
-
-    #[test]
-    fn plain_users_read_only_their_own_sign_ins() {
-        assert_eq!(
-            user(vec![]).sign_in_scope(),
-            Some(SignInScope::OwnOnly { user_id: "22222222-2222-2222-2222-22222222aaaa".into() })
-        );
-        assert_eq!(user(vec![DirectoryRole::SecurityReader]).sign_in_scope(), Some(SignInScope::TenantWide));
-        assert_eq!(
-            user(vec![DirectoryRole::ConditionalAccessAdministrator]).sign_in_scope(),
-            Some(SignInScope::OwnOnly { user_id: "22222222-2222-2222-2222-22222222aaaa".into() })
-        );
     }
 }

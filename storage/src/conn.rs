@@ -90,7 +90,9 @@ fn establish(url: &DatabaseUrl) -> Result<AnyConnection, diesel::ConnectionError
         }
         DatabaseUrl::Postgres { url } => {
             let mut c = PgConnection::establish(url)?;
-            c.batch_execute("SET TIME ZONE 'UTC'").map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            // No query runs unbounded: past this the database cancels it and the caller gets 503.
+            c.batch_execute("SET TIME ZONE 'UTC'; SET statement_timeout = '30s'")
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(AnyConnection::Postgresql(c))
         }
     }

@@ -39,3 +39,47 @@ impl From<diesel::r2d2::PoolError> for StorageError {
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Info(&'static str);
+
+    impl diesel::result::DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    #[test]
+    fn statement_timeouts_are_told_apart() {
+        let e = diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new(Info("canceling statement due to statement timeout")),
+        );
+        assert!(matches!(StorageError::from(e), StorageError::Timeout));
+        let e =
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::Unknown, Box::new(Info("other")));
+        assert!(matches!(StorageError::from(e), StorageError::Database(_)));
+    }
+}

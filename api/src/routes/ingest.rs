@@ -12,7 +12,6 @@ use storage::SignInRecord;
 use crate::auth::Caller;
 use crate::error::{ApiError, RecordError};
 use crate::state::AppState;
-use domain::principal::INGEST_APP_ROLE;
 
 /// Bad records listed in one error response (the total is always given).
 const MAX_LISTED_ERRORS: usize = 100;
@@ -35,12 +34,8 @@ pub async fn ingest(
         )));
     }
     let principal = caller.0;
-    if !principal.has_app_permission(INGEST_APP_ROLE) {
-        return Err(ApiError::Forbidden {
-            code: "Authorization_RequestDenied",
-            message: format!("Ingest needs an app-only token with the application role {INGEST_APP_ROLE}."),
-        });
-    }
+    // Ingest writes into the token's own tenant on any tier; the tier only decides what is expired.
+    domain::access::authorize(&principal, domain::access::Endpoint::Ingest, domain::ids::LicenseTier::P2, true)?;
     let format = body_format(&req)?;
     let limit = state.config.max_ingest_bytes;
     let too_large = || {

@@ -108,16 +108,18 @@ pub fn parse_select(value: &str, version: ApiVersion) -> Result<Vec<String>, Api
 pub struct Presentation<'a> {
     pub select: Option<&'a [String]>,
     pub hidden: &'a [&'static str],
+    /// Properties the caller may not see at all.
+    pub omit: &'a [&'static str],
 }
 
 fn present(text: String, how: Presentation<'_>) -> String {
-    if how.select.is_none() && how.hidden.is_empty() {
+    if how.select.is_none() && how.hidden.is_empty() && how.omit.is_empty() {
         return text;
     }
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) else { return text };
     let shown: serde_json::Map<String, serde_json::Value> = map
         .into_iter()
-        .filter(|(k, _)| how.select.is_none_or(|s| s.iter().any(|x| x == k)))
+        .filter(|(k, _)| how.select.is_none_or(|s| s.iter().any(|x| x == k)) && !how.omit.contains(&k.as_str()))
         .map(|(k, v)| {
             if how.hidden.contains(&k.as_str()) {
                 (k, serde_json::Value::String(domain::query::eval::HIDDEN.to_owned()))

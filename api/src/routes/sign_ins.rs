@@ -11,31 +11,51 @@ use crate::error::ApiError;
 use crate::paging;
 use crate::query::{self, QueryOptions};
 use crate::state::AppState;
-use domain::policy::NON_PREMIUM_MESSAGE;
+use domain::access::{self, Access, Endpoint};
 use domain::principal::SignInScope;
 use storage::{Store, TenantView};
 
 const LIST_OPTIONS: &[&str] = &["top", "skiptoken", "filter", "orderby", "select", "count"];
 const COUNT_OPTIONS: &[&str] = &["filter"];
 
-fn forbidden() -> ApiError {
-    ApiError::Forbidden {
-        code: "Authentication_MSGraphPermissionMissing",
-        message: "Calling principal does not have required MSGraph permissions AuditLog.Read.All".into(),
-    }
+/// The caller's access, decided by the authorization matrix for the tenant's current tier:
+/// permission, then license, then role (`domain::access`).
+fn authorize(
+    store: &Store,
+    principal: &domain::principal::Principal,
+    enforce_scopes: bool,
+) -> Result<(SignInScope, TenantView), ApiError> {
+    let view = store.tenant_view(&principal.tenant)?;
+    let scope = match access::authorize(principal, Endpoint::SignIns, view.tier, enforce_scopes)? {
+        Access::TenantWide => SignInScope::TenantWide,
+        Access::OwnOnly { user_id } => SignInScope::OwnOnly { user_id },
+    };
+    Ok((scope, view))
 }
 
-/// The license gate, checked after permissions and before roles, as Graph does: reading the whole
-/// tenant's sign-ins needs P1 or P2; a user's own sign-ins are readable on every tier.
-fn check_license(store: &Store, tenant: &domain::ids::TenantId, scope: &SignInScope) -> Result<TenantView, ApiError> {
-    let view = store.tenant_view(tenant)?;
-    if *scope == SignInScope::TenantWide && !view.tier.is_premium() {
+/// Properties this caller may not see: Conditional Access details need a CA-reading role or
+/// permission (`graph-reference.md` §5.6).
+fn omitted(principal: &domain::principal::Principal) -> &'static [&'static str] {
+    if access::can_read_conditional_access(principal) { &[] } else { &[CA_PROPERTY] }
+}
+
+const CA_PROPERTY: &str = "appliedConditionalAccessPolicies";
+
+/// Refuses filters on properties the caller may not see, so they cannot be probed.
+fn check_visible(filter: Option<&Filter>, omit: &[&str]) -> Result<(), ApiError> {
+    if let Some(f) = filter
+        && omit.iter().any(|p| f.references(p))
+    {
         return Err(ApiError::Forbidden {
-            code: "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-            message: NON_PREMIUM_MESSAGE.into(),
+            code: "Authorization_RequestDenied",
+            message: format!(
+                "Filtering on {CA_PROPERTY} needs a role or permission that reads Conditional Access data \
+                 (Global Administrator, Global Reader, Security Administrator, Security Reader, Conditional Access \
+                 Administrator; or Policy.Read.All for applications)."
+            ),
         });
     }
-    Ok(view)
+    Ok(())
 }
 
 /// The query options of a list request, resolved against the registry.
@@ -73,7 +93,8 @@ pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) 
     let options = query::parse(req.query_string(), LIST_OPTIONS, SIGN_INS.max_top)?;
     let resolved = resolve(&options, version)?;
     let principal = caller.0;
-    let scope = principal.sign_in_scope().ok_or_else(forbidden)?;
+    let omit = omitted(&principal);
+    check_visible(resolved.filter.as_ref(), omit)?;
     let top = options.top.unwrap_or(SIGN_INS.default_top);
     let binding = paging::binding(&principal.binding(), SIGN_INS.name, &options.canonical());
     let after = options.skiptoken.as_deref().map(|t| state.pager.open(&binding, t)).transpose()?;
@@ -83,11 +104,13 @@ pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) 
     }
 
     let store = state.store.clone();
-    let tenant = principal.tenant.clone();
     let (filter, count_wanted) = (resolved.filter.clone(), resolved.count);
     let sort = order.clone();
+    let enforce = state.config.auth_enforce_scopes;
+    let who = principal.clone();
     let (mut docs, count, view) = web::block(move || -> Result<_, ApiError> {
-        check_license(&store, &tenant, &scope)?;
+        let (scope, _) = authorize(&store, &who, enforce)?;
+        let tenant = who.tenant.clone();
         let q = SignInQuery {
             tenant: &tenant,
             scope: &scope,
@@ -120,7 +143,7 @@ pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) 
     let context = format!("{base}/{}/$metadata#{}{}", version.segment(), SIGN_INS.name, projection.unwrap_or_default());
     let envelope =
         Envelope { context: &context, count, next_link: next.as_deref(), retention_start: Some(view.sign_ins_from) };
-    let how = Presentation { select: resolved.select.as_deref(), hidden: view.hidden_sign_in_fields };
+    let how = Presentation { select: resolved.select.as_deref(), hidden: view.hidden_sign_in_fields, omit };
     let body = collection_body(envelope, &docs, version, how);
     Ok(HttpResponse::Ok().content_type("application/json; odata.metadata=minimal").body(body))
 }
@@ -141,11 +164,12 @@ pub async fn count(req: HttpRequest, caller: Caller, state: web::Data<AppState>)
     let options = query::parse(req.query_string(), COUNT_OPTIONS, SIGN_INS.max_top)?;
     let resolved = resolve(&options, ApiVersion::of(&req))?;
     let principal = caller.0;
-    let scope = principal.sign_in_scope().ok_or_else(forbidden)?;
+    check_visible(resolved.filter.as_ref(), omitted(&principal))?;
     let store = state.store.clone();
-    let tenant = principal.tenant.clone();
+    let enforce = state.config.auth_enforce_scopes;
     let n = web::block(move || -> Result<i64, ApiError> {
-        check_license(&store, &tenant, &scope)?;
+        let (scope, _) = authorize(&store, &principal, enforce)?;
+        let tenant = principal.tenant.clone();
         Ok(store.count_sign_ins(&SignInQuery {
             tenant: &tenant,
             scope: &scope,
@@ -170,14 +194,14 @@ pub async fn get(
     let select =
         options.pairs.iter().find(|(k, _)| k == "$select").map(|(_, v)| super::parse_select(v, version)).transpose()?;
     let principal = caller.0;
-    let scope = principal.sign_in_scope().ok_or_else(forbidden)?;
+    let omit = omitted(&principal);
     let id = id.into_inner();
     let store = state.store.clone();
-    let tenant = principal.tenant.clone();
     let lookup = id.clone();
+    let enforce = state.config.auth_enforce_scopes;
     let (doc, view) = web::block(move || -> Result<_, ApiError> {
-        check_license(&store, &tenant, &scope)?;
-        Ok(store.sign_in(&tenant, &scope, &lookup)?)
+        let (scope, _) = authorize(&store, &principal, enforce)?;
+        Ok(store.sign_in(&principal.tenant, &scope, &lookup)?)
     })
     .await??;
     let doc = doc.ok_or_else(|| {
@@ -190,6 +214,6 @@ pub async fn get(
         &context,
         &doc,
         version,
-        Presentation { select: select.as_deref(), hidden: view.hidden_sign_in_fields },
+        Presentation { select: select.as_deref(), hidden: view.hidden_sign_in_fields, omit },
     )))
 }

@@ -150,6 +150,19 @@ pub enum Filter {
     },
 }
 
+impl Filter {
+    /// Whether the filter reads the collection `path` (to refuse probing of hidden data).
+    #[must_use]
+    pub fn references(&self, path: &str) -> bool {
+        match self {
+            Self::Const(_) | Self::Compare { .. } | Self::In { .. } | Self::Match { .. } | Self::IsTrue(_) => false,
+            Self::And(a, b) | Self::Or(a, b) => a.references(path) || b.references(path),
+            Self::Not(a) => a.references(path),
+            Self::Any { collection, .. } | Self::All { collection, .. } => collection.path == path,
+        }
+    }
+}
+
 /// One `$orderby` key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SortKey {

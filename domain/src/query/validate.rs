@@ -450,8 +450,17 @@ fn literal(offset: usize, l: &Literal) -> Result<Scalar, QueryError> {
         Literal::Null => Scalar::Null,
         Literal::Boolean(b) => Scalar::Bool(*b),
         Literal::Int(i) => Scalar::Int(*i),
-        Literal::Decimal(d) => Scalar::Double(d.parse().map_err(|_| err(offset, format!("'{d}' is not a number")))?),
-        Literal::Double(d) => Scalar::Double(*d),
+        Literal::Decimal(d) => {
+            let v: f64 = d.parse().map_err(|_| err(offset, format!("'{d}' is not a number")))?;
+            if !v.is_finite() {
+                return Err(err(offset, format!("'{d}' is too large")));
+            }
+            Scalar::Double(v)
+        }
+        Literal::Double(d) if d.is_finite() => Scalar::Double(*d),
+        Literal::Double(_) => {
+            return Err(err(offset, "NaN and INF are not supported: no property here holds them"));
+        }
         Literal::String(s) => Scalar::Text(s.to_lowercase()),
         Literal::Guid(g) => Scalar::Text(g.to_key()),
         Literal::Date(d) => Scalar::Ticks(
@@ -568,6 +577,7 @@ mod tests {
         assert!(bad("status/errorCode eq 99999999999").contains("Int32"));
         assert!(bad("status/errorCode add 1 eq 2").contains("arithmetic"));
         assert!(bad("userId eq ").starts_with("Invalid $filter at position"));
+        assert!(bad("location/geoCoordinates/latitude ne NaN").contains("NaN"));
     }
 
     #[test]
