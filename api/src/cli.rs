@@ -430,3 +430,34 @@ fn tenant_command(config: &Config, command: TenantCommand) -> anyhow::Result<()>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_in(dir: &std::path::Path, bind: &str, secret: Option<&str>) -> Config {
+        Config {
+            bind: bind.into(),
+            data_dir: dir.to_path_buf(),
+            auth_hs256_secret: secret.map(str::to_owned),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn development_mode_keeps_one_secret_and_only_on_loopback() {
+        let dir = std::env::temp_dir().join(format!("idtrail-dev-{}", std::process::id()));
+        let (first, dev) = resolve_secret(&config_in(&dir, "127.0.0.1:8080", None), true).unwrap();
+        assert!(dev && first.len() >= 32);
+        let (again, _) = resolve_secret(&config_in(&dir, "127.0.0.1:8080", None), true).unwrap();
+        assert_eq!(first, again, "restarts and `idtrail token` reuse the secret");
+        let refused = resolve_secret(&config_in(&dir, "0.0.0.0:8080", None), true).unwrap_err().to_string();
+        assert!(refused.contains("refusing to start"), "{refused}");
+        let (configured, dev) =
+            resolve_secret(&config_in(&dir, "0.0.0.0:8080", Some("a-configured-secret-of-32-characters!")), true)
+                .unwrap();
+        assert!(!dev && configured.starts_with(b"a-configured"));
+        assert!(resolve_secret(&config_in(&dir, "0.0.0.0:8080", Some("short")), true).is_err());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
