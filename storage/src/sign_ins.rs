@@ -240,11 +240,6 @@ pub fn default_order() -> Vec<SortKey> {
     SIGN_INS.field("createdDateTime").map(|field| SortKey { field, descending: true }).into_iter().collect()
 }
 
-/// The registry's id field.
-fn id_field() -> &'static domain::query::Field {
-    // The registry always has `id`; a missing one is a build-time mistake caught by tests.
-    SIGN_INS.fields.first().filter(|f| f.path == "id").unwrap_or(&SIGN_INS.fields[0])
-}
 
 #[derive(QueryableByName)]
 struct IdRow {
@@ -333,9 +328,9 @@ impl Store {
             compiler.push_filter(&mut sql, f);
         }
         if let Some(cursor) = q.after {
-            compiler.push_keyset(&mut sql, &order, id_field(), cursor);
+            compiler.push_keyset(&mut sql, &order, SIGN_INS.id_field(), cursor);
         }
-        compiler.push_order(&mut sql, &order, id_field());
+        compiler.push_order(&mut sql, &order, SIGN_INS.id_field());
         sql.push(" LIMIT ").bind(Param::BigInt(i64::try_from(q.limit).unwrap_or(i64::MAX)));
         sql
     }

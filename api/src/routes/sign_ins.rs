@@ -152,7 +152,7 @@ pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) 
 fn cursor_of(doc: &str, order: &[SortKey], hidden: &[&str]) -> Result<Vec<Scalar>, ApiError> {
     let value: serde_json::Value =
         serde_json::from_str(doc).map_err(|e| ApiError::Internal(format!("stored document is not JSON: {e}")))?;
-    let id = SIGN_INS.field("id").ok_or_else(|| ApiError::Internal("registry has no id".into()))?;
+    let id = SIGN_INS.id_field();
     Ok(order
         .iter()
         .map(|k| eval::field_value_masked(&value, k.field, hidden))

@@ -120,6 +120,12 @@ impl EntitySet {
         self.fields.iter().find(|f| f.path.eq_ignore_ascii_case(path))
     }
 
+    /// The key property, which every sort order ends with. The registry lists it first.
+    #[must_use]
+    pub fn id_field(&self) -> &'static Field {
+        &self.fields[0]
+    }
+
     #[must_use]
     pub fn collection(&self, path: &str) -> Option<&'static CollectionField> {
         self.collections.iter().find(|c| c.path.eq_ignore_ascii_case(path))
@@ -252,6 +258,12 @@ mod tests {
         for c in SIGN_INS.collections {
             assert!(crate::model::sign_in::V1_PROPERTIES.contains(&c.path), "{}", c.path);
         }
+    }
+
+    #[test]
+    fn the_key_comes_first() {
+        assert_eq!(SIGN_INS.id_field().path, "id");
+        assert!(!SIGN_INS.id_field().nullable && SIGN_INS.id_field().sortable);
     }
 
     #[test]
