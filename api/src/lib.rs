@@ -12,6 +12,7 @@ pub mod error;
 pub mod middleware;
 pub mod paging;
 pub mod query;
+pub mod ratelimit;
 pub mod routes;
 pub mod state;
 
@@ -82,5 +83,7 @@ pub fn app(
         .app_data(web::Data::new(state))
         .configure(configure)
         .default_service(web::to(not_found))
+        .wrap(actix_web::middleware::from_fn(ratelimit::enforce))
         .wrap(actix_web::middleware::from_fn(middleware::graph_envelope))
+        .wrap(actix_web::middleware::from_fn(ratelimit::headers))
 }

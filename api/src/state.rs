@@ -8,6 +8,7 @@ use storage::Store;
 use crate::auth::TokenVerifier;
 use crate::config::Config;
 use crate::paging::PageSigner;
+use crate::ratelimit::RateLimits;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -16,6 +17,8 @@ pub struct AppState {
     pub pager: Arc<PageSigner>,
     pub config: Arc<Config>,
     pub default_tier: LicenseTier,
+    /// Rate-limit buckets, built from `config` (rebuild them when replacing `config`).
+    pub limits: Arc<RateLimits>,
 }
 
 impl AppState {
@@ -27,6 +30,14 @@ impl AppState {
     pub fn new(store: Arc<Store>, verifier: TokenVerifier, config: Config) -> Result<Self, String> {
         let pager = PageSigner::from_store(&store).map_err(|e| e.to_string())?;
         let default_tier = LicenseTier::parse(&config.default_license).map_err(|e| e.to_string())?;
-        Ok(Self { store, verifier: Arc::new(verifier), pager: Arc::new(pager), config: Arc::new(config), default_tier })
+        let limits = Arc::new(RateLimits::from_config(&config));
+        Ok(Self {
+            store,
+            verifier: Arc::new(verifier),
+            pager: Arc::new(pager),
+            config: Arc::new(config),
+            default_tier,
+            limits,
+        })
     }
 }

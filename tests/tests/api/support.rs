@@ -110,6 +110,15 @@ impl TestApp {
         Self { db, state, store, clock }
     }
 
+    /// The same app with rate limits off (for tests that make many calls on purpose).
+    pub fn without_rate_limits(mut self) -> Self {
+        let mut config = (*self.state.config).clone();
+        config.rate_limit_enabled = false;
+        self.state.limits = Arc::new(api::ratelimit::RateLimits::from_config(&config));
+        self.state.config = Arc::new(config);
+        self
+    }
+
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
     }
