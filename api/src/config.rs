@@ -53,9 +53,11 @@ pub struct Config {
     pub rate_limit_reports_burst: u32,
     /// Requests per minute to `identityProtection`; 0: no limit.
     pub rate_limit_identity_protection_per_minute: u32,
+    /// Burst of `identityProtection`.
     pub rate_limit_identity_protection_burst: u32,
     /// Requests per minute to `/ingest`; 0: no limit.
     pub rate_limit_ingest_per_minute: u32,
+    /// Burst of `/ingest`.
     pub rate_limit_ingest_burst: u32,
     /// Days each tier keeps sign-ins: `free,p1,p2`.
     pub retention_sign_ins_days: String,

@@ -240,7 +240,6 @@ pub fn default_order() -> Vec<SortKey> {
     SIGN_INS.field("createdDateTime").map(|field| SortKey { field, descending: true }).into_iter().collect()
 }
 
-
 #[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = Text)]
