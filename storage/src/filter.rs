@@ -327,6 +327,10 @@ impl<'a> Compiler<'a> {
                 }
                 if textual {
                     sql.push(")");
+                    if sql.backend() == Backend::Postgres {
+                        // Bytewise like the promoted columns, whatever the database's default.
+                        sql.push(" COLLATE \"C\"");
+                    }
                 }
             }
         }

@@ -87,7 +87,8 @@ fn operand(o: &Operand, env: &Env<'_>) -> Scalar {
 fn apply(func: Func, v: Scalar) -> Scalar {
     match (func, v) {
         (Func::ToLower | Func::ToUpper, Scalar::Text(t)) => Scalar::Text(t),
-        (Func::Trim, Scalar::Text(t)) => Scalar::Text(t.trim().to_owned()),
+        // SQL's trim() strips spaces only (both databases), so the oracle does too.
+        (Func::Trim, Scalar::Text(t)) => Scalar::Text(t.trim_matches(' ').to_owned()),
         (Func::Length, Scalar::Text(t)) => Scalar::Int(i64::try_from(t.chars().count()).unwrap_or(i64::MAX)),
         (Func::Date, Scalar::Ticks(t)) => Scalar::Ticks(t.div_euclid(TICKS_PER_DAY) * TICKS_PER_DAY),
         (Func::Year | Func::Month | Func::Day | Func::Hour | Func::Minute | Func::Second, Scalar::Ticks(t)) => {

@@ -9,6 +9,7 @@ mod ingest;
 mod licensing;
 mod matrix;
 mod paging;
+mod query;
 mod ratelimit;
 mod sign_ins;
 mod support;
