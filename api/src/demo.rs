@@ -71,25 +71,13 @@ pub fn load(store: &Store, cfg: &DemoConfig) -> anyhow::Result<DemoSummary> {
     Ok(summary)
 }
 
-/// The claims of a token as `idtrail token` and the banner make them.
-#[must_use]
-pub fn user_claims(
-    config: &Config,
-    tenant: &str,
-    oid: &str,
-    upn: &str,
-    roles: &[DirectoryRole],
-    lifetime_secs: i64,
-) -> Claims {
+/// What every token `idtrail token` and the banner make carries: tenant, audience, issuer, times.
+fn base_claims(config: &Config, tenant: &str, subject: &str, lifetime_secs: i64) -> Claims {
     let now = chrono::Utc::now().timestamp();
     Claims {
         tid: Some(tenant.to_owned()),
-        oid: Some(oid.to_owned()),
-        sub: Some(oid.to_owned()),
-        upn: Some(upn.to_owned()),
-        wids: roles.iter().map(|r| r.template_id().to_owned()).collect(),
-        scp: Some("AuditLog.Read.All Directory.Read.All IdentityRiskyUser.Read.All IdentityRiskEvent.Read.All".into()),
-        idtyp: Some("user".into()),
+        oid: Some(subject.to_owned()),
+        sub: Some(subject.to_owned()),
         aud: config.auth_audiences.first().cloned(),
         iss: Some(issuer(config, tenant)),
         exp: now + lifetime_secs,
@@ -99,23 +87,33 @@ pub fn user_claims(
     }
 }
 
+/// The claims of a user token with directory `roles` and the reporting scopes.
+#[must_use]
+pub fn user_claims(
+    config: &Config,
+    tenant: &str,
+    oid: &str,
+    upn: &str,
+    roles: &[DirectoryRole],
+    lifetime_secs: i64,
+) -> Claims {
+    Claims {
+        upn: Some(upn.to_owned()),
+        wids: roles.iter().map(|r| r.template_id().to_owned()).collect(),
+        scp: Some("AuditLog.Read.All Directory.Read.All IdentityRiskyUser.Read.All IdentityRiskEvent.Read.All".into()),
+        idtyp: Some("user".into()),
+        ..base_claims(config, tenant, oid, lifetime_secs)
+    }
+}
+
 /// The claims of an app-only token with `permissions` as application roles.
 #[must_use]
 pub fn app_claims(config: &Config, tenant: &str, app_id: &str, permissions: &[String], lifetime_secs: i64) -> Claims {
-    let now = chrono::Utc::now().timestamp();
     Claims {
-        tid: Some(tenant.to_owned()),
-        oid: Some(app_id.to_owned()),
-        sub: Some(app_id.to_owned()),
         roles: permissions.to_vec(),
         idtyp: Some("app".into()),
         azp: Some(app_id.to_owned()),
-        aud: config.auth_audiences.first().cloned(),
-        iss: Some(issuer(config, tenant)),
-        exp: now + lifetime_secs,
-        nbf: Some(now - 60),
-        iat: Some(now),
-        ..Claims::default()
+        ..base_claims(config, tenant, app_id, lifetime_secs)
     }
 }
 

@@ -129,19 +129,6 @@ impl Principal {
 mod tests {
     use super::*;
 
-    fn user(roles: Vec<DirectoryRole>) -> Principal {
-        Principal {
-            tenant: TenantId::parse("11111111-1111-1111-1111-111111111111").unwrap(),
-            subject: Subject::User {
-                object_id: Guid::parse("22222222-2222-2222-2222-22222222AAAA").unwrap(),
-                principal_name: None,
-            },
-            roles,
-            app_permissions: vec![],
-            scopes: vec![],
-        }
-    }
-
     #[test]
     fn roles_parse_from_ids_and_names() {
         assert_eq!(

@@ -245,6 +245,31 @@ pub fn known_function(name: &str) -> Option<&'static FunctionSig> {
 }
 
 impl CompareOp {
+    /// The operator with its operands swapped (`5 lt x` is `x gt 5`).
+    #[must_use]
+    pub fn flipped(self) -> Self {
+        match self {
+            Self::Gt => Self::Lt,
+            Self::Ge => Self::Le,
+            Self::Lt => Self::Gt,
+            Self::Le => Self::Ge,
+            other => other,
+        }
+    }
+
+    /// The SQL operator.
+    #[must_use]
+    pub fn sql(self) -> &'static str {
+        match self {
+            Self::Eq => "=",
+            Self::Ne => "<>",
+            Self::Gt => ">",
+            Self::Ge => ">=",
+            Self::Lt => "<",
+            Self::Le => "<=",
+        }
+    }
+
     #[must_use]
     pub fn keyword(self) -> &'static str {
         match self {

@@ -23,42 +23,8 @@ pub enum Scalar {
     Ticks(i64),
 }
 
-/// Comparison operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
-    Eq,
-    Ne,
-    Gt,
-    Ge,
-    Lt,
-    Le,
-}
-
-impl CmpOp {
-    /// The operator with its operands swapped (`5 lt x` is `x gt 5`).
-    #[must_use]
-    pub fn flipped(self) -> Self {
-        match self {
-            Self::Gt => Self::Lt,
-            Self::Ge => Self::Le,
-            Self::Lt => Self::Gt,
-            Self::Le => Self::Ge,
-            other => other,
-        }
-    }
-
-    #[must_use]
-    pub fn sql(self) -> &'static str {
-        match self {
-            Self::Eq => "=",
-            Self::Ne => "<>",
-            Self::Gt => ">",
-            Self::Ge => ">=",
-            Self::Lt => "<",
-            Self::Le => "<=",
-        }
-    }
-}
+/// Comparison operators: the parser's, shared rather than listed twice.
+pub use crate::odata::ast::CompareOp as CmpOp;
 
 /// Functions applied to one operand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -248,14 +248,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn compare(&self, op: CompareOp, at: usize, lhs: &'a Expr, rhs: &'a Expr) -> Result<Filter, QueryError> {
-        let mut op = match op {
-            CompareOp::Eq => CmpOp::Eq,
-            CompareOp::Ne => CmpOp::Ne,
-            CompareOp::Gt => CmpOp::Gt,
-            CompareOp::Ge => CmpOp::Ge,
-            CompareOp::Lt => CmpOp::Lt,
-            CompareOp::Le => CmpOp::Le,
-        };
+        let mut op = op;
         let mut l = self.operand(lhs)?;
         let mut r = self.operand(rhs)?;
         let (mut l_expr, mut r_expr) = (lhs, rhs);
