@@ -11,9 +11,12 @@
 //! - `schedule`: when sign-ins happen (daily and weekly rhythm in each tenant's time zone).
 //! - `document`: one consistent sign-in document, with `conditional_access` and `risk`.
 
+pub mod audits;
+pub use audits::DemoRecord;
 mod catalog;
 mod conditional_access;
 mod document;
+pub mod identity_protection;
 mod people;
 mod regions;
 mod risk;
@@ -131,6 +134,15 @@ impl Iterator for SignIns {
 }
 
 impl ExactSizeIterator for SignIns {}
+
+/// The directory audits and the Identity Protection data that go with `sign_ins(cfg)`, from one
+/// pass over the sign-ins: the same as [`audits::directory_audits`] and
+/// [`identity_protection::identity_protection`], at the cost of one of them.
+#[must_use]
+pub fn audits_and_risk(cfg: &DemoConfig) -> (Vec<audits::DemoRecord>, identity_protection::IdentityProtection) {
+    let analysis = identity_protection::analyse(cfg);
+    (audits::from_analysis(cfg, &analysis), analysis.into())
+}
 
 /// Exactly `cfg.sign_ins` sign-ins spread over the tenants by [`DemoTenant::share`], with
 /// `createdDateTime` in `[end - days, end]`, in time order. Deterministic for `cfg`.
