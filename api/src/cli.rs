@@ -7,11 +7,11 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use domain::ids::{Guid, LicenseTier, TenantId};
 use domain::principal::DirectoryRole;
-use storage::{SignInRecord, Store};
+use storage::Store;
 
 use crate::auth::{TokenVerifier, sign_hs256};
 use crate::config::{Config, Overrides};
-use crate::routes::ingest::{BodyFormat, parse_body};
+use crate::routes::ingest::{BodyFormat, parse_body, validate};
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
@@ -362,22 +362,16 @@ fn ingest_file(config: &Config, tenant: &str, kind: &str, file: &Path) -> anyhow
         BodyFormat::Ndjson
     };
     let docs = parse_body(&bytes, format).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut records = Vec::with_capacity(docs.len());
-    let mut bad = 0usize;
-    for (i, doc) in docs.into_iter().enumerate() {
-        match doc.and_then(|d| SignInRecord::from_document(&tenant, d)) {
-            Ok(r) => records.push(r),
-            Err(reason) => {
-                bad += 1;
-                if bad <= 20 {
-                    eprintln!("record {i}: {reason}");
-                }
+    let records = match validate(&tenant, docs) {
+        Ok(r) => r,
+        Err(crate::error::ApiError::InvalidRecords { message, records }) => {
+            for r in records.iter().take(20) {
+                eprintln!("record {}: {}", r.index, r.reason);
             }
+            bail!("{message}");
         }
-    }
-    if bad > 0 {
-        bail!("{bad} invalid records; nothing was stored");
-    }
+        Err(e) => bail!("{e}"),
+    };
     let store = open_store(config)?;
     store.ensure_tenant(&tenant, LicenseTier::parse(&config.default_license)?)?;
     let (mut inserted, mut duplicates) = (0, 0);
@@ -442,6 +436,44 @@ mod tests {
             auth_hs256_secret: secret.map(str::to_owned),
             ..Config::default()
         }
+    }
+
+    #[test]
+    fn ingest_files_are_validated_whole_then_stored() {
+        let dir = std::env::temp_dir().join(format!("idtrail-ingest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = Config { database_url: format!("sqlite://{}", dir.join("t.db").display()), ..Config::default() };
+        let tenant = "aaaaaaaa-0000-4000-8000-000000000009";
+        let now = domain::time::format_ticks(domain::time::to_ticks(chrono::Utc::now()));
+        let doc = |id: &str| {
+            format!(r#"{{"id":"{id}","createdDateTime":"{now}","userId":"26be570a-ae82-4189-b4e2-a37c6808512d"}}"#)
+        };
+        let good = dir.join("good.ndjson");
+        std::fs::write(
+            &good,
+            format!(
+                "{}\n{}\n",
+                doc("66ea54eb-6301-4ee5-be62-ff5a759b0100"),
+                doc("66ea54eb-6301-4ee5-be62-ff5a759b0101")
+            ),
+        )
+        .unwrap();
+        let bad = dir.join("bad.json");
+        std::fs::write(&bad, format!("[{}, {{\"id\": 1}}]", doc("66ea54eb-6301-4ee5-be62-ff5a759b0102"))).unwrap();
+        assert!(
+            ingest_file(&config, tenant, "signIns", &bad)
+                .unwrap_err()
+                .to_string()
+                .contains("1 of 2 records are invalid")
+        );
+        ingest_file(&config, tenant, "signIns", &good).unwrap();
+        let store = open_store(&config).unwrap();
+        let t = TenantId::parse(tenant).unwrap();
+        let scope = domain::principal::SignInScope::TenantWide;
+        let q = storage::SignInQuery { tenant: &t, scope: &scope, filter: None, order: &[], after: None, limit: 10 };
+        assert_eq!(store.count_sign_ins(&q).unwrap(), 2, "the bad file stored nothing");
+        assert!(ingest_file(&config, tenant, "audits", &good).is_err());
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

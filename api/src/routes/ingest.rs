@@ -112,18 +112,22 @@ pub type ParsedRecord = Result<Map<String, Value>, String>;
 ///
 /// # Errors
 /// [`ApiError::BadRequest`] when the body as a whole cannot be read (not UTF-8, not an array).
-pub fn parse_body(body: &[u8], format: BodyFormat) -> Result<Vec<ParsedRecord>, ApiError> {
-    let as_object = |v: Value| match v {
-        Value::Object(m) => Ok(m),
-        other => Err(format!("a record must be a JSON object, not {}", kind_of(&other))),
-    };
+/// NDJSON is read line by line, so each record's JSON tree is dropped as soon as it has become a
+/// stored record: peak memory stays near the body's size, not a multiple of it.
+pub fn parse_body(body: &[u8], format: BodyFormat) -> Result<Box<dyn Iterator<Item = ParsedRecord> + '_>, ApiError> {
+    fn as_object(v: Value) -> ParsedRecord {
+        match v {
+            Value::Object(m) => Ok(m),
+            other => Err(format!("a record must be a JSON object, not {}", kind_of(&other))),
+        }
+    }
     match format {
         BodyFormat::JsonArray => {
             let v: Value = serde_json::from_slice(body)
                 .map_err(|e| ApiError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
             match v {
-                Value::Array(items) => Ok(items.into_iter().map(as_object).collect()),
-                Value::Object(m) => Ok(vec![Ok(m)]),
+                Value::Array(items) => Ok(Box::new(items.into_iter().map(as_object))),
+                Value::Object(m) => Ok(Box::new(std::iter::once(Ok(m)))),
                 other => Err(ApiError::BadRequest(format!(
                     "The body must be a JSON array of records (or one record), not {}.",
                     kind_of(&other)
@@ -133,13 +137,9 @@ pub fn parse_body(body: &[u8], format: BodyFormat) -> Result<Vec<ParsedRecord>, 
         BodyFormat::Ndjson => {
             let text =
                 std::str::from_utf8(body).map_err(|e| ApiError::BadRequest(format!("The body is not UTF-8: {e}.")))?;
-            Ok(text
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| {
-                    serde_json::from_str::<Value>(l).map_err(|e| format!("not valid JSON: {e}")).and_then(as_object)
-                })
-                .collect())
+            Ok(Box::new(text.lines().filter(|l| !l.trim().is_empty()).map(|l| {
+                serde_json::from_str::<Value>(l).map_err(|e| format!("not valid JSON: {e}")).and_then(as_object)
+            })))
         }
     }
 }
@@ -155,19 +155,27 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-/// Validates every record; any failure refuses the batch, listing each bad record.
-fn validate(tenant: &domain::ids::TenantId, docs: Vec<ParsedRecord>) -> Result<Vec<SignInRecord>, ApiError> {
-    if docs.is_empty() {
-        return Err(ApiError::BadRequest("The body holds no records.".into()));
-    }
-    let total = docs.len();
-    let mut records = Vec::with_capacity(total);
+/// Validates every record; any failure refuses the batch, listing each bad record (the HTTP path
+/// and `idtrail ingest` alike).
+///
+/// # Errors
+/// [`ApiError::BadRequest`] for an empty batch, [`ApiError::InvalidRecords`] listing bad records.
+pub fn validate(
+    tenant: &domain::ids::TenantId,
+    docs: impl IntoIterator<Item = ParsedRecord>,
+) -> Result<Vec<SignInRecord>, ApiError> {
+    let mut records = Vec::new();
     let mut errors = Vec::new();
+    let mut total = 0;
     for (index, doc) in docs.into_iter().enumerate() {
+        total += 1;
         match doc.and_then(|d| SignInRecord::from_document(tenant, d)) {
             Ok(r) => records.push(r),
             Err(reason) => errors.push(RecordError { index, reason }),
         }
+    }
+    if total == 0 {
+        return Err(ApiError::BadRequest("The body holds no records.".into()));
     }
     if errors.is_empty() {
         return Ok(records);
