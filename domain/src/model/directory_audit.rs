@@ -149,12 +149,7 @@ pub const V1_PROPERTIES: &[&str] = &[
 /// A message naming the property path and what is wrong, e.g.
 /// `initiatedBy.user.id: '42' is not a GUID` or `id: must not be empty`.
 pub fn parse(doc: &Map<String, Value>) -> Result<DirectoryAudit, String> {
-    let value = Value::Object(doc.clone());
-    let audit = serde_path_to_error::deserialize::<_, DirectoryAudit>(value).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        if path == "." { inner } else { format!("{path}: {inner}") }
-    })?;
+    let audit = super::deserialize_document::<DirectoryAudit>(doc)?;
     if audit.id.is_empty() {
         return Err("id: must not be empty".to_owned());
     }
@@ -165,7 +160,7 @@ pub fn parse(doc: &Map<String, Value>) -> Result<DirectoryAudit, String> {
 /// order the producer sent them.
 #[must_use]
 pub fn split_v1(doc: Map<String, Value>) -> (Map<String, Value>, Map<String, Value>) {
-    doc.into_iter().partition(|(k, _)| V1_PROPERTIES.contains(&k.as_str()))
+    super::split_properties(doc, V1_PROPERTIES)
 }
 
 #[cfg(test)]

@@ -96,12 +96,7 @@ pub const V1_PROPERTIES: &[&str] = &[
 /// A message naming the property path and what is wrong, e.g.
 /// `location.geoCoordinates.latitude: invalid type: string "x", expected f64`.
 pub fn parse(doc: &Map<String, Value>) -> Result<RiskDetection, String> {
-    let value = Value::Object(doc.clone());
-    let detection = serde_path_to_error::deserialize::<_, RiskDetection>(value).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        if path == "." { inner } else { format!("{path}: {inner}") }
-    })?;
+    let detection = super::deserialize_document::<RiskDetection>(doc)?;
     if detection.id.is_empty() {
         return Err("id: must not be empty".to_owned());
     }
@@ -112,7 +107,7 @@ pub fn parse(doc: &Map<String, Value>) -> Result<RiskDetection, String> {
 /// order the producer sent them.
 #[must_use]
 pub fn split_v1(doc: Map<String, Value>) -> (Map<String, Value>, Map<String, Value>) {
-    doc.into_iter().partition(|(k, _)| V1_PROPERTIES.contains(&k.as_str()))
+    super::split_properties(doc, V1_PROPERTIES)
 }
 
 #[cfg(test)]

@@ -109,13 +109,7 @@ pub const HISTORY_V1_PROPERTIES: &[&str] = &[
     "userId",
 ];
 
-fn deserialize<T: serde::de::DeserializeOwned>(doc: &Map<String, Value>) -> Result<T, String> {
-    serde_path_to_error::deserialize::<_, T>(Value::Object(doc.clone())).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        if path == "." { inner } else { format!("{path}: {inner}") }
-    })
-}
+use super::deserialize_document as deserialize;
 
 /// Validates a Graph risky-user document against the v1.0 schema.
 ///
@@ -137,13 +131,13 @@ pub fn parse_history_item(doc: &Map<String, Value>) -> Result<RiskyUserHistoryIt
 /// Splits a risky-user document into its v1.0 properties and the rest, each in the order sent.
 #[must_use]
 pub fn split_v1(doc: Map<String, Value>) -> (Map<String, Value>, Map<String, Value>) {
-    doc.into_iter().partition(|(k, _)| V1_PROPERTIES.contains(&k.as_str()))
+    super::split_properties(doc, V1_PROPERTIES)
 }
 
 /// Splits a history item into its v1.0 properties and the rest, each in the order sent.
 #[must_use]
 pub fn split_history_v1(doc: Map<String, Value>) -> (Map<String, Value>, Map<String, Value>) {
-    doc.into_iter().partition(|(k, _)| HISTORY_V1_PROPERTIES.contains(&k.as_str()))
+    super::split_properties(doc, HISTORY_V1_PROPERTIES)
 }
 
 #[cfg(test)]

@@ -227,28 +227,14 @@ pub const V1_PROPERTIES: &[&str] = &[
 /// A message naming the property path and what is wrong, e.g.
 /// `status.errorCode: invalid type: string "x", expected i32`.
 pub fn parse(doc: &Map<String, Value>) -> Result<SignIn, String> {
-    let value = Value::Object(doc.clone());
-    serde_path_to_error::deserialize::<_, SignIn>(value).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        if path == "." { inner } else { format!("{path}: {inner}") }
-    })
+    super::deserialize_document::<SignIn>(doc)
 }
 
 /// Splits a document into its v1.0 properties and the rest (beta-only or newer), each in the
 /// order the producer sent them.
 #[must_use]
 pub fn split_v1(doc: Map<String, Value>) -> (Map<String, Value>, Map<String, Value>) {
-    let mut v1 = Map::new();
-    let mut extra = Map::new();
-    for (k, v) in doc {
-        if V1_PROPERTIES.contains(&k.as_str()) {
-            v1.insert(k, v);
-        } else {
-            extra.insert(k, v);
-        }
-    }
-    (v1, extra)
+    super::split_properties(doc, V1_PROPERTIES)
 }
 
 #[cfg(test)]
