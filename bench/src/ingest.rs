@@ -1,0 +1,314 @@
+//! Loading: NDJSON batches posted to `POST /ingest/signIns` by parallel clients (the real ingest
+//! path), and the baselines for I1: `psql \copy` of the same rows as CSV into a fresh database with
+//! the same table layout (PostgreSQL), an `INSERT ... SELECT` of them into a fresh file with the
+//! same layout (SQLite).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Batch, BatchFile, Pass};
+use crate::db::{self, Db};
+use crate::http::Conn;
+
+/// What a load over HTTP did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IngestStats {
+    pub rows: u64,
+    pub inserted: u64,
+    pub duplicates: u64,
+    pub expired: u64,
+    pub batches: u64,
+    pub clients: usize,
+    pub seconds: f64,
+    /// Sign-ins stored per second.
+    pub rate: f64,
+}
+
+/// What a baseline bulk copy did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CopyStats {
+    pub method: String,
+    pub rows: u64,
+    pub child_rows: u64,
+    pub csv_bytes: u64,
+    pub seconds: f64,
+    pub rate: f64,
+}
+
+#[derive(Default)]
+struct Totals {
+    rows: AtomicU64,
+    inserted: AtomicU64,
+    duplicates: AtomicU64,
+    expired: AtomicU64,
+    batches: AtomicU64,
+}
+
+impl Totals {
+    fn stats(&self, clients: usize, seconds: f64) -> IngestStats {
+        let inserted = self.inserted.load(Ordering::Relaxed);
+        IngestStats {
+            rows: self.rows.load(Ordering::Relaxed),
+            inserted,
+            duplicates: self.duplicates.load(Ordering::Relaxed),
+            expired: self.expired.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+            clients,
+            seconds,
+            rate: inserted as f64 / seconds.max(1e-9),
+        }
+    }
+}
+
+/// Posts one NDJSON batch; returns (inserted, duplicates, expired).
+fn post(conn: &mut Conn, token: &str, body: &[u8]) -> anyhow::Result<(u64, u64, u64)> {
+    let auth = format!("Bearer {token}");
+    let r = conn.request(
+        "POST",
+        "/ingest/signIns",
+        &[("Authorization", &auth), ("Content-Type", "application/x-ndjson")],
+        body,
+    )?;
+    if r.status != 200 {
+        let text = r.text();
+        bail!("ingest answered {}: {}", r.status, text.chars().take(600).collect::<String>());
+    }
+    let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    Ok((n("inserted"), n("duplicates"), n("expired")))
+}
+
+fn record(t: &Totals, rows: usize, (i, d, e): (u64, u64, u64)) {
+    t.rows.fetch_add(rows as u64, Ordering::Relaxed);
+    t.inserted.fetch_add(i, Ordering::Relaxed);
+    t.duplicates.fetch_add(d, Ordering::Relaxed);
+    t.expired.fetch_add(e, Ordering::Relaxed);
+    t.batches.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Posts batch files with `clients` parallel connections, timed from the first request to the
+/// last answer. Files are read inside the loop (from the page cache: they were just written).
+pub fn post_files(
+    addr: SocketAddr,
+    tokens: &[String; 3],
+    files: &[BatchFile],
+    clients: usize,
+) -> anyhow::Result<IngestStats> {
+    let next = AtomicUsize::new(0);
+    let totals = Totals::default();
+    let started = Instant::now();
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let handles: Vec<_> = (0..clients)
+            .map(|_| {
+                s.spawn(|| -> anyhow::Result<()> {
+                    let mut conn = Conn::new(addr);
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(f) = files.get(i) else { return Ok(()) };
+                        let body = std::fs::read(&f.path).with_context(|| format!("reading {}", f.path.display()))?;
+                        let outcome = post(&mut conn, &tokens[f.tenant], &body)?;
+                        record(&totals, f.rows, outcome);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("an ingest client panicked"))??;
+        }
+        Ok(())
+    })?;
+    Ok(totals.stats(clients, started.elapsed().as_secs_f64()))
+}
+
+/// Generates the rest of `passes` (one thread each) and posts it with `clients` connections as it
+/// comes. Not a measurement: the generator shares the CPU with the service.
+pub fn post_stream(
+    addr: SocketAddr,
+    tokens: &[String; 3],
+    passes: &mut [Pass],
+    clients: usize,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<IngestStats> {
+    let totals = Totals::default();
+    let want: u64 = passes.iter().map(|p| p.total - p.produced).sum();
+    let started = Instant::now();
+    let (tx, rx) = mpsc::sync_channel::<Batch>(clients * 2);
+    let rx = Mutex::new(rx);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let producers: Vec<_> = passes
+            .iter_mut()
+            .map(|p| {
+                let tx = tx.clone();
+                let failed = &failed;
+                s.spawn(move || {
+                    while let Some(b) = p.next_batch(u64::MAX) {
+                        if failed.load(Ordering::Relaxed) || tx.send(b).is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let consumers: Vec<_> = (0..clients)
+            .map(|_| {
+                s.spawn(|| -> anyhow::Result<()> {
+                    let mut conn = Conn::new(addr);
+                    loop {
+                        let batch = {
+                            let rx = rx.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+                            rx.recv()
+                        };
+                        let Ok(b) = batch else { return Ok(()) };
+                        match post(&mut conn, &tokens[b.tenant], &b.body) {
+                            Ok(o) => record(&totals, b.rows, o),
+                            Err(e) => {
+                                failed.store(true, Ordering::Relaxed);
+                                // Drain so the producers are not blocked on a full channel.
+                                while rx.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.recv().is_ok() {}
+                                return Err(e);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut last = Instant::now();
+        while consumers.iter().any(|h| !h.is_finished()) {
+            std::thread::sleep(Duration::from_millis(200));
+            if last.elapsed() >= Duration::from_secs(15) {
+                last = Instant::now();
+                let done = totals.inserted.load(Ordering::Relaxed);
+                let secs = started.elapsed().as_secs_f64();
+                progress(&format!("  loaded {done} of {want} ({:.0}/s, {:.0} s)", done as f64 / secs.max(1e-9), secs));
+            }
+        }
+        let mut first_err = None;
+        for h in consumers {
+            if let Err(e) = h.join().map_err(|_| anyhow::anyhow!("an ingest client panicked")).and_then(|r| r) {
+                first_err.get_or_insert(e);
+            }
+        }
+        for p in producers {
+            let _ = p.join();
+        }
+        first_err.map_or(Ok(()), Err)
+    })?;
+    Ok(totals.stats(clients, started.elapsed().as_secs_f64()))
+}
+
+const TABLES: [&str; 4] = ["sign_in_keys", "sign_ins", "sign_in_ca_policies", "sign_in_risk_event_types"];
+
+fn psql(url: &str, commands: &[String]) -> anyhow::Result<()> {
+    let mut c = Command::new("psql");
+    c.arg(url).arg("-q").arg("-v").arg("ON_ERROR_STOP=1").arg("-X");
+    for cmd in commands {
+        c.arg("-c").arg(cmd);
+    }
+    let out = c.output().context("running psql (is postgresql-client installed?)")?;
+    if !out.status.success() {
+        bail!("psql failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// The PostgreSQL baseline: exports what the service stored (every table an ingest writes) as
+/// CSV, then times one `psql` session running `\copy ... FROM ... CSV` for each table into a fresh
+/// database migrated by the same migrations, with the same day partitions.
+pub fn pg_copy_baseline(src: &Db, copy: &Db, work: &Path) -> anyhow::Result<CopyStats> {
+    let src_store = storage::Store::open(&src.url(), 1)?;
+    let days: Vec<i64> = src_store
+        .partition_days()?
+        .iter()
+        .filter_map(|name| {
+            let d = name.rsplit("_d").next()?;
+            let text = format!("{}-{}-{}T00:00:00Z", d.get(0..4)?, d.get(4..6)?, d.get(6..8)?);
+            domain::time::parse_ticks(&text).ok()
+        })
+        .collect();
+    drop(src_store);
+    let file = |t: &str| work.join(format!("copy-{t}.csv"));
+    let export: Vec<String> =
+        TABLES.iter().map(|t| format!("\\copy (SELECT * FROM {t}) TO '{}' CSV", file(t).display())).collect();
+    psql(&src.url(), &export)?;
+    let csv_bytes: u64 = TABLES.iter().filter_map(|t| std::fs::metadata(file(t)).ok()).map(|m| m.len()).sum();
+
+    copy.recreate()?;
+    let copy_store = storage::Store::open(&copy.url(), 1)?;
+    copy_store.ensure_partitions(days)?;
+    drop(copy_store);
+    let load: Vec<String> = TABLES.iter().map(|t| format!("\\copy {t} FROM '{}' CSV", file(t).display())).collect();
+    let started = Instant::now();
+    psql(&copy.url(), &load)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut conn = copy.connect()?;
+    let rows = u64::try_from(db::scalar(&mut conn, "SELECT COUNT(*) AS n FROM sign_ins", &[])?).unwrap_or(0);
+    let child_rows = u64::try_from(db::scalar(
+        &mut conn,
+        "SELECT (SELECT COUNT(*) FROM sign_in_ca_policies) + (SELECT COUNT(*) FROM sign_in_risk_event_types) AS n",
+        &[],
+    )?)
+    .unwrap_or(0);
+    drop(conn);
+    for t in TABLES {
+        let _ = std::fs::remove_file(file(t));
+    }
+    Ok(CopyStats {
+        method: "psql \\copy FROM CSV: sign_in_keys, sign_ins, sign_in_ca_policies, sign_in_risk_event_types \
+                 (one session, fresh database, same migrations and partitions)"
+            .into(),
+        rows,
+        child_rows,
+        csv_bytes,
+        seconds,
+        rate: rows as f64 / seconds.max(1e-9),
+    })
+}
+
+/// The SQLite baseline: the same rows copied by SQLite itself (`INSERT INTO ... SELECT * FROM`
+/// an attached copy of what the service stored) into a fresh file migrated by the same
+/// migrations, in one transaction, with the service's PRAGMAs.
+pub fn sqlite_copy_baseline(src: &Db, copy: &Db) -> anyhow::Result<CopyStats> {
+    let Db::Sqlite { path: src_path } = src else { bail!("not SQLite") };
+    copy.recreate()?;
+    drop(storage::Store::open(&copy.url(), 1)?);
+    let mut conn = copy.connect()?;
+    db::execute(&mut conn, &format!("ATTACH DATABASE '{}' AS src", src_path.display()))?;
+    let started = Instant::now();
+    db::execute(
+        &mut conn,
+        "BEGIN IMMEDIATE; \
+         INSERT INTO main.sign_ins SELECT * FROM src.sign_ins; \
+         INSERT INTO main.sign_in_ca_policies SELECT * FROM src.sign_in_ca_policies; \
+         INSERT INTO main.sign_in_risk_event_types SELECT * FROM src.sign_in_risk_event_types; \
+         COMMIT;",
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    let rows = u64::try_from(db::scalar(&mut conn, "SELECT COUNT(*) AS n FROM main.sign_ins", &[])?).unwrap_or(0);
+    let child_rows = u64::try_from(db::scalar(
+        &mut conn,
+        "SELECT (SELECT COUNT(*) FROM main.sign_in_ca_policies) + (SELECT COUNT(*) FROM main.sign_in_risk_event_types) AS n",
+        &[],
+    )?)
+    .unwrap_or(0);
+    drop(conn);
+    copy.drop_if_exists()?;
+    Ok(CopyStats {
+        method: "SQLite INSERT INTO ... SELECT * FROM the attached service database (one transaction, fresh file, \
+                 same migrations and PRAGMAs)"
+            .into(),
+        rows,
+        child_rows,
+        csv_bytes: 0,
+        seconds,
+        rate: rows as f64 / seconds.max(1e-9),
+    })
+}

@@ -1,0 +1,676 @@
+//! `bench`: idtrail against the raw database doing the same work, in the same run.
+//!
+//! For each backend: generate demo sign-ins (one large tenant), load them through
+//! `POST /ingest/signIns` of the release `idtrail` (timing the first part as I1 against a bulk copy
+//! of the same rows), then run each query scenario through HTTP and, as its baseline, the SQL
+//! idtrail's compiler produces for it on direct connections, at concurrency 1 and 16. Writes
+//! `RESULTS.md`, `results.json` and `results.png`. See `bench/README.md`... or `bench/run --help`.
+
+mod chart;
+mod data;
+mod db;
+mod http;
+mod ingest;
+mod load;
+mod report;
+mod scenarios;
+mod service;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use domain::demo::TENANTS;
+use domain::ids::TenantId;
+use storage::Backend;
+
+use crate::db::Db;
+use crate::report::{BackendResults, DataInfo, IngestResult, MemoryResult, Run, ScenarioResult, TenantRows};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "bench", about = "idtrail against the raw database doing the same work, in the same run")]
+struct Args {
+    /// Smaller data and shorter runs: a check after changes (about 3 minutes for both backends).
+    #[arg(long)]
+    quick: bool,
+    #[arg(long, value_enum, default_value = "both")]
+    backend: Which,
+    /// Multiplies the data sizes (PostgreSQL 5 M sign-ins, SQLite 1 M at 1.0).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Seconds measured per scenario, side and concurrency (default 4.5 in 3 rounds; quick 1.2 in 1).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// The `idtrail` binary (default: next to this one).
+    #[arg(long)]
+    idtrail: Option<PathBuf>,
+    /// PostgreSQL server URL, without a database.
+    #[arg(long, env = "BENCH_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432")]
+    pg_url: String,
+    /// Database name for the run (dropped at the end unless --keep).
+    #[arg(long, default_value = "idtrail_bench")]
+    pg_database: String,
+    /// Where data files and SQLite databases go.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Where RESULTS.md, results.json and results.png go (default: bench/, or bench/quick/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Keep the databases afterwards.
+    #[arg(long)]
+    keep: bool,
+    /// Sign-ins per ingest batch.
+    #[arg(long, default_value_t = 5000)]
+    batch: usize,
+    /// Parallel ingest clients.
+    #[arg(long, default_value_t = 4)]
+    ingest_clients: usize,
+    /// The service's pool_size (default: idtrail's own default).
+    #[arg(long)]
+    pool_size: Option<u32>,
+    /// Concurrency levels.
+    #[arg(long, value_delimiter = ',', default_value = "1,16")]
+    concurrency: Vec<usize>,
+    /// Only these scenarios (e.g. Q1,Q6p200); all by default.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Use the databases a previous `--keep` run left (same --scale): no loading and no I1, only
+    /// the queries (for iterating on query performance without reloading millions of rows).
+    #[arg(long)]
+    reuse: bool,
+    /// Run nothing: redraw RESULTS.md and results.png from this results.json (after editing
+    /// ANALYSIS.md beside it).
+    #[arg(long)]
+    render: Option<PathBuf>,
+}
+
+/// Sizes of a run.
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    postgres: data::Counts,
+    sqlite: data::Counts,
+    i1: u64,
+    /// One round's window; each measurement is `rounds` of them, alternating the two sides.
+    window: load::Window,
+    rounds: usize,
+    ids: usize,
+}
+
+fn sizes(args: &Args) -> Sizes {
+    let scale = |c: [u64; 3]| c.map(|n| ((n as f64) * args.scale).round().max(1.0) as u64);
+    let (postgres, sqlite, i1) = if args.quick {
+        ([80_000, 14_000, 6_000], [40_000, 7_000, 3_000], 50_000)
+    } else {
+        ([4_000_000, 700_000, 300_000], [800_000, 140_000, 60_000], 1_000_000)
+    };
+    let secs = args.seconds.unwrap_or(if args.quick { 1.2 } else { 4.5 });
+    let rounds = if args.quick { 1 } else { 3 };
+    let per_round = secs / rounds as f64;
+    Sizes {
+        postgres: scale(postgres),
+        sqlite: scale(sqlite),
+        i1: ((i1 as f64) * args.scale.min(1.0)).round() as u64,
+        window: load::Window {
+            warmup: Duration::from_secs_f64(if args.quick { 0.3 } else { 0.5 }),
+            measure: Duration::from_secs_f64(per_round),
+            min_requests: if args.quick { 5 } else { 10 },
+            max: Duration::from_secs_f64(per_round * 4.0),
+        },
+        rounds,
+        ids: 1000,
+    }
+}
+
+fn say(msg: &str) {
+    eprintln!("[bench {}] {msg}", chrono::Local::now().format("%H:%M:%S"));
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1_048_576.0
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("bench: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    if let Some(json) = &args.render {
+        let r: report::Results = serde_json::from_str(&std::fs::read_to_string(json)?)
+            .with_context(|| format!("reading {}", json.display()))?;
+        let dir = json.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        report::write(&r, dir)?;
+        say(&format!("rewrote {}", dir.join("RESULTS.md").display()));
+        return Ok(());
+    }
+    let started = Instant::now();
+    let started_at = chrono::Utc::now();
+    let sizes = sizes(args);
+    let binary = service::find_binary(args.idtrail.as_deref())?;
+    let work = args.work_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("idtrail-bench"));
+    std::fs::create_dir_all(&work)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        if args.quick { base.join("quick") } else { base }
+    });
+    std::fs::create_dir_all(&out)?;
+    say(&format!("idtrail: {}; work: {}; results: {}", binary.display(), work.display(), out.display()));
+    let backends: Vec<Backend> = match args.backend {
+        Which::Sqlite => vec![Backend::Sqlite],
+        Which::Postgres => vec![Backend::Postgres],
+        Which::Both => vec![Backend::Postgres, Backend::Sqlite],
+    };
+    let mut results = report::Results::new(args.quick, args.scale, started_at, &args.pg_url);
+    for backend in backends {
+        let r = run_backend(args, &sizes, backend, &binary, &work)
+            .with_context(|| format!("the {} run", backend.name()))?;
+        results.backends.push(r);
+    }
+    results.finish(started.elapsed().as_secs_f64());
+    report::write(&results, &out)?;
+    say(&format!("done in {:.0} s: {}", started.elapsed().as_secs_f64(), out.join("RESULTS.md").display()));
+    Ok(())
+}
+
+/// Rough bytes a run needs on disk: batch files, CSV copies, the database with its indexes.
+fn check_disk(
+    backend: Backend,
+    rows: u64,
+    i1: u64,
+    doc: u64,
+    work: &Path,
+    pg_data: Option<&Path>,
+) -> anyhow::Result<()> {
+    const GB: u64 = 1 << 30;
+    // Database: the document plus ~3.3 kB of columns, child rows and indexes per sign-in (measured:
+    // see RESULTS.md's data sizes), with room for WAL and a bulk-copy twin of the I1 rows.
+    let db_need = rows * (doc + 3300) + i1 * (doc + 3300) + 2 * GB;
+    let files_need = i1 * doc * 2 + GB;
+    let free_work = db::free_bytes(work)?;
+    let (free_db, db_path) = match pg_data {
+        Some(p) => (db::free_bytes(p)?, p.to_path_buf()),
+        None => (free_work, work.to_path_buf()),
+    };
+    say(&format!(
+        "disk: about {:.1} GB needed for the database ({} has {:.1} GB free), {:.1} GB for files ({} has {:.1} GB free)",
+        db_need as f64 / GB as f64,
+        db_path.display(),
+        free_db as f64 / GB as f64,
+        files_need as f64 / GB as f64,
+        work.display(),
+        free_work as f64 / GB as f64
+    ));
+    let same_fs = pg_data.is_none() || free_db == free_work;
+    let total_need = if same_fs { db_need + files_need } else { db_need.max(files_need) };
+    if free_db < db_need || free_work < files_need || (same_fs && free_work < total_need) {
+        bail!(
+            "not enough free disk for the {} run: about {:.1} GB needed; use --scale to make it smaller",
+            backend.name(),
+            total_need as f64 / GB as f64
+        );
+    }
+    Ok(())
+}
+
+/// What loading the data measured.
+struct Loaded {
+    i1: ingest::IngestStats,
+    copy: ingest::CopyStats,
+    bulk: Option<ingest::IngestStats>,
+    peak_i1: u64,
+    peak_load: u64,
+    planned: data::Counts,
+    i1_generation_seconds: f64,
+    seconds: f64,
+}
+
+/// Generates the data and loads it through the service: I1 first (timed, then its baseline),
+/// then the rest.
+#[allow(clippy::too_many_arguments)]
+fn load_data(
+    args: &Args,
+    backend: Backend,
+    counts: data::Counts,
+    i1: u64,
+    end: chrono::DateTime<chrono::Utc>,
+    svc: &service::Service,
+    sampler: &service::Sampler,
+    tokens: &[String; 3],
+    (db, copy_db, work): (&Db, &Db, &Path),
+) -> anyhow::Result<Loaded> {
+    // I1: the first `i1` rows, generated to files first (so generation does not share the CPU
+    // with the timed ingest), split between the passes by their size.
+    let mut passes = data::passes(counts, end, 30, args.batch);
+    let planned = data::planned(&passes);
+    let started = Instant::now();
+    let pass_total: u64 = passes.iter().map(|p| p.total).sum();
+    let shares: Vec<u64> = {
+        let mut v: Vec<u64> = passes
+            .iter()
+            .map(|p| (u128::from(i1) * u128::from(p.total) / u128::from(pass_total.max(1))) as u64)
+            .collect();
+        let given: u64 = v.iter().sum();
+        if let Some(first) = v.first_mut() {
+            *first += i1 - given;
+        }
+        v
+    };
+    let data_dir = work.join("batches");
+    std::fs::create_dir_all(&data_dir)?;
+    let files: Vec<data::BatchFile> = std::thread::scope(|s| -> anyhow::Result<Vec<data::BatchFile>> {
+        let handles: Vec<_> = passes
+            .iter_mut()
+            .zip(&shares)
+            .enumerate()
+            .map(|(i, (p, &n))| {
+                let dir = &data_dir;
+                s.spawn(move || data::write_files(p, n, dir, &format!("i1-p{i}")))
+            })
+            .collect();
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(h.join().map_err(|_| anyhow::anyhow!("a generator panicked"))??);
+        }
+        Ok(all)
+    })?;
+    let i1_generation_seconds = started.elapsed().as_secs_f64();
+    say(&format!(
+        "I1: generated {} sign-ins in {} batches in {i1_generation_seconds:.0} s; posting with {} clients",
+        files.iter().map(|f| f.rows as u64).sum::<u64>(),
+        files.len(),
+        args.ingest_clients
+    ));
+    sampler.take_peak();
+    let i1_stats = ingest::post_files(svc.addr, tokens, &files, args.ingest_clients)?;
+    let peak_i1 = sampler.take_peak();
+    say(&format!(
+        "I1: {} stored in {:.1} s = {:.0}/s (peak RSS {:.0} MB)",
+        i1_stats.inserted,
+        i1_stats.seconds,
+        i1_stats.rate,
+        mb(peak_i1)
+    ));
+    if i1_stats.inserted != i1 {
+        bail!("I1 stored {} sign-ins, expected {i1} ({:?})", i1_stats.inserted, i1_stats);
+    }
+    std::fs::remove_dir_all(&data_dir)?;
+    let copy = match backend {
+        Backend::Postgres => ingest::pg_copy_baseline(db, copy_db, work)?,
+        Backend::Sqlite => ingest::sqlite_copy_baseline(db, copy_db)?,
+    };
+    say(&format!("I1 baseline: {} sign-ins in {:.1} s = {:.0}/s", copy.rows, copy.seconds, copy.rate));
+
+    // The rest of the data, generated while posting.
+    let rest: u64 = passes.iter().map(|p| p.total - p.produced).sum();
+    let bulk = if rest > 0 {
+        say(&format!("loading the other {rest} sign-ins through the ingest endpoint"));
+        let b = ingest::post_stream(svc.addr, tokens, &mut passes, args.ingest_clients, &|m| say(m))?;
+        say(&format!("loaded {} in {:.0} s ({:.0}/s, generation included)", b.inserted, b.seconds, b.rate));
+        Some(b)
+    } else {
+        None
+    };
+    let peak_load = sampler.take_peak();
+    Ok(Loaded {
+        i1: i1_stats,
+        copy,
+        bulk,
+        peak_i1,
+        peak_load,
+        planned,
+        i1_generation_seconds,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// `n` sign-in ids of `tenant` spread over its data: the first id at or after each of `n`
+/// instants (an index lookup each, so it stays cheap on millions of rows).
+fn sample_ids(conn: &mut storage::conn::AnyConnection, tenant: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    let t = storage::sql::Param::Text(tenant.to_owned());
+    let from =
+        db::scalar(conn, "SELECT MIN(created_ticks) AS n FROM sign_ins WHERE tenant_id = ?", std::slice::from_ref(&t))?;
+    let to =
+        db::scalar(conn, "SELECT MAX(created_ticks) AS n FROM sign_ins WHERE tenant_id = ?", std::slice::from_ref(&t))?;
+    let span = u64::try_from(to - from).unwrap_or(0).max(1);
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let at = from + i64::try_from(x % span).unwrap_or(0);
+        ids.extend(db::texts(
+            conn,
+            "SELECT id AS v FROM sign_ins WHERE tenant_id = ? AND created_ticks >= ? ORDER BY created_ticks LIMIT 1",
+            &[t.clone(), storage::sql::Param::BigInt(at)],
+        )?);
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+fn run_backend(
+    args: &Args,
+    sizes: &Sizes,
+    backend: Backend,
+    binary: &Path,
+    work: &Path,
+) -> anyhow::Result<BackendResults> {
+    let started = Instant::now();
+    let mut load_average = vec![report::load_average()];
+    let name = backend.name();
+    let counts = match backend {
+        Backend::Postgres => sizes.postgres,
+        Backend::Sqlite => sizes.sqlite,
+    };
+    let total: u64 = counts.iter().sum();
+    let i1 = sizes.i1.min(total);
+    let work = work.join(name);
+    let (db, copy_db) = match backend {
+        Backend::Sqlite => (Db::Sqlite { path: work.join("idtrail.db") }, Db::Sqlite { path: work.join("copy.db") }),
+        Backend::Postgres => (
+            Db::Postgres { server: args.pg_url.clone(), name: args.pg_database.clone() },
+            Db::Postgres { server: args.pg_url.clone(), name: format!("{}_copy", args.pg_database) },
+        ),
+    };
+    let end = chrono::Utc::now();
+    let avg_doc = data::average_document_bytes(end) as u64;
+    if args.reuse {
+        say(&format!("== {name}: reusing {} (no loading, no I1)", db.url()));
+    } else {
+        say(&format!("== {name}: {total} sign-ins ({counts:?}), I1 on the first {i1}"));
+        if work.exists() {
+            std::fs::remove_dir_all(&work)?;
+        }
+        std::fs::create_dir_all(&work)?;
+        db.recreate()?;
+        let pg_data = match backend {
+            Backend::Postgres => {
+                let mut c = db.connect()?;
+                db::texts(&mut c, "SELECT setting AS v FROM pg_settings WHERE name = 'data_directory'", &[])?
+                    .into_iter()
+                    .next()
+                    .map(PathBuf::from)
+            }
+            Backend::Sqlite => None,
+        };
+        check_disk(backend, total, i1, avg_doc, &work, pg_data.as_deref())?;
+    }
+
+    let mut env = service::Env {
+        binary: binary.to_path_buf(),
+        database_url: db.url(),
+        secret: service::random_secret(),
+        work_dir: work.clone(),
+        pool_size: args.pool_size,
+        extra: service::UNLIMITED.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+    };
+    env.probe();
+    for t in &TENANTS {
+        env.run(&["tenant", "set", t.id, "--license", "p2", "--name", t.display_name])?;
+    }
+    let svc = env.start()?;
+    let pid = svc.pid();
+    say(&format!("idtrail serving on {} (pid {pid}, log {})", svc.addr, svc.log.display()));
+    let sampler = service::Sampler::start(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let idle_start = service::memory(pid).map_or(0, |m| m.0);
+    let ingest_tokens: [String; 3] =
+        [env.ingest_token(TENANTS[0].id)?, env.ingest_token(TENANTS[1].id)?, env.ingest_token(TENANTS[2].id)?];
+    let admin = domain::demo::users(&TENANTS[0]).into_iter().next().ok_or_else(|| anyhow::anyhow!("no demo users"))?;
+    let admin_token = env.admin_token(TENANTS[0].id, &admin.object_id)?;
+
+    let loaded = if args.reuse {
+        None
+    } else {
+        Some(load_data(args, backend, counts, i1, end, &svc, &sampler, &ingest_tokens, (&db, &copy_db, &work))?)
+    };
+
+    // Settle as a running system would: PostgreSQL's autovacuum would have analyzed and set the
+    // visibility map by now; do it at once so both sides see the same, steady state.
+    let mut conn = db.connect_unbounded()?;
+    if backend == Backend::Postgres && loaded.is_some() {
+        say("VACUUM ANALYZE");
+        let t = Instant::now();
+        db::execute(&mut conn, "VACUUM ANALYZE")?;
+        say(&format!("VACUUM ANALYZE took {:.0} s", t.elapsed().as_secs_f64()));
+    }
+    let mut tenants = Vec::new();
+    for (i, t) in TENANTS.iter().enumerate() {
+        let n = db::scalar(
+            &mut conn,
+            "SELECT COUNT(*) AS n FROM sign_ins WHERE tenant_id = ?",
+            &[storage::sql::Param::Text(t.id.to_owned())],
+        )?;
+        tenants.push(TenantRows {
+            name: t.display_name.into(),
+            id: t.id.into(),
+            rows: n,
+            planned: loaded.as_ref().map(|l| l.planned[i]),
+        });
+    }
+    let stored: i64 = tenants.iter().map(|t| t.rows).sum();
+    if let Some(l) = &loaded
+        && u64::try_from(stored).unwrap_or(0) != l.planned.iter().sum::<u64>()
+    {
+        say(&format!("warning: {stored} sign-ins stored, {} planned", l.planned.iter().sum::<u64>()));
+    }
+    let db_bytes = db.size_bytes(&mut conn)?;
+    let child_rows = db::scalar(
+        &mut conn,
+        "SELECT (SELECT COUNT(*) FROM sign_in_ca_policies) + (SELECT COUNT(*) FROM sign_in_risk_event_types) AS n",
+        &[],
+    )?;
+    let database_version = match backend {
+        Backend::Postgres => db::texts(
+            &mut conn,
+            "SELECT split_part(version(), ' on ', 1) || ' (' || (SELECT string_agg(name || ' ' || current_setting(name), ', ' \
+             ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'max_wal_size', 'synchronous_commit', \
+             'ssl', 'work_mem', 'effective_cache_size')) || ')' AS v",
+            &[],
+        )?,
+        Backend::Sqlite => db::texts(
+            &mut conn,
+            "SELECT 'SQLite ' || sqlite_version() || ' (bundled; WAL, synchronous NORMAL, default cache_size; no ANALYZE)' AS v",
+            &[],
+        )?,
+    }
+    .into_iter()
+    .next()
+    .unwrap_or_default();
+    say(&format!("data: {stored} sign-ins, {child_rows} child rows, {:.0} MB on disk", mb(db_bytes)));
+
+    // Scenarios.
+    let store = storage::Store::open(&db.url(), 2)?.with_policy(service::retention(), domain::ids::LicenseTier::P2);
+    let tenant = TenantId::parse(TENANTS[0].id)?;
+    let tid = storage::sql::Param::Text(TENANTS[0].id.to_owned());
+    let ids = sample_ids(&mut conn, TENANTS[0].id, sizes.ids)?;
+    let week_ago = domain::time::to_ticks(chrono::Utc::now() - chrono::Duration::days(7));
+    let app_id = db::texts(
+        &mut conn,
+        "SELECT app_id AS v FROM sign_ins WHERE tenant_id = ? AND status_error_code <> 0 AND app_id IS NOT NULL \
+         AND created_ticks >= ? GROUP BY app_id ORDER BY COUNT(*) DESC LIMIT 1",
+        &[tid.clone(), storage::sql::Param::BigInt(week_ago)],
+    )?
+    .into_iter()
+    .next()
+    .ok_or_else(|| anyhow::anyhow!("no application with failures"))?;
+    let upn_prefix: String = domain::demo::users(&TENANTS[0])
+        .get(1)
+        .map(|u| u.user_principal_name.chars().take(4).collect())
+        .unwrap_or_else(|| "a".into());
+    let mut http = http::Conn::new(svc.addr);
+    let mut setup = scenarios::Setup {
+        store: &store,
+        tenant: &tenant,
+        token: &admin_token,
+        http: &mut http,
+        db: &mut conn,
+        now: chrono::Utc::now(),
+        ids,
+        app_id,
+        upn_prefix,
+    };
+    let all = scenarios::build(&mut setup)?;
+    drop(http);
+    drop(conn);
+    load_average.push(report::load_average());
+    let scenario_results = run_scenarios(args, sizes, &all, &svc, &admin_token, &db)?;
+    let peak_queries = sampler.take_peak();
+    load_average.push(report::load_average());
+    std::thread::sleep(Duration::from_secs(2));
+    let (idle_end, hwm) = service::memory(pid).unwrap_or((0, 0));
+    drop(sampler);
+    svc.stop()?;
+    drop(store);
+    if !args.keep {
+        db.drop_if_exists()?;
+        copy_db.drop_if_exists()?;
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    let mut r = BackendResults {
+        backend: name.into(),
+        database_version,
+        service_config: report::ServiceConfig {
+            pool_size: args.pool_size.map_or_else(|| "default (8)".into(), |n| n.to_string()),
+            ingest_batch: args.batch,
+            ingest_clients: args.ingest_clients,
+            page_size: scenarios::TOP,
+        },
+        data: DataInfo {
+            tenants,
+            total_rows: stored,
+            child_rows,
+            days: 30,
+            db_bytes,
+            average_document_bytes: avg_doc,
+            i1_generation_seconds: loaded.as_ref().map(|l| l.i1_generation_seconds),
+            generation_and_load_seconds: loaded.as_ref().map(|l| l.seconds),
+            bulk_load: loaded.as_ref().and_then(|l| l.bulk.clone()),
+        },
+        memory: MemoryResult::new(
+            idle_start,
+            loaded.as_ref().map(|l| l.peak_i1),
+            loaded.as_ref().map(|l| l.peak_load),
+            peak_queries,
+            idle_end,
+            hwm,
+        ),
+        ingest: loaded.map(|l| IngestResult::new(l.i1, l.copy)),
+        scenarios: scenario_results,
+        targets: Vec::new(),
+        load_average,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    r.evaluate();
+    Ok(r)
+}
+
+/// A scenario whose statement alone takes longer than this (ms) is measured with a few requests.
+const SLOW_MS: f64 = 1500.0;
+
+/// Runs every scenario at every concurrency, service and baseline in alternating rounds.
+fn run_scenarios(
+    args: &Args,
+    sizes: &Sizes,
+    all: &[scenarios::Scenario],
+    svc: &service::Service,
+    token: &str,
+    db: &Db,
+) -> anyhow::Result<Vec<ScenarioResult>> {
+    let mut out = Vec::new();
+    for sc in all.iter().filter(|s| args.only.is_empty() || args.only.iter().any(|o| o == s.key)) {
+        let mut runs = Vec::new();
+        // A statement that took seconds alone is measured with a few requests in one round (no
+        // warm-up: the check ran it), or the run would take an hour.
+        let slow = sc.probe_ms > SLOW_MS;
+        let (rounds, window) = if slow {
+            say(&format!(
+                "{}: one statement took {:.1} s; measuring a few requests only",
+                sc.key,
+                sc.probe_ms / 1000.0
+            ));
+            (
+                1,
+                load::Window {
+                    warmup: Duration::ZERO,
+                    measure: Duration::ZERO,
+                    min_requests: 3,
+                    max: Duration::from_secs(120),
+                },
+            )
+        } else {
+            (sizes.rounds, sizes.window)
+        };
+        for &c in &args.concurrency {
+            // Rounds alternate service and baseline, so a change in background load (other
+            // builds on a shared machine) hits both sides alike.
+            let (mut svc_samples, mut base_samples) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                svc_samples.push(load::run(
+                    c,
+                    window,
+                    |_| Ok(http::Conn::new(svc.addr)),
+                    |conn, n| match conn.get(sc.service.target(n), token) {
+                        Ok(r) if r.status == 200 => Ok(()),
+                        Ok(r) => Err(format!("HTTP {}: {}", r.status, r.text().chars().take(300).collect::<String>())),
+                        Err(e) => Err(e.to_string()),
+                    },
+                )?);
+                if !matches!(sc.baseline, scenarios::Baseline::None) {
+                    base_samples.push(load::run(
+                        c,
+                        window,
+                        |_| db.connect(),
+                        |conn, n| sc.baseline.run(conn, n).map(|_| ()),
+                    )?);
+                }
+            }
+            let svc_stats = load::Stats::from_samples(c, svc_samples);
+            let base_stats = load::Stats::from_samples(c, base_samples);
+            say(&format!(
+                "{:<7} c={c:<2} service p50 {:>8.2} ms p99 {:>8.2} ms {:>8.1}/s | baseline p50 {:>8.2} ms p99 {:>8.2} ms {:>8.1}/s{}",
+                sc.key,
+                svc_stats.p50_ms,
+                svc_stats.p99_ms,
+                svc_stats.throughput,
+                base_stats.p50_ms,
+                base_stats.p99_ms,
+                base_stats.throughput,
+                if svc_stats.errors + base_stats.errors > 0 {
+                    format!(
+                        "  ERRORS service {} baseline {}: {}",
+                        svc_stats.errors,
+                        base_stats.errors,
+                        svc_stats.first_error.as_deref().or(base_stats.first_error.as_deref()).unwrap_or("")
+                    )
+                } else {
+                    String::new()
+                }
+            ));
+            runs.push(Run::new(c, svc_stats, base_stats));
+        }
+        out.push(ScenarioResult {
+            key: sc.key.into(),
+            title: sc.title.clone(),
+            request: sc.request.clone(),
+            baseline_source: sc.baseline_source.into(),
+            baseline_sql: sc.baseline.first_sql().map(scenarios::sql_text),
+            check: sc.check.clone(),
+            runs,
+        });
+    }
+    Ok(out)
+}

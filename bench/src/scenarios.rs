@@ -1,0 +1,373 @@
+//! The query scenarios: for each, the request the service gets and the SQL idtrail's compiler
+//! produces for it, which the baseline runs on its own connections at the same concurrency.
+
+use anyhow::{Context, bail};
+use domain::ids::TenantId;
+use domain::principal::SignInScope;
+use domain::query::registry::SIGN_INS;
+use domain::query::{Scalar, eval, resolve_filter};
+use serde::{Deserialize, Serialize};
+use storage::conn::AnyConnection;
+use storage::filter::Compiler;
+use storage::sql::{Param, Sql};
+use storage::{SignInQuery, Store, StoredDocument, TenantView};
+
+use crate::db::{self, Count};
+use crate::http::{Conn, encode};
+
+/// Page size of the list scenarios.
+pub const TOP: usize = 50;
+
+/// What the service is asked, per request.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// The same request every time.
+    One(String),
+    /// Request `n` is `targets[n % len]`.
+    Cycle(Vec<String>),
+}
+
+impl Request {
+    pub fn target(&self, n: u64) -> &str {
+        match self {
+            Self::One(t) => t,
+            Self::Cycle(v) => v.get((n as usize) % v.len().max(1)).map_or("", String::as_str),
+        }
+    }
+}
+
+/// What the baseline runs, per request.
+#[derive(Debug, Clone)]
+pub enum Baseline {
+    /// A page query (rows of `StoredDocument`).
+    Page(Sql),
+    /// `SELECT COUNT(*) AS n`.
+    Count(Sql),
+    /// Statement `n` is `sqls[n % len]`.
+    Cycle(Vec<Sql>),
+    /// No database work to compare with (the HTTP floor).
+    None,
+}
+
+impl Baseline {
+    /// Runs request `n`; returns the rows it read (the count, for a count).
+    pub fn run(&self, conn: &mut AnyConnection, n: u64) -> Result<usize, String> {
+        match self {
+            Self::Page(sql) => sql.load::<StoredDocument>(conn).map(|r| r.len()).map_err(|e| e.to_string()),
+            Self::Count(sql) => sql
+                .load::<Count>(conn)
+                .map(|r| r.first().map_or(0, |c| usize::try_from(c.n).unwrap_or(0)))
+                .map_err(|e| e.to_string()),
+            Self::Cycle(v) => {
+                let sql = v.get((n as usize) % v.len().max(1)).ok_or("no statements")?;
+                sql.load::<StoredDocument>(conn).map(|r| r.len()).map_err(|e| e.to_string())
+            }
+            Self::None => Ok(0),
+        }
+    }
+
+    pub fn first_sql(&self) -> Option<&Sql> {
+        match self {
+            Self::Page(s) | Self::Count(s) => Some(s),
+            Self::Cycle(v) => v.first(),
+            Self::None => None,
+        }
+    }
+}
+
+/// One scenario, ready to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub key: &'static str,
+    pub title: String,
+    /// The request as a person would write it (decoded), for the report.
+    pub request: String,
+    pub service: Request,
+    pub baseline: Baseline,
+    /// Where the baseline SQL comes from.
+    pub baseline_source: &'static str,
+    /// What the first service response and baseline run agreed on.
+    pub check: String,
+    /// How long the baseline statement took once, during the check (ms): slow scenarios are
+    /// measured with fewer requests.
+    pub probe_ms: f64,
+}
+
+/// For the report: the SQL and its parameters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SqlText {
+    pub text: String,
+    pub params: Vec<String>,
+}
+
+pub fn sql_text(sql: &Sql) -> SqlText {
+    SqlText {
+        text: sql.text().to_owned(),
+        params: sql
+            .params()
+            .iter()
+            .map(|p| match p {
+                Param::Text(s) => format!("'{s}'"),
+                Param::NullableText(s) => s.as_ref().map_or("NULL".into(), |s| format!("'{s}'")),
+                Param::BigInt(v) => v.to_string(),
+                Param::Integer(v) => v.to_string(),
+                Param::Bool(v) => v.to_string(),
+                Param::Double(v) => v.to_string(),
+                Param::TextArray(v) => format!("{v:?}"),
+                Param::BigIntArray(v) => format!("{v:?}"),
+            })
+            .collect(),
+    }
+}
+
+/// What the scenarios are built from.
+pub struct Setup<'a> {
+    pub store: &'a Store,
+    pub tenant: &'a TenantId,
+    pub token: &'a str,
+    pub http: &'a mut Conn,
+    pub db: &'a mut AnyConnection,
+    /// Formatted instants the filters use.
+    pub now: chrono::DateTime<chrono::Utc>,
+    /// Sign-in ids to fetch by id (Q8).
+    pub ids: Vec<String>,
+    /// An application that has failures (Q3).
+    pub app_id: String,
+    /// A `userPrincipalName` prefix (Q2).
+    pub upn_prefix: String,
+}
+
+fn list_target(options: &[(&str, String)]) -> String {
+    let q: Vec<String> = options.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+    format!("/v1.0/auditLogs/signIns?{}", q.join("&"))
+}
+
+fn human(options: &[(&str, String)]) -> String {
+    let q: Vec<String> = options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("GET /v1.0/auditLogs/signIns?{}", q.join("&"))
+}
+
+fn instant(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn get_json(ctx: &mut Setup<'_>, target: &str) -> anyhow::Result<serde_json::Value> {
+    let r = ctx.http.get(target, ctx.token)?;
+    if r.status != 200 {
+        bail!("{target} answered {}: {}", r.status, r.text());
+    }
+    serde_json::from_slice(&r.body).with_context(|| format!("{target} did not answer JSON"))
+}
+
+fn page_sql(ctx: &Setup<'_>, view: &TenantView, filter: Option<&str>, after: Option<&[Scalar]>) -> anyhow::Result<Sql> {
+    let filter = filter.map(|f| resolve_filter(&SIGN_INS, f)).transpose().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let q = SignInQuery {
+        tenant: ctx.tenant,
+        scope: &SignInScope::TenantWide,
+        filter: filter.as_ref(),
+        order: &[],
+        after,
+        // The handler asks for one more row than it serves, to know whether there is a next page.
+        limit: TOP + 1,
+    };
+    Ok(ctx.store.sign_in_page_sql(&q, view))
+}
+
+/// `Store::count_sign_ins`'s statement. The store does not expose it, so it is written here the
+/// same way: `SELECT COUNT(*)`, the tenant scope, the compiled filter.
+fn count_sql(ctx: &Setup<'_>, view: &TenantView, filter: &str) -> anyhow::Result<Sql> {
+    let filter = resolve_filter(&SIGN_INS, filter).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut sql = Sql::new(ctx.store.backend());
+    sql.push("SELECT COUNT(*) AS n FROM sign_ins s");
+    sql.push(" WHERE s.tenant_id = ").bind(Param::Text(ctx.tenant.as_str().to_owned()));
+    sql.push(" AND s.created_ticks >= ").bind(Param::BigInt(view.sign_ins_from));
+    Compiler::new(&SIGN_INS).hiding(view.hidden_sign_in_fields).push_filter(&mut sql, &filter);
+    Ok(sql)
+}
+
+/// `Store::sign_in`'s statement (not exposed by the store either), written the same way.
+fn by_id_sql(ctx: &Setup<'_>, view: &TenantView, id: &str) -> Sql {
+    let tenant = ctx.tenant.as_str().to_owned();
+    let mut sql = Sql::new(ctx.store.backend());
+    sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM sign_ins s");
+    sql.push(" WHERE s.tenant_id = ").bind(Param::Text(tenant.clone()));
+    sql.push(" AND s.created_ticks >= ").bind(Param::BigInt(view.sign_ins_from));
+    sql.push(" AND s.id = ").bind(Param::Text(id.to_owned()));
+    if ctx.store.backend() == storage::Backend::Postgres {
+        sql.push(" AND s.created_ticks = (SELECT created_ticks FROM sign_in_keys WHERE tenant_id = ")
+            .bind(Param::Text(tenant))
+            .push(" AND id = ")
+            .bind(Param::Text(id.to_owned()))
+            .push(")");
+    }
+    sql
+}
+
+/// A list scenario: checks that the service's first page and the baseline's rows agree.
+fn list(
+    ctx: &mut Setup<'_>,
+    view: &TenantView,
+    key: &'static str,
+    title: &str,
+    filter: Option<String>,
+) -> anyhow::Result<Scenario> {
+    let mut options = vec![("$top", TOP.to_string())];
+    if let Some(f) = &filter {
+        options.insert(0, ("$filter", f.clone()));
+    }
+    let target = list_target(&options);
+    let sql = page_sql(ctx, view, filter.as_deref(), None)?;
+    let body = get_json(ctx, &target)?;
+    let served = body["value"].as_array().map_or(0, Vec::len);
+    let more = body.get("@odata.nextLink").is_some();
+    let t = std::time::Instant::now();
+    let rows: Vec<StoredDocument> = sql.load(ctx.db).with_context(|| format!("{key} baseline SQL"))?;
+    let probe_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let first_service = body["value"][0]["id"].as_str().unwrap_or("").to_lowercase();
+    let first_baseline = rows.first().map(|r| r.id.clone()).unwrap_or_default();
+    if served != rows.len().min(TOP) || more != (rows.len() > TOP) || first_service != first_baseline {
+        bail!(
+            "{key}: the service served {served} rows (first {first_service}, next link {more}) but the baseline \
+             SQL read {} (first {first_baseline})",
+            rows.len()
+        );
+    }
+    Ok(Scenario {
+        key,
+        title: title.to_owned(),
+        request: human(&options),
+        service: Request::One(target),
+        baseline: Baseline::Page(sql),
+        baseline_source: "Store::sign_in_page_sql (the handler's statement, LIMIT top+1)",
+        check: format!("both return {served} rows (service first id = baseline first id), next page: {more}"),
+        probe_ms,
+    })
+}
+
+/// Builds every query scenario, checking each against the baseline once.
+pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
+    let view = ctx.store.tenant_view(ctx.tenant)?;
+    let day = instant(ctx.now - chrono::Duration::hours(24));
+    let week = instant(ctx.now - chrono::Duration::days(7));
+    let mut out = vec![Scenario {
+        key: "H0",
+        title: "the HTTP floor: GET /healthz, no database work (reference, no target)".into(),
+        request: "GET /healthz".into(),
+        service: Request::One("/healthz".into()),
+        baseline: Baseline::None,
+        baseline_source: "none",
+        check: "200".into(),
+        probe_ms: 0.0,
+    }];
+
+    out.push(list(ctx, &view, "Q1", "newest 50 of the last 24 h", Some(format!("createdDateTime ge {day}")))?);
+    out.push(list(
+        ctx,
+        &view,
+        "Q2",
+        "startswith(userPrincipalName) over 7 days",
+        Some(format!("startswith(userPrincipalName,'{}') and createdDateTime ge {week}", ctx.upn_prefix)),
+    )?);
+    out.push(list(
+        ctx,
+        &view,
+        "Q3",
+        "an application's failures over 7 days",
+        Some(format!("appId eq '{}' and status/errorCode ne 0 and createdDateTime ge {week}", ctx.app_id)),
+    )?);
+    out.push(list(ctx, &view, "Q4", "risky sign-ins", Some("riskLevelDuringSignIn ne 'none'".into()))?);
+    out.push(list(
+        ctx,
+        &view,
+        "Q5",
+        "a CA policy failed",
+        Some("appliedConditionalAccessPolicies/any(p: p/result eq 'failure')".into()),
+    )?);
+
+    // Q6: page 1, and page 200 reached by following nextLinks.
+    let mut page1 = list(ctx, &view, "Q6p1", "page 1 (no filter)", None)?;
+    page1.title = "page 1, newest first".into();
+    let Request::One(first) = &page1.service else { bail!("Q6 page 1 has no single target") };
+    let mut target = first.clone();
+    let mut last_doc = serde_json::Value::Null;
+    for page in 1..200 {
+        let body = get_json(ctx, &target)?;
+        last_doc = body["value"].as_array().and_then(|v| v.last()).cloned().unwrap_or_default();
+        let next =
+            body["@odata.nextLink"].as_str().ok_or_else(|| anyhow::anyhow!("Q6: page {page} has no nextLink"))?;
+        let at = next.find("/v1.0/").ok_or_else(|| anyhow::anyhow!("Q6: odd nextLink {next}"))?;
+        target = next[at..].to_owned();
+    }
+    let (ticks_field, id_field) = (
+        SIGN_INS.field("createdDateTime").ok_or_else(|| anyhow::anyhow!("no createdDateTime"))?,
+        SIGN_INS.field("id").ok_or_else(|| anyhow::anyhow!("no id"))?,
+    );
+    let cursor = vec![eval::field_value(&last_doc, ticks_field), eval::field_value(&last_doc, id_field)];
+    let sql = page_sql(ctx, &view, None, Some(&cursor))?;
+    let body = get_json(ctx, &target)?;
+    let t = std::time::Instant::now();
+    let rows: Vec<StoredDocument> = sql.load(ctx.db)?;
+    let probe_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let first_service = body["value"][0]["id"].as_str().unwrap_or("").to_lowercase();
+    if rows.first().map(|r| r.id.as_str()) != Some(first_service.as_str()) {
+        bail!("Q6: page 200's first row differs between the service ({first_service}) and the baseline SQL");
+    }
+    out.push(page1);
+    out.push(Scenario {
+        key: "Q6p200",
+        title: "page 200 via $skiptoken".into(),
+        request: "GET <the 199th @odata.nextLink of $top=50> ($skiptoken)".into(),
+        service: Request::One(target),
+        baseline: Baseline::Page(sql),
+        baseline_source: "Store::sign_in_page_sql with the keyset cursor of page 199's last row",
+        check: format!("page 200 starts with the same row in both ({first_service})"),
+        probe_ms,
+    });
+
+    // Q7: $count=true over 7 days (the page and the count) against COUNT(*) of the same predicate.
+    let filter = format!("createdDateTime ge {week}");
+    let options = vec![("$filter", filter.clone()), ("$count", "true".into()), ("$top", TOP.to_string())];
+    let target = list_target(&options);
+    let body = get_json(ctx, &target)?;
+    let sql = count_sql(ctx, &view, &filter)?;
+    let t = std::time::Instant::now();
+    let n = db::scalar_sql(ctx.db, &sql)?;
+    let probe_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let served = body["@odata.count"].as_i64().unwrap_or(-1);
+    if served != n {
+        bail!("Q7: the service counted {served}, the baseline COUNT(*) {n}");
+    }
+    out.push(Scenario {
+        key: "Q7",
+        title: "$count=true over 7 days (large tenant)".into(),
+        request: human(&options),
+        service: Request::One(target),
+        baseline: Baseline::Count(sql),
+        baseline_source: "COUNT(*) of the same predicate (as Store::count_sign_ins writes it)",
+        check: format!("both count {n}"),
+        probe_ms,
+    });
+
+    // Q8: get by id, cycling through sampled ids.
+    if ctx.ids.is_empty() {
+        bail!("Q8: no ids sampled");
+    }
+    let targets: Vec<String> = ctx.ids.iter().map(|id| format!("/v1.0/auditLogs/signIns/{id}")).collect();
+    let sqls: Vec<Sql> = ctx.ids.iter().map(|id| by_id_sql(ctx, &view, id)).collect();
+    let body = get_json(ctx, &targets[0])?;
+    let rows: Vec<StoredDocument> = sqls[0].load(ctx.db)?;
+    if rows.len() != 1 || body["id"].as_str().map(str::to_lowercase) != Some(rows[0].id.clone()) {
+        bail!("Q8: the service and the baseline disagree on sign-in {}", ctx.ids[0]);
+    }
+    out.push(Scenario {
+        key: "Q8",
+        title: "get by id".into(),
+        request: format!("GET /v1.0/auditLogs/signIns/{{id}} ({} sampled ids, in turn)", ctx.ids.len()),
+        service: Request::Cycle(targets),
+        baseline: Baseline::Cycle(sqls),
+        baseline_source: "the statement of Store::sign_in (as it writes it)",
+        check: "both return the sign-in".into(),
+        probe_ms: 0.0,
+    });
+    Ok(out)
+}
