@@ -11,7 +11,7 @@ use storage::Store;
 
 use crate::auth::{TokenVerifier, sign_hs256};
 use crate::config::{Config, Overrides};
-use crate::routes::ingest::{BodyFormat, parse_body, validate};
+use crate::routes::ingest::{BodyFormat, Kind, parse_body, validate};
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
@@ -51,7 +51,7 @@ pub enum Command {
         /// Tenant id (GUID).
         #[arg(long)]
         tenant: String,
-        /// Data set: signIns.
+        /// Data set: signIns, directoryAudits, riskDetections or riskyUsers.
         #[arg(long, default_value = "signIns")]
         kind: String,
         /// The file; `-` reads standard input.
@@ -345,9 +345,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 fn ingest_file(config: &Config, tenant: &str, kind: &str, file: &Path) -> anyhow::Result<()> {
-    if kind != "signIns" {
-        bail!("unknown --kind '{kind}'; available: signIns");
-    }
+    let kind = Kind::parse(kind).map_err(|e| anyhow::anyhow!("--kind: {e}"))?;
     let tenant = TenantId::parse(tenant)?;
     let bytes = if file.as_os_str() == "-" {
         let mut v = Vec::new();
@@ -362,7 +360,7 @@ fn ingest_file(config: &Config, tenant: &str, kind: &str, file: &Path) -> anyhow
         BodyFormat::Ndjson
     };
     let docs = parse_body(&bytes, format).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let records = match validate(&tenant, docs) {
+    let batch = match validate(kind, &tenant, docs) {
         Ok(r) => r,
         Err(crate::error::ApiError::InvalidRecords { message, records }) => {
             for r in records.iter().take(20) {
@@ -374,16 +372,8 @@ fn ingest_file(config: &Config, tenant: &str, kind: &str, file: &Path) -> anyhow
     };
     let store = open_store(config)?;
     store.ensure_tenant(&tenant, LicenseTier::parse(&config.default_license)?)?;
-    let (mut inserted, mut duplicates) = (0, 0);
-    let mut rest = records;
-    while !rest.is_empty() {
-        let tail = rest.split_off(rest.len().min(10_000));
-        let o = store.ingest_sign_ins(&tenant, rest)?;
-        inserted += o.inserted;
-        duplicates += o.duplicates;
-        rest = tail;
-    }
-    println!("{{\"inserted\": {inserted}, \"duplicates\": {duplicates}}}");
+    let o = batch.store(&store, &tenant)?;
+    println!("{}", serde_json::json!({"inserted": o.inserted, "duplicates": o.duplicates, "expired": o.expired}));
     Ok(())
 }
 

@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use domain::demo::{DemoConfig, TENANTS, users};
 use domain::ids::TenantId;
 use domain::principal::{DirectoryRole, INGEST_APP_ROLE};
-use storage::{SignInRecord, Store};
+use domain::query::registry::{DIRECTORY_AUDITS, RISK_DETECTIONS};
+use storage::{Record, RiskyUserChange, SignInRecord, Store};
 
 use crate::auth::{Claims, sign_hs256};
 use crate::config::Config;
@@ -68,7 +69,52 @@ pub fn load(store: &Store, cfg: &DemoConfig) -> anyhow::Result<DemoSummary> {
             flush(tenant, batch, &mut summary)?;
         }
     }
+    load_audits_and_risk(store, cfg, &ids, &mut summary)?;
     Ok(summary)
+}
+
+/// Stores the directory audits, risk detections and risky users (with their histories) that go
+/// with the demo sign-ins.
+fn load_audits_and_risk(
+    store: &Store,
+    cfg: &DemoConfig,
+    ids: &HashMap<&'static str, TenantId>,
+    summary: &mut DemoSummary,
+) -> anyhow::Result<()> {
+    let (audits, protection) = domain::demo::audits_and_risk(cfg);
+    let invalid = |e: String| anyhow::anyhow!("demo document does not validate: {e}");
+    let mut add = |o: storage::IngestOutcome| {
+        summary.inserted += o.inserted;
+        summary.duplicates += o.duplicates;
+        summary.expired += o.expired;
+    };
+    for (tenant_id, tenant) in ids {
+        let records = |docs: &[domain::demo::audits::DemoRecord], set| -> anyhow::Result<Vec<Record>> {
+            docs.iter()
+                .filter(|d| d.tenant_id == *tenant_id)
+                .map(|d| Record::from_document(set, d.document.clone()).map_err(invalid))
+                .collect()
+        };
+        let batch = records(&audits, &DIRECTORY_AUDITS)?;
+        if !batch.is_empty() {
+            add(store.ingest_records(tenant, batch)?);
+        }
+        let batch = records(&protection.risk_detections, &RISK_DETECTIONS)?;
+        if !batch.is_empty() {
+            add(store.ingest_records(tenant, batch)?);
+        }
+        let changes: Vec<RiskyUserChange> = protection
+            .risky_users
+            .iter()
+            .filter(|u| u.tenant_id == *tenant_id)
+            .flat_map(|u| u.history.iter().cloned())
+            .map(|h| RiskyUserChange::from_document(h).map_err(invalid))
+            .collect::<anyhow::Result<_>>()?;
+        if !changes.is_empty() {
+            add(store.ingest_risky_users(tenant, changes)?);
+        }
+    }
+    Ok(())
 }
 
 /// What every token `idtrail token` and the banner make carries: tenant, audience, issuer, times.
@@ -100,7 +146,7 @@ pub fn user_claims(
     Claims {
         upn: Some(upn.to_owned()),
         wids: roles.iter().map(|r| r.template_id().to_owned()).collect(),
-        scp: Some("AuditLog.Read.All Directory.Read.All IdentityRiskyUser.Read.All IdentityRiskEvent.Read.All".into()),
+        scp: Some("AuditLog.Read.All Directory.Read.All IdentityRiskyUser.ReadWrite.All IdentityRiskEvent.Read.All".into()),
         idtyp: Some("user".into()),
         ..base_claims(config, tenant, oid, lifetime_secs)
     }
@@ -178,6 +224,23 @@ pub fn banner(config: &Config, secret: &[u8], base: &str, present: &[TenantId]) 
         writeln!(
             out,
             "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/beta/auditLogs/signIns/<id from the list>'"
+        )?;
+        writeln!(
+            out,
+            "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/v1.0/auditLogs/directoryAudits?$top=5&$filter=category%20eq%20%27RoleManagement%27'"
+        )?;
+        writeln!(out, "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/v1.0/identityProtection/riskDetections'")?;
+        writeln!(
+            out,
+            "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/v1.0/identityProtection/riskyUsers?$filter=riskState%20eq%20%27atRisk%27'"
+        )?;
+        writeln!(
+            out,
+            "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/v1.0/identityProtection/riskyUsers/<id>/history'"
+        )?;
+        writeln!(
+            out,
+            "  curl -si -X POST -H \"Authorization: Bearer $ADMIN\" -H 'Content-Type: application/json' -d '{{\"userIds\":[\"<id>\"]}}' '{base}/v1.0/identityProtection/riskyUsers/dismiss'"
         )?;
     }
     Ok(out)

@@ -18,15 +18,17 @@ pub mod state;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{App, web};
+use actix_web::{App, HttpRequest, web};
 
+use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::{health, ingest, sign_ins, tenant};
+use crate::routes::{actions, entities, health, ingest, tenant};
 use crate::state::AppState;
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound(format!(
-        "Resource not found for the segment '{}'. Collections: /v1.0/auditLogs/signIns (also under /beta).",
+        "Resource not found for the segment '{}'. Collections: /v1.0/auditLogs/signIns, /v1.0/auditLogs/directoryAudits, \
+         /v1.0/identityProtection/riskDetections, /v1.0/identityProtection/riskyUsers (also under /beta).",
         req.path().rsplit('/').next().unwrap_or("")
     )))
 }
@@ -35,27 +37,94 @@ async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<actix_web::Ht
     Err(ApiError::MethodNotAllowed(format!("The method {} is not allowed on {}.", req.method(), req.path())))
 }
 
+/// Registers the read routes of `res` (collection, `/$count`, `/{id}`) under `prefix`.
+fn entity_routes(scope: actix_web::Scope, res: entities::Resource) -> actix_web::Scope {
+    let path = format!("/{}", res.set.name);
+    let mut by_id = web::resource(format!("{path}/{{id}}")).route(web::get().to(
+        move |id: web::Path<String>, req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
+            entities::get(res, None, id.into_inner(), req, caller, state)
+        },
+    ));
+    if res.endpoint == domain::access::Endpoint::RiskyUsers {
+        // `POST .../riskyUsers/dismiss` and `.../confirmCompromised` share the `{id}` shape.
+        by_id = by_id.route(web::post().to(
+            move |segment: web::Path<String>,
+                  req: HttpRequest,
+                  caller: Caller,
+                  state: web::Data<AppState>,
+                  payload: web::Payload| async move {
+                match actions::action_of(&segment) {
+                    Some(action) => actions::run(action, req, caller, state, payload).await,
+                    None => method_not_allowed(req).await,
+                }
+            },
+        ));
+    }
+    scope
+        .service(
+            web::resource(path.clone())
+                .route(web::get().to(move |req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
+                    entities::list(res, None, req, caller, state)
+                }))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource(format!("{path}/$count"))
+                .route(web::get().to(move |req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
+                    entities::count(res, None, req, caller, state)
+                }))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(by_id.default_service(web::to(method_not_allowed)))
+}
+
+/// `.../riskyUsers/{id}/history`, its `/$count` and `/{historyId}`.
+fn history_routes(scope: actix_web::Scope) -> actix_web::Scope {
+    let res = entities::RISKY_USER_HISTORY;
+    let path = "/identityProtection/riskyUsers/{user}/history";
+    scope
+        .service(
+            web::resource(path)
+                .route(web::get().to(
+                    move |user: web::Path<String>, req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
+                        entities::list(res, Some(user.into_inner()), req, caller, state)
+                    },
+                ))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource(format!("{path}/$count"))
+                .route(web::get().to(
+                    move |user: web::Path<String>, req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
+                        entities::count(res, Some(user.into_inner()), req, caller, state)
+                    },
+                ))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource(format!("{path}/{{id}}"))
+                .route(web::get().to(
+                    move |ids: web::Path<(String, String)>,
+                          req: HttpRequest,
+                          caller: Caller,
+                          state: web::Data<AppState>| {
+                        let (user, id) = ids.into_inner();
+                        entities::get(res, Some(user), id, req, caller, state)
+                    },
+                ))
+                .default_service(web::to(method_not_allowed)),
+        )
+}
+
 /// Registers every route on `cfg`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for version in ["v1.0", "beta"] {
-        cfg.service(
-            web::scope(&format!("/{version}"))
-                .service(
-                    web::resource("/auditLogs/signIns")
-                        .route(web::get().to(sign_ins::list))
-                        .default_service(web::to(method_not_allowed)),
-                )
-                .service(
-                    web::resource("/auditLogs/signIns/$count")
-                        .route(web::get().to(sign_ins::count))
-                        .default_service(web::to(method_not_allowed)),
-                )
-                .service(
-                    web::resource("/auditLogs/signIns/{id}")
-                        .route(web::get().to(sign_ins::get))
-                        .default_service(web::to(method_not_allowed)),
-                ),
-        );
+        let mut scope = web::scope(&format!("/{version}"));
+        scope = history_routes(scope);
+        for res in entities::COLLECTIONS {
+            scope = entity_routes(scope, res);
+        }
+        cfg.service(scope);
     }
     cfg.service(
         web::resource("/ingest/{kind}")

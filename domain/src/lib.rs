@@ -4,6 +4,7 @@
 //! compile error is what keeps web and database crates out (see ARCHITECTURE.md).
 
 pub mod access;
+pub mod actions;
 pub mod demo;
 pub mod error;
 pub mod ids;

@@ -15,6 +15,17 @@ pub enum DataSet {
 impl DataSet {
     pub const ALL: [Self; 3] = [Self::SignIns, Self::DirectoryAudits, Self::RiskDetections];
 
+    /// The data set whose retention applies to entity type `type_name`: risky users and their
+    /// history follow risk detections (for users whose risk is closed).
+    #[must_use]
+    pub fn of_type(type_name: &str) -> Self {
+        match type_name {
+            "signIn" => Self::SignIns,
+            "directoryAudit" => Self::DirectoryAudits,
+            _ => Self::RiskDetections,
+        }
+    }
+
     /// The Graph name of the set.
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -98,6 +109,80 @@ pub fn hidden_sign_in_fields(tier: LicenseTier) -> &'static [&'static str] {
     if tier == LicenseTier::P2 { &[] } else { SIGN_IN_P2_FIELDS }
 }
 
+/// Risk-detection properties that read `hidden` below P2.
+pub const RISK_DETECTION_P2_FIELDS: &[&str] = &["riskLevel", "riskDetail"];
+
+/// Risk event types every tier sees by name (lower case); below P2 every other (premium)
+/// detection reads `generic`, as the portal's "Additional risk detected" (`graph-reference.md` §3.3, §10).
+pub const NON_PREMIUM_RISK_EVENT_TYPES: &[&str] = &[
+    "generic",
+    "anonymizedipaddress",
+    "adminconfirmedusercompromised",
+    "leakedcredentials",
+    "investigationsthreatintelligence",
+    "investigationsthreatintelligencesigninlinked",
+];
+
+/// What a premium value reads below P2.
+pub const GENERIC: &str = "generic";
+
+/// A property whose values outside `shown` (lower case) read [`GENERIC`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GenericMask {
+    pub field: &'static str,
+    pub shown: &'static [&'static str],
+}
+
+impl GenericMask {
+    /// What `value` reads through this mask (values compare case-insensitively).
+    #[must_use]
+    pub fn apply<'v>(&self, value: &'v str) -> &'v str {
+        if self.shown.iter().any(|s| s.eq_ignore_ascii_case(value)) { value } else { GENERIC }
+    }
+}
+
+/// How a tenant's license changes what the fields of one entity set read: in responses, in
+/// `$filter`, `$orderby`, `$count` and exports alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Masks {
+    /// Properties that read `hidden`.
+    pub hidden: &'static [&'static str],
+    /// A property whose premium values read `generic`.
+    pub generic: Option<GenericMask>,
+}
+
+impl Masks {
+    pub const NONE: Self = Self { hidden: &[], generic: None };
+
+    /// Whether nothing is masked.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.hidden.is_empty() && self.generic.is_none()
+    }
+
+    /// The generic mask of `path`, if it has one.
+    #[must_use]
+    pub fn generic_of(&self, path: &str) -> Option<GenericMask> {
+        self.generic.filter(|g| g.field == path)
+    }
+
+    /// What the entity set `type_name` (`signIn`, `riskDetection`, ...) shows a tenant on `tier`.
+    #[must_use]
+    pub fn for_type(type_name: &str, tier: LicenseTier) -> Self {
+        if tier == LicenseTier::P2 {
+            return Self::NONE;
+        }
+        match type_name {
+            "signIn" => Self { hidden: SIGN_IN_P2_FIELDS, generic: None },
+            "riskDetection" => Self {
+                hidden: RISK_DETECTION_P2_FIELDS,
+                generic: Some(GenericMask { field: "riskEventType", shown: NON_PREMIUM_RISK_EVENT_TYPES }),
+            },
+            _ => Self::NONE,
+        }
+    }
+}
+
 /// Graph's error for a tenant-wide sign-in read without a premium license.
 pub const NON_PREMIUM_MESSAGE: &str = "Neither tenant is B2C or tenant doesn't have premium license";
 
@@ -119,5 +204,16 @@ mod tests {
         assert_eq!(RetentionPolicy::parse_days("7, 30,90").unwrap(), [7, 30, 90]);
         assert!(RetentionPolicy::parse_days("7,30").is_err());
         assert!(RetentionPolicy::parse_days("0,30,30").is_err());
+    }
+
+    #[test]
+    fn premium_detections_read_generic_below_p2() {
+        let m = Masks::for_type("riskDetection", LicenseTier::P1);
+        let g = m.generic_of("riskEventType").unwrap();
+        assert_eq!(g.apply("unfamiliarFeatures"), "generic");
+        assert_eq!(g.apply("leakedCredentials"), "leakedCredentials");
+        assert_eq!(m.hidden, ["riskLevel", "riskDetail"]);
+        assert!(Masks::for_type("riskDetection", LicenseTier::P2).is_empty());
+        assert!(Masks::for_type("directoryAudit", LicenseTier::Free).is_empty());
     }
 }

@@ -107,6 +107,17 @@ pub enum SignInScope {
     OwnOnly { user_id: String },
 }
 
+impl SignInScope {
+    /// The user a restricted scope is limited to.
+    #[must_use]
+    pub fn own_user(&self) -> Option<&str> {
+        match self {
+            Self::TenantWide => None,
+            Self::OwnOnly { user_id } => Some(user_id),
+        }
+    }
+}
+
 impl Principal {
     /// Whether the token carries the application role `role` (case-insensitive).
     #[must_use]

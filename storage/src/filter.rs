@@ -10,6 +10,8 @@ use domain::query::{
     CmpOp, CollectionField, Element, EntitySet, Field, Filter, Func, Operand, Scalar, SortKey, TextMatch, ValueType,
 };
 
+use domain::policy::Masks;
+
 use crate::conn::Backend;
 use crate::sql::{Param, Sql};
 
@@ -19,8 +21,9 @@ pub const ALIAS: &str = "s";
 /// Compiles filters for one entity set, as one tenant sees it.
 pub struct Compiler<'a> {
     set: &'a EntitySet,
-    /// Fields the tenant's license hides: they read `hidden` everywhere, filters and sorting too.
-    hidden: &'a [&'static str],
+    /// What the tenant's license masks: hidden fields read `hidden` everywhere, filters and
+    /// sorting too; premium values of a generic-masked field read `generic`.
+    masks: Masks,
 }
 
 struct Scope<'c> {
@@ -70,14 +73,49 @@ fn prefix_upper_bound(prefix: &str) -> Option<String> {
 impl<'a> Compiler<'a> {
     #[must_use]
     pub fn new(set: &'a EntitySet) -> Self {
-        Self { set, hidden: &[] }
+        Self { set, masks: Masks::NONE }
     }
 
     /// The same compiler for a tenant whose license hides `hidden`.
     #[must_use]
-    pub fn hiding(mut self, hidden: &'a [&'static str]) -> Self {
-        self.hidden = hidden;
+    pub fn hiding(mut self, hidden: &'static [&'static str]) -> Self {
+        self.masks.hidden = hidden;
         self
+    }
+
+    /// The same compiler for a tenant whose license masks fields with `masks`.
+    #[must_use]
+    pub fn masking(mut self, masks: Masks) -> Self {
+        self.masks = masks;
+        self
+    }
+
+    fn hidden(&self, f: &Field) -> bool {
+        self.masks.hidden.contains(&f.path)
+    }
+
+    /// A top-level field as the tenant sees it: premium values of a generic-masked field read
+    /// `generic` (a CASE over the column), everything else is the field itself.
+    fn visible_field(&self, sql: &mut Sql, f: &Field) {
+        match self.masks.generic_of(f.path) {
+            Some(g) => {
+                sql.push("(CASE WHEN ");
+                self.field(sql, ALIAS, f);
+                sql.push(" IS NULL OR ");
+                self.field(sql, ALIAS, f);
+                sql.push(" IN (");
+                for (i, v) in g.shown.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(Param::Text((*v).to_owned()));
+                }
+                sql.push(") THEN ");
+                self.field(sql, ALIAS, f);
+                sql.push(" ELSE ").bind(Param::Text(domain::policy::GENERIC.to_owned())).push(" END)");
+            }
+            None => self.field(sql, ALIAS, f),
+        }
     }
 
     /// Appends ` AND (filter)` to `sql`.
@@ -232,10 +270,10 @@ impl<'a> Compiler<'a> {
 
     fn operand(&self, sql: &mut Sql, o: &Operand, scope: &Scope<'_>) {
         match o {
-            Operand::Field(f) if self.hidden.contains(&f.path) => {
+            Operand::Field(f) if self.hidden(f) => {
                 sql.bind(Param::Text(domain::query::eval::HIDDEN.to_owned()));
             }
-            Operand::Field(f) => self.field(sql, ALIAS, f),
+            Operand::Field(f) => self.visible_field(sql, f),
             Operand::ElementField(f) => self.field(sql, scope.element.map_or("c", |(a, _)| a), f),
             Operand::Element(_) => {
                 let (alias, c) = scope.element.map_or(("c", None), |(a, c)| (a, Some(c)));
@@ -339,8 +377,8 @@ impl<'a> Compiler<'a> {
     /// ` ORDER BY ...` for `keys` then the id in the direction of the last key.
     pub fn push_order(&self, sql: &mut Sql, keys: &[SortKey], id: &Field) {
         sql.push(" ORDER BY ");
-        for k in keys.iter().filter(|k| !self.hidden.contains(&k.field.path)) {
-            self.field(sql, ALIAS, k.field);
+        for k in keys.iter().filter(|k| !self.hidden(k.field)) {
+            self.visible_field(sql, k.field);
             sql.push(if k.descending { " DESC" } else { " ASC" });
             if k.field.nullable {
                 sql.push(if k.descending { " NULLS LAST" } else { " NULLS FIRST" });
@@ -363,7 +401,7 @@ impl<'a> Compiler<'a> {
         let mut all: Vec<(&Field, bool, &Scalar)> = keys
             .iter()
             .zip(cursor)
-            .filter(|(k, _)| !self.hidden.contains(&k.field.path))
+            .filter(|(k, _)| !self.hidden(k.field))
             .map(|(k, v)| (k.field, k.descending, v))
             .collect();
         all.push((id, id_desc, id_value));
@@ -376,7 +414,7 @@ impl<'a> Compiler<'a> {
                 if i > 0 {
                     sql.push(", ");
                 }
-                self.field(sql, ALIAS, field);
+                self.visible_field(sql, field);
             }
             sql.push(if id_desc { ") < (" } else { ") > (" });
             for (i, (_, _, v)) in all.iter().enumerate() {
@@ -394,7 +432,7 @@ impl<'a> Compiler<'a> {
             && **v != Scalar::Null
         {
             sql.push(" AND ");
-            self.field(sql, ALIAS, first);
+            self.visible_field(sql, first);
             sql.push(if *desc { " <= " } else { " >= " }).bind(scalar_param(v));
         }
         sql.push(" AND (");
@@ -404,7 +442,7 @@ impl<'a> Compiler<'a> {
             }
             sql.push("(");
             for (field, _, value) in all.iter().take(i) {
-                self.field(sql, ALIAS, field);
+                self.visible_field(sql, field);
                 match value {
                     Scalar::Null => sql.push(" IS NULL"),
                     v => sql.push(" = ").bind(scalar_param(v)),
@@ -415,7 +453,7 @@ impl<'a> Compiler<'a> {
             match (value, desc) {
                 // Nulls come first ascending: everything non-null is after a null.
                 (Scalar::Null, false) => {
-                    self.field(sql, ALIAS, field);
+                    self.visible_field(sql, field);
                     sql.push(" IS NOT NULL");
                 }
                 // Nulls come last descending: nothing is after a null.
@@ -423,16 +461,16 @@ impl<'a> Compiler<'a> {
                     sql.push("1 = 0");
                 }
                 (v, false) => {
-                    self.field(sql, ALIAS, field);
+                    self.visible_field(sql, field);
                     sql.push(" > ").bind(scalar_param(v));
                 }
                 (v, true) => {
                     sql.push("(");
-                    self.field(sql, ALIAS, field);
+                    self.visible_field(sql, field);
                     sql.push(" < ").bind(scalar_param(v));
                     if field.nullable {
                         sql.push(" OR ");
-                        self.field(sql, ALIAS, field);
+                        self.visible_field(sql, field);
                         sql.push(" IS NULL");
                     }
                     sql.push(")");

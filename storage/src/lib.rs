@@ -4,6 +4,9 @@
 //! the SQL it runs; every value is a bound parameter. This crate never sees HTTP.
 
 pub mod conn;
+pub mod entities;
+mod risky_users;
+pub use risky_users::RiskyUserChange;
 pub mod error;
 pub mod filter;
 mod partitions;
@@ -17,11 +20,13 @@ use std::sync::{Arc, Mutex};
 
 use diesel::connection::SimpleConnection;
 use domain::ids::{LicenseTier, TenantId};
-use domain::policy::{DataSet, RetentionPolicy};
+use domain::policy::{DataSet, Masks, RetentionPolicy};
+use domain::query::EntitySet;
 use domain::time::{Clock, SystemClock};
 
 pub use conn::{Backend, DatabaseUrl};
 pub use error::{StorageError, StorageResult};
+pub use entities::{Query, Record};
 pub use sign_ins::{IngestOutcome, SignInQuery, SignInRecord, StoredDocument};
 pub mod purge;
 pub use tenants::Tenant;
@@ -45,6 +50,29 @@ pub struct TenantView {
     pub sign_ins_from: i64,
     /// Sign-in properties the tier reads as `hidden`.
     pub hidden_sign_in_fields: &'static [&'static str],
+    /// Ticks; older directory audits are past retention.
+    pub audits_from: i64,
+    /// Ticks; older risk detections are past retention, and so are risky users whose risk was
+    /// remediated or dismissed before it (users still at risk are kept).
+    pub risk_detections_from: i64,
+}
+
+impl TenantView {
+    /// The oldest instant of `set` the tenant may see.
+    #[must_use]
+    pub fn window_start(&self, set: &EntitySet) -> i64 {
+        match DataSet::of_type(set.type_name) {
+            DataSet::SignIns => self.sign_ins_from,
+            DataSet::DirectoryAudits => self.audits_from,
+            DataSet::RiskDetections => self.risk_detections_from,
+        }
+    }
+
+    /// What the tenant's license masks in `set`.
+    #[must_use]
+    pub fn masks(&self, set: &EntitySet) -> Masks {
+        Masks::for_type(set.type_name, self.tier)
+    }
 }
 
 impl Store {
@@ -106,6 +134,8 @@ impl Store {
             tier,
             sign_ins_from: self.retention.window_start(DataSet::SignIns, tier, now),
             hidden_sign_in_fields: domain::policy::hidden_sign_in_fields(tier),
+            audits_from: self.retention.window_start(DataSet::DirectoryAudits, tier, now),
+            risk_detections_from: self.retention.window_start(DataSet::RiskDetections, tier, now),
         }
     }
 

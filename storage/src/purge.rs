@@ -9,6 +9,8 @@ use diesel::QueryableByName;
 use diesel::connection::{Connection, SimpleConnection};
 use diesel::sql_types::{BigInt, Text};
 use domain::policy::DataSet;
+use domain::query::EntitySet;
+use domain::query::registry::{DIRECTORY_AUDITS, RISK_DETECTIONS, RISKY_USERS};
 use domain::time::{TICKS_PER_DAY, parse_ticks};
 
 use crate::Store;
@@ -28,6 +30,9 @@ pub struct PurgeReport {
     pub sign_ins_by_tenant: Vec<(String, u64)>,
     /// PostgreSQL day partitions dropped (or to drop), with the rows they held.
     pub dropped_partitions: Vec<(String, u64)>,
+    /// (entity set, tenant, rows deleted or to delete) for the other sets: directory audits, risk
+    /// detections, and risky users whose risk closed before the risk window (with their history).
+    pub others: Vec<(&'static str, String, u64)>,
 }
 
 impl PurgeReport {
@@ -68,7 +73,15 @@ impl Store {
             self.drop_old_partitions(longest, dry_run, &mut report)?;
         }
         for tenant in self.tenants()? {
-            let cutoff = self.view_for(tenant.tier).sign_ins_from;
+            let view = self.view_for(tenant.tier);
+            for set in [&DIRECTORY_AUDITS, &RISK_DETECTIONS, &RISKY_USERS] {
+                let n = self.purge_set(set, tenant.id.as_str(), view.window_start(set), dry_run)?;
+                if n > 0 {
+                    tracing::info!(tenant = %tenant.id, tier = %tenant.tier, set = set.name, rows = n, dry_run, "purged rows past retention");
+                    report.others.push((set.name, tenant.id.as_str().to_owned(), n));
+                }
+            }
+            let cutoff = view.sign_ins_from;
             let n = if dry_run {
                 self.count_before(tenant.id.as_str(), cutoff)?
             } else {
@@ -80,6 +93,60 @@ impl Store {
             }
         }
         Ok(report)
+    }
+
+    /// Deletes (or counts) the rows of `set` older than `cutoff`, in batches with their child rows;
+    /// for risky users, only those whose risk is closed, and their history with them.
+    fn purge_set(&self, set: &'static EntitySet, tenant: &str, cutoff: i64, dry_run: bool) -> StorageResult<u64> {
+        let backend = self.backend();
+        let risky = std::ptr::eq(set, &RISKY_USERS);
+        let pick = |select: &str, limit: Option<usize>| {
+            let mut sql = Sql::new(backend);
+            sql.push(select).push(" FROM ").push(set.table).push(" WHERE tenant_id = ");
+            sql.bind(Param::Text(tenant.to_owned())).push(" AND created_ticks < ").bind(Param::BigInt(cutoff));
+            if risky {
+                sql.push(" AND (risk_state IS NULL OR risk_state NOT IN (")
+                    .bind(Param::Text("atrisk".into()))
+                    .push(", ")
+                    .bind(Param::Text("confirmedcompromised".into()))
+                    .push("))");
+            }
+            if let Some(n) = limit {
+                sql.push(" LIMIT ").bind(Param::BigInt(i64::try_from(n).unwrap_or(1000)));
+            }
+            sql
+        };
+        if dry_run {
+            let mut conn = self.conn()?;
+            return count(&mut conn, &pick("SELECT COUNT(*) AS n", None));
+        }
+        let mut total = 0u64;
+        loop {
+            let mut conn = self.conn()?;
+            let ids: Vec<String> = pick("SELECT id", Some(BATCH)).load::<IdRow>(&mut conn)?.into_iter().map(|r| r.id).collect();
+            if ids.is_empty() {
+                return Ok(total);
+            }
+            conn.transaction(|c| {
+                if risky {
+                    let mut del = Sql::new(backend);
+                    del.push("DELETE FROM risky_user_history WHERE tenant_id = ").bind(Param::Text(tenant.to_owned()));
+                    del.push(" AND user_id IN (");
+                    for (i, id) in ids.iter().enumerate() {
+                        if i > 0 {
+                            del.push(", ");
+                        }
+                        del.bind(Param::Text(id.clone()));
+                    }
+                    del.push(")").execute(c)?;
+                }
+                crate::entities::delete_ids(c, backend, set, tenant, &ids)
+            })?;
+            total += ids.len() as u64;
+            if ids.len() < BATCH {
+                return Ok(total);
+            }
+        }
     }
 
     fn count_before(&self, tenant: &str, cutoff: i64) -> StorageResult<u64> {

@@ -14,9 +14,9 @@ use serde_json::{Map, Value};
 
 use crate::conn::{AnyConnection, Backend};
 use crate::error::StorageResult;
-use crate::filter::Compiler;
+use crate::entities::Query;
 use crate::schema::{sign_in_ca_policies, sign_in_risk_event_types, sign_ins};
-use crate::sql::{Param, Sql};
+use crate::sql::Sql;
 use crate::{Store, TenantView};
 
 /// How many rows go into one multi-row INSERT on SQLite (30 columns each, under SQLite's 32,766
@@ -237,23 +237,13 @@ pub struct SignInQuery<'a> {
 /// The default order: newest first.
 #[must_use]
 pub fn default_order() -> Vec<SortKey> {
-    SIGN_INS.field("createdDateTime").map(|field| SortKey { field, descending: true }).into_iter().collect()
+    crate::entities::default_order(&SIGN_INS)
 }
 
 #[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = Text)]
     id: String,
-}
-
-/// The tenant, the caller's scope and the retention window: first in every WHERE clause, outside
-/// anything the caller wrote, so no filter, id or skiptoken can widen them.
-fn push_scope(sql: &mut Sql, tenant: &TenantId, scope: &SignInScope, view: &TenantView) {
-    sql.push(" WHERE s.tenant_id = ").bind(Param::Text(tenant.as_str().to_owned()));
-    sql.push(" AND s.created_ticks >= ").bind(Param::BigInt(view.sign_ins_from));
-    if let SignInScope::OwnOnly { user_id } = scope {
-        sql.push(" AND s.user_id = ").bind(Param::Text(user_id.clone()));
-    }
 }
 
 impl Store {
@@ -287,11 +277,7 @@ impl Store {
     /// # Errors
     /// Database errors; [`crate::StorageError::Timeout`] past the statement timeout.
     pub fn sign_in_page(&self, q: &SignInQuery<'_>) -> StorageResult<(Vec<StoredDocument>, TenantView)> {
-        let view = self.tenant_view(q.tenant)?;
-        let sql = self.sign_in_page_sql(q, &view);
-        tracing::debug!(sql = sql.text(), "sign-in page");
-        let mut conn = self.conn()?;
-        Ok((sql.load(&mut conn)?, view))
+        self.page(&q.generic())
     }
 
     /// How many of the tenant's sign-ins match the query's scope and filter.
@@ -299,39 +285,13 @@ impl Store {
     /// # Errors
     /// Database errors; [`crate::StorageError::Timeout`].
     pub fn count_sign_ins(&self, q: &SignInQuery<'_>) -> StorageResult<i64> {
-        #[derive(QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = BigInt)]
-            n: i64,
-        }
-        let view = self.tenant_view(q.tenant)?;
-        let mut sql = Sql::new(self.backend());
-        sql.push("SELECT COUNT(*) AS n FROM sign_ins s");
-        push_scope(&mut sql, q.tenant, q.scope, &view);
-        if let Some(f) = q.filter {
-            Compiler::new(&SIGN_INS).hiding(view.hidden_sign_in_fields).push_filter(&mut sql, f);
-        }
-        let mut conn = self.conn()?;
-        Ok(sql.load::<Count>(&mut conn)?.first().map_or(0, |c| c.n))
+        self.count(&q.generic())
     }
 
     /// The SQL a page query runs (also for benchmarks and EXPLAIN tests).
     #[must_use]
     pub fn sign_in_page_sql(&self, q: &SignInQuery<'_>, view: &TenantView) -> Sql {
-        let compiler = Compiler::new(&SIGN_INS).hiding(view.hidden_sign_in_fields);
-        let order = if q.order.is_empty() { default_order() } else { q.order.to_vec() };
-        let mut sql = Sql::new(self.backend());
-        sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM sign_ins s");
-        push_scope(&mut sql, q.tenant, q.scope, view);
-        if let Some(f) = q.filter {
-            compiler.push_filter(&mut sql, f);
-        }
-        if let Some(cursor) = q.after {
-            compiler.push_keyset(&mut sql, &order, SIGN_INS.id_field(), cursor);
-        }
-        compiler.push_order(&mut sql, &order, SIGN_INS.id_field());
-        sql.push(" LIMIT ").bind(Param::BigInt(i64::try_from(q.limit).unwrap_or(i64::MAX)));
-        sql
+        self.page_sql(&q.generic(), view)
     }
 
     /// The sign-in `id` of `tenant`, if it exists within `scope`.
@@ -344,22 +304,21 @@ impl Store {
         scope: &SignInScope,
         id: &str,
     ) -> StorageResult<(Option<StoredDocument>, TenantView)> {
-        let view = self.tenant_view(tenant)?;
-        let id = id.to_lowercase();
-        let mut sql = Sql::new(self.backend());
-        sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM sign_ins s");
-        push_scope(&mut sql, tenant, scope, &view);
-        sql.push(" AND s.id = ").bind(Param::Text(id.clone()));
-        if self.backend() == Backend::Postgres {
-            // Find the partition through the key table instead of probing every partition.
-            sql.push(" AND s.created_ticks = (SELECT created_ticks FROM sign_in_keys WHERE tenant_id = ")
-                .bind(Param::Text(tenant.as_str().to_owned()))
-                .push(" AND id = ")
-                .bind(Param::Text(id))
-                .push(")");
+        self.get(&SIGN_INS, tenant, scope.own_user(), id)
+    }
+}
+
+impl<'a> SignInQuery<'a> {
+    fn generic(&self) -> Query<'a> {
+        Query {
+            set: &SIGN_INS,
+            tenant: self.tenant,
+            user: self.scope.own_user(),
+            filter: self.filter,
+            order: self.order,
+            after: self.after,
+            limit: self.limit,
         }
-        let mut conn = self.conn()?;
-        Ok((sql.load::<StoredDocument>(&mut conn)?.into_iter().next(), view))
     }
 }
 

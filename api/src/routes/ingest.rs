@@ -6,8 +6,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
+use domain::ids::TenantId;
+use domain::query::registry::{DIRECTORY_AUDITS, RISK_DETECTIONS};
 use serde_json::{Map, Value};
-use storage::SignInRecord;
+use storage::{IngestOutcome, Record, RiskyUserChange, SignInRecord, Store, StorageResult};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, RecordError};
@@ -16,8 +18,62 @@ use crate::state::AppState;
 /// Bad records listed in one error response (the total is always given).
 const MAX_LISTED_ERRORS: usize = 100;
 
-/// The data sets that can be ingested.
-const KINDS: &[&str] = &["signIns"];
+/// A data set that can be ingested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    SignIns,
+    DirectoryAudits,
+    RiskDetections,
+    RiskyUsers,
+}
+
+impl Kind {
+    pub const ALL: [Self; 4] = [Self::SignIns, Self::DirectoryAudits, Self::RiskDetections, Self::RiskyUsers];
+
+    /// The set's name in `/ingest/{name}` (case-insensitive).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SignIns => "signIns",
+            Self::DirectoryAudits => "directoryAudits",
+            Self::RiskDetections => "riskDetections",
+            Self::RiskyUsers => "riskyUsers",
+        }
+    }
+
+    /// # Errors
+    /// [`ApiError::NotFound`] listing the ingest endpoints.
+    pub fn parse(name: &str) -> Result<Self, ApiError> {
+        Self::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "There is no ingest endpoint for '{name}'. Available: {}.",
+                Self::ALL.iter().map(|k| format!("/ingest/{}", k.name())).collect::<Vec<_>>().join(", ")
+            ))
+        })
+    }
+}
+
+/// A validated batch of one data set.
+#[derive(Debug)]
+pub enum Batch {
+    SignIns(Vec<SignInRecord>),
+    Records(Vec<Record>),
+    RiskyUsers(Vec<RiskyUserChange>),
+}
+
+impl Batch {
+    /// Stores the batch for `tenant`, all or nothing.
+    ///
+    /// # Errors
+    /// Database errors; nothing is stored then.
+    pub fn store(self, store: &Store, tenant: &TenantId) -> StorageResult<IngestOutcome> {
+        match self {
+            Self::SignIns(r) => store.ingest_sign_ins(tenant, r),
+            Self::Records(r) => store.ingest_records(tenant, r),
+            Self::RiskyUsers(r) => store.ingest_risky_users(tenant, r),
+        }
+    }
+}
 
 pub async fn ingest(
     req: HttpRequest,
@@ -26,13 +82,7 @@ pub async fn ingest(
     kind: web::Path<String>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let kind = kind.into_inner();
-    if !KINDS.contains(&kind.as_str()) {
-        return Err(ApiError::NotFound(format!(
-            "There is no ingest endpoint for '{kind}'. Available: {}.",
-            KINDS.iter().map(|k| format!("/ingest/{k}")).collect::<Vec<_>>().join(", ")
-        )));
-    }
+    let kind = Kind::parse(&kind.into_inner())?;
     let principal = caller.0;
     // Ingest writes into the token's own tenant on any tier; the tier only decides what is expired.
     domain::access::authorize(&principal, domain::access::Endpoint::Ingest, domain::ids::LicenseTier::P2, true)?;
@@ -63,9 +113,9 @@ pub async fn ingest(
     let default_tier = state.default_tier;
     let outcome = web::block(move || -> Result<storage::IngestOutcome, ApiError> {
         let docs = parse_body(&body, format)?;
-        let records = validate(&tenant, docs)?;
+        let batch = validate(kind, &tenant, docs)?;
         store.ensure_tenant(&tenant, default_tier)?;
-        Ok(store.ingest_sign_ins(&tenant, records)?)
+        Ok(batch.store(&store, &tenant)?)
     })
     .await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({
@@ -155,30 +205,48 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// The records `read` accepts; the others are listed in `errors` by index.
+fn checked<T>(
+    docs: impl Iterator<Item = ParsedRecord>,
+    errors: &mut Vec<RecordError>,
+    total: &mut usize,
+    read: impl Fn(Map<String, Value>) -> Result<T, String>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for (index, doc) in docs.enumerate() {
+        *total += 1;
+        match doc.and_then(&read) {
+            Ok(r) => out.push(r),
+            Err(reason) => errors.push(RecordError { index, reason }),
+        }
+    }
+    out
+}
+
 /// Validates every record; any failure refuses the batch, listing each bad record (the HTTP path
 /// and `idtrail ingest` alike).
 ///
 /// # Errors
 /// [`ApiError::BadRequest`] for an empty batch, [`ApiError::InvalidRecords`] listing bad records.
-pub fn validate(
-    tenant: &domain::ids::TenantId,
-    docs: impl IntoIterator<Item = ParsedRecord>,
-) -> Result<Vec<SignInRecord>, ApiError> {
-    let mut records = Vec::new();
+pub fn validate(kind: Kind, tenant: &TenantId, docs: impl IntoIterator<Item = ParsedRecord>) -> Result<Batch, ApiError> {
     let mut errors = Vec::new();
     let mut total = 0;
-    for (index, doc) in docs.into_iter().enumerate() {
-        total += 1;
-        match doc.and_then(|d| SignInRecord::from_document(tenant, d)) {
-            Ok(r) => records.push(r),
-            Err(reason) => errors.push(RecordError { index, reason }),
+    let docs = docs.into_iter();
+    let batch = match kind {
+        Kind::SignIns => Batch::SignIns(checked(docs, &mut errors, &mut total, |d| SignInRecord::from_document(tenant, d))),
+        Kind::DirectoryAudits | Kind::RiskDetections => {
+            let set = if kind == Kind::DirectoryAudits { &DIRECTORY_AUDITS } else { &RISK_DETECTIONS };
+            Batch::Records(checked(docs, &mut errors, &mut total, |d| Record::from_document(set, d)))
         }
-    }
+        Kind::RiskyUsers => {
+            Batch::RiskyUsers(checked(docs, &mut errors, &mut total, RiskyUserChange::from_document))
+        }
+    };
     if total == 0 {
         return Err(ApiError::BadRequest("The body holds no records.".into()));
     }
     if errors.is_empty() {
-        return Ok(records);
+        return Ok(batch);
     }
     let count = errors.len();
     errors.truncate(MAX_LISTED_ERRORS);

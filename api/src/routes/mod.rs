@@ -1,12 +1,15 @@
 //! Handlers, one file per resource. Shared here: the API version of a request, the public base
 //! URL, and writing Graph envelopes around stored JSON text without re-serialising it.
 
+pub mod actions;
+pub mod entities;
 pub mod health;
 pub mod ingest;
-pub mod sign_ins;
 pub mod tenant;
 
 use actix_web::HttpRequest;
+use domain::policy::Masks;
+use domain::query::EntitySet;
 use storage::StoredDocument;
 
 use crate::error::ApiError;
@@ -66,13 +69,13 @@ fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
-/// Parses `$select`: a comma list of top-level properties. Under `/v1.0` they must be v1.0
-/// properties; under `/beta` any property name is allowed (beta has many more).
+/// Parses `$select`: a comma list of top-level properties of `set`. Under `/v1.0` they must be
+/// v1.0 properties; under `/beta` any property name is allowed (beta has many more).
 ///
 /// # Errors
 /// [`ApiError::BadRequest`] naming the unknown property and listing the known ones.
-pub fn parse_select(value: &str, version: ApiVersion) -> Result<Vec<String>, ApiError> {
-    let known = domain::model::sign_in::V1_PROPERTIES;
+pub fn parse_select(set: &EntitySet, value: &str, version: ApiVersion) -> Result<Vec<String>, ApiError> {
+    let known = set.v1_properties;
     let mut out: Vec<String> = Vec::new();
     for raw in value.split(',') {
         let name = raw.trim();
@@ -90,7 +93,8 @@ pub fn parse_select(value: &str, version: ApiVersion) -> Result<Vec<String>, Api
             }
             _ => {
                 return Err(ApiError::BadRequest(format!(
-                    "$select: '{name}' is not a property of signIn. Properties: {}.",
+                    "$select: '{name}' is not a property of {}. Properties: {}.",
+                    set.type_name,
                     known.join(", ")
                 )));
             }
@@ -103,17 +107,17 @@ pub fn parse_select(value: &str, version: ApiVersion) -> Result<Vec<String>, Api
 }
 
 /// How documents are shown to this caller: the `$select`ed properties only (all when `None`), and
-/// the properties the tenant's license hides reading `hidden`.
+/// what the tenant's license masks (`hidden`, `generic`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Presentation<'a> {
     pub select: Option<&'a [String]>,
-    pub hidden: &'a [&'static str],
+    pub masks: Masks,
     /// Properties the caller may not see at all.
     pub omit: &'a [&'static str],
 }
 
 fn present(text: String, how: Presentation<'_>) -> String {
-    if how.select.is_none() && how.hidden.is_empty() && how.omit.is_empty() {
+    if how.select.is_none() && how.masks.is_empty() && how.omit.is_empty() {
         return text;
     }
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) else { return text };
@@ -121,10 +125,15 @@ fn present(text: String, how: Presentation<'_>) -> String {
         .into_iter()
         .filter(|(k, _)| how.select.is_none_or(|s| s.iter().any(|x| x == k)) && !how.omit.contains(&k.as_str()))
         .map(|(k, v)| {
-            if how.hidden.contains(&k.as_str()) {
-                (k, serde_json::Value::String(domain::query::eval::HIDDEN.to_owned()))
-            } else {
-                (k, v)
+            if how.masks.hidden.contains(&k.as_str()) {
+                return (k, serde_json::Value::String(domain::query::eval::HIDDEN.to_owned()));
+            }
+            match (how.masks.generic_of(&k), v) {
+                (Some(g), serde_json::Value::String(s)) => {
+                    let shown = g.apply(&s).to_owned();
+                    (k, serde_json::Value::String(shown))
+                }
+                (_, v) => (k, v),
             }
         })
         .collect();

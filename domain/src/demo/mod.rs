@@ -20,7 +20,7 @@ pub mod identity_protection;
 mod people;
 mod regions;
 mod risk;
-mod rng;
+pub(crate) mod rng;
 mod schedule;
 #[cfg(test)]
 mod tests;

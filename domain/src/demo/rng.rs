@@ -3,7 +3,7 @@
 //! on every machine and every run.
 
 /// One step of splitmix64: advances `state` and returns a well-mixed word.
-pub(super) fn splitmix64(state: &mut u64) -> u64 {
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -12,7 +12,7 @@ pub(super) fn splitmix64(state: &mut u64) -> u64 {
 }
 
 /// A hash of several words, for values that must not depend on the seed (user ids, devices).
-pub(super) fn mix(words: &[u64]) -> u64 {
+pub(crate) fn mix(words: &[u64]) -> u64 {
     let mut h = 0x243F_6A88_85A3_08D3_u64;
     for &w in words {
         let mut s = h ^ w;
@@ -22,7 +22,7 @@ pub(super) fn mix(words: &[u64]) -> u64 {
 }
 
 /// FNV-1a of a string, to fold names and tenant ids into [`mix`].
-pub(super) fn hash_str(s: &str) -> u64 {
+pub(crate) fn hash_str(s: &str) -> u64 {
     s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
 }
 
@@ -120,7 +120,7 @@ pub(super) fn guid_from(a: u64, b: u64) -> String {
 }
 
 /// A GUID derived from a hash of `words`: the same words always give the same GUID.
-pub(super) fn stable_guid(words: &[u64]) -> String {
+pub(crate) fn stable_guid(words: &[u64]) -> String {
     let a = mix(words);
     let b = mix(&[a, 0x5EED]);
     guid_from(a, b)

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::filter::{CmpOp, Filter, Func, Operand, Scalar, SortKey, TextMatch};
 use super::registry::{CollectionField, Element, Field, ValueType};
 use crate::time::{TICKS_PER_DAY, TICKS_PER_SECOND, from_ticks, parse_ticks};
+use crate::policy::Masks;
 use chrono::{Datelike, Timelike};
 
 /// The value at `path` (`a/b/c`) of a JSON object.
@@ -37,10 +38,17 @@ pub fn field_value(doc: &Value, field: &Field) -> Scalar {
     normalise(at_path(doc, field.path), field.ty)
 }
 
-/// The value of `field` as a tenant sees it: fields its license hides read `hidden`.
+/// The value of `field` as a tenant sees it: fields its license hides read `hidden`, premium
+/// values read `generic`.
 #[must_use]
-pub fn field_value_masked(doc: &Value, field: &Field, hidden: &[&str]) -> Scalar {
-    if hidden.contains(&field.path) { Scalar::Text(HIDDEN.to_owned()) } else { field_value(doc, field) }
+pub fn field_value_masked(doc: &Value, field: &Field, masks: &Masks) -> Scalar {
+    if masks.hidden.contains(&field.path) {
+        return Scalar::Text(HIDDEN.to_owned());
+    }
+    match (field_value(doc, field), masks.generic_of(field.path)) {
+        (Scalar::Text(t), Some(g)) => Scalar::Text(g.apply(&t).to_owned()),
+        (v, _) => v,
+    }
 }
 
 /// What a field hidden by the license reads.
@@ -71,12 +79,12 @@ fn as_f64(s: &Scalar) -> f64 {
 struct Env<'v> {
     doc: &'v Value,
     element: Option<&'v Value>,
-    hidden: &'v [&'v str],
+    masks: &'v Masks,
 }
 
 fn operand(o: &Operand, env: &Env<'_>) -> Scalar {
     match o {
-        Operand::Field(f) => field_value_masked(env.doc, f, env.hidden),
+        Operand::Field(f) => field_value_masked(env.doc, f, env.masks),
         Operand::Element(ty) => normalise(env.element, *ty),
         Operand::ElementField(f) => normalise(env.element.and_then(|e| at_path(e, f.path)), f.ty),
         Operand::Literal(s) => s.clone(),
@@ -155,25 +163,25 @@ fn eval(f: &Filter, env: &Env<'_>) -> bool {
             let items = elements(env.doc, collection);
             match predicate {
                 None => !items.is_empty(),
-                Some(p) => items.iter().any(|e| eval(p, &Env { doc: env.doc, element: Some(e), hidden: env.hidden })),
+                Some(p) => items.iter().any(|e| eval(p, &Env { doc: env.doc, element: Some(e), masks: env.masks })),
             }
         }
         Filter::All { collection, predicate } => elements(env.doc, collection)
             .iter()
-            .all(|e| eval(predicate, &Env { doc: env.doc, element: Some(e), hidden: env.hidden })),
+            .all(|e| eval(predicate, &Env { doc: env.doc, element: Some(e), masks: env.masks })),
     }
 }
 
 /// Whether `doc` satisfies `filter`.
 #[must_use]
 pub fn matches(filter: &Filter, doc: &Value) -> bool {
-    matches_masked(filter, doc, &[])
+    matches_masked(filter, doc, &Masks::NONE)
 }
 
-/// Whether `doc` satisfies `filter` for a tenant whose license hides the fields in `hidden`.
+/// Whether `doc` satisfies `filter` for a tenant whose license masks fields with `masks`.
 #[must_use]
-pub fn matches_masked(filter: &Filter, doc: &Value, hidden: &[&str]) -> bool {
-    eval(filter, &Env { doc, element: None, hidden })
+pub fn matches_masked(filter: &Filter, doc: &Value, masks: &Masks) -> bool {
+    eval(filter, &Env { doc, element: None, masks })
 }
 
 /// Orders two sort-key values: nulls first ascending, last descending.
@@ -192,16 +200,16 @@ pub fn order_nullable(a: &Scalar, b: &Scalar, descending: bool) -> Ordering {
 /// (descending when there are no keys: newest first).
 #[must_use]
 pub fn compare_docs(keys: &[SortKey], id_field: &Field, a: &Value, b: &Value) -> Ordering {
-    compare_docs_masked(keys, id_field, a, b, &[])
+    compare_docs_masked(keys, id_field, a, b, &Masks::NONE)
 }
 
-/// [`compare_docs`] for a tenant whose license hides the fields in `hidden`.
+/// [`compare_docs`] for a tenant whose license masks fields with `masks`.
 #[must_use]
-pub fn compare_docs_masked(keys: &[SortKey], id_field: &Field, a: &Value, b: &Value, hidden: &[&str]) -> Ordering {
+pub fn compare_docs_masked(keys: &[SortKey], id_field: &Field, a: &Value, b: &Value, masks: &Masks) -> Ordering {
     for k in keys {
         let o = order_nullable(
-            &field_value_masked(a, k.field, hidden),
-            &field_value_masked(b, k.field, hidden),
+            &field_value_masked(a, k.field, masks),
+            &field_value_masked(b, k.field, masks),
             k.descending,
         );
         if o != Ordering::Equal {

@@ -5,7 +5,8 @@
 
 use crate::model::EnumDef;
 use crate::model::enums::{
-    AppliedConditionalAccessPolicyResult, ConditionalAccessStatus, RiskDetail, RiskEventType, RiskLevel, RiskState,
+    ActivityType, AppliedConditionalAccessPolicyResult, ConditionalAccessStatus, GroupType, OperationResult,
+    RiskDetail, RiskDetectionTimingType, RiskEventType, RiskLevel, RiskState, TokenIssuerType,
 };
 
 /// The type of a property's value.
@@ -111,6 +112,8 @@ pub struct EntitySet {
     pub time_field: &'static str,
     pub default_top: usize,
     pub max_top: usize,
+    /// The top-level properties served under `/v1.0` (and selectable there).
+    pub v1_properties: &'static [&'static str],
 }
 
 impl EntitySet {
@@ -243,7 +246,183 @@ pub const SIGN_INS: EntitySet = EntitySet {
     time_field: "createdDateTime",
     default_top: 1000,
     max_top: 1000,
+    v1_properties: crate::model::sign_in::V1_PROPERTIES,
 };
+
+/// The key and the time of an entity set: every table keeps its set's time in `created_ticks`.
+const fn key() -> Field {
+    Field { path: "id", ty: Str, nullable: false, sortable: true, source: Source::Column("id") }
+}
+
+const fn time(path: &'static str) -> Field {
+    Field { path, ty: DateTimeOffset, nullable: false, sortable: true, source: Source::Ticks("created_ticks") }
+}
+
+const fn ticks(path: &'static str, column: &'static str) -> Field {
+    Field { path, ty: DateTimeOffset, nullable: true, sortable: true, source: Source::Ticks(column) }
+}
+
+const fn element(path: &'static str, ty: ValueType, column: &'static str) -> Field {
+    Field { path, ty, nullable: true, sortable: false, source: Source::Column(column) }
+}
+
+const DIRECTORY_AUDIT_FIELDS: &[Field] = &[
+    key(),
+    time("activityDateTime"),
+    column("activityDisplayName", Str, "activity_display_name"),
+    column("category", Str, "category"),
+    column("correlationId", Str, "correlation_id"),
+    column("loggedByService", Str, "logged_by_service"),
+    column("operationType", Str, "operation_type"),
+    column("result", enum_type::<OperationResult>(), "result"),
+    document("resultReason", Str),
+    column("initiatedBy/user/id", Str, "initiated_by_user_id"),
+    column("initiatedBy/user/displayName", Str, "initiated_by_user_display_name"),
+    column("initiatedBy/user/userPrincipalName", Str, "initiated_by_user_principal_name"),
+    document("initiatedBy/user/ipAddress", Str),
+    column("initiatedBy/app/appId", Str, "initiated_by_app_id"),
+    column("initiatedBy/app/displayName", Str, "initiated_by_app_display_name"),
+    document("initiatedBy/app/servicePrincipalId", Str),
+    document("initiatedBy/app/servicePrincipalName", Str),
+];
+
+const TARGET_RESOURCE_FIELDS: &[Field] = &[
+    element("id", Str, "resource_id"),
+    element("displayName", Str, "display_name"),
+    element("type", Str, "kind"),
+    element("userPrincipalName", Str, "user_principal_name"),
+    element("groupType", enum_type::<GroupType>(), "group_type"),
+];
+
+const KEY_VALUE_FIELDS: &[Field] = &[element("key", Str, "detail_key"), element("value", Str, "detail_value")];
+
+const DIRECTORY_AUDIT_COLLECTIONS: &[CollectionField] = &[
+    CollectionField {
+        path: "targetResources",
+        table: "directory_audit_targets",
+        discriminator: None,
+        element: Element::Complex { fields: TARGET_RESOURCE_FIELDS },
+    },
+    CollectionField {
+        path: "additionalDetails",
+        table: "directory_audit_details",
+        discriminator: None,
+        element: Element::Complex { fields: KEY_VALUE_FIELDS },
+    },
+];
+
+/// `auditLogs/directoryAudits`.
+pub const DIRECTORY_AUDITS: EntitySet = EntitySet {
+    name: "auditLogs/directoryAudits",
+    type_name: "directoryAudit",
+    table: "directory_audits",
+    child_key: "audit_id",
+    fields: DIRECTORY_AUDIT_FIELDS,
+    collections: DIRECTORY_AUDIT_COLLECTIONS,
+    time_field: "activityDateTime",
+    default_top: 1000,
+    max_top: 1000,
+    v1_properties: crate::model::directory_audit::V1_PROPERTIES,
+};
+
+const RISK_DETECTION_FIELDS: &[Field] = &[
+    key(),
+    time("detectedDateTime"),
+    ticks("activityDateTime", "activity_ticks"),
+    ticks("lastUpdatedDateTime", "last_updated_ticks"),
+    column("requestId", Str, "request_id"),
+    column("correlationId", Str, "correlation_id"),
+    column("riskEventType", Str, "risk_event_type"),
+    column("riskState", enum_type::<RiskState>(), "risk_state"),
+    column("riskLevel", enum_type::<RiskLevel>(), "risk_level"),
+    column("riskDetail", enum_type::<RiskDetail>(), "risk_detail"),
+    column("source", Str, "source"),
+    column("detectionTimingType", enum_type::<RiskDetectionTimingType>(), "detection_timing_type"),
+    column("activity", enum_type::<ActivityType>(), "activity"),
+    column("tokenIssuerType", enum_type::<TokenIssuerType>(), "token_issuer_type"),
+    column("ipAddress", Str, "ip_address"),
+    column("userId", Str, "user_id"),
+    column("userDisplayName", Str, "user_display_name"),
+    column("userPrincipalName", Str, "user_principal_name"),
+    column("location/city", Str, "location_city"),
+    column("location/state", Str, "location_state"),
+    column("location/countryOrRegion", Str, "location_country_or_region"),
+    document("location/geoCoordinates/latitude", Double),
+    document("location/geoCoordinates/longitude", Double),
+    document("additionalInfo", Str),
+];
+
+/// `identityProtection/riskDetections`.
+pub const RISK_DETECTIONS: EntitySet = EntitySet {
+    name: "identityProtection/riskDetections",
+    type_name: "riskDetection",
+    table: "risk_detections",
+    child_key: "detection_id",
+    fields: RISK_DETECTION_FIELDS,
+    collections: &[],
+    time_field: "detectedDateTime",
+    default_top: 20,
+    max_top: 500,
+    v1_properties: crate::model::risk_detection::V1_PROPERTIES,
+};
+
+const RISKY_USER_FIELDS: &[Field] = &[
+    key(),
+    time("riskLastUpdatedDateTime"),
+    column("isDeleted", Boolean, "is_deleted"),
+    column("isProcessing", Boolean, "is_processing"),
+    column("riskDetail", enum_type::<RiskDetail>(), "risk_detail"),
+    column("riskLevel", enum_type::<RiskLevel>(), "risk_level"),
+    column("riskState", enum_type::<RiskState>(), "risk_state"),
+    column("userDisplayName", Str, "user_display_name"),
+    column("userPrincipalName", Str, "user_principal_name"),
+];
+
+/// `identityProtection/riskyUsers`.
+pub const RISKY_USERS: EntitySet = EntitySet {
+    name: "identityProtection/riskyUsers",
+    type_name: "riskyUser",
+    table: "risky_users",
+    child_key: "risky_user_id",
+    fields: RISKY_USER_FIELDS,
+    collections: &[],
+    time_field: "riskLastUpdatedDateTime",
+    default_top: 20,
+    max_top: 500,
+    v1_properties: crate::model::risky_user::V1_PROPERTIES,
+};
+
+const RISKY_USER_HISTORY_FIELDS: &[Field] = &[
+    key(),
+    time("riskLastUpdatedDateTime"),
+    column("userId", Str, "user_id"),
+    column("initiatedBy", Str, "initiated_by"),
+    column("isDeleted", Boolean, "is_deleted"),
+    column("isProcessing", Boolean, "is_processing"),
+    column("riskDetail", enum_type::<RiskDetail>(), "risk_detail"),
+    column("riskLevel", enum_type::<RiskLevel>(), "risk_level"),
+    column("riskState", enum_type::<RiskState>(), "risk_state"),
+    column("userDisplayName", Str, "user_display_name"),
+    column("userPrincipalName", Str, "user_principal_name"),
+    document("activity/detail", enum_type::<RiskDetail>()),
+];
+
+/// `identityProtection/riskyUsers/{id}/history`: append-only, one item per change of the user's risk.
+pub const RISKY_USER_HISTORY: EntitySet = EntitySet {
+    name: "identityProtection/riskyUsers/history",
+    type_name: "riskyUserHistoryItem",
+    table: "risky_user_history",
+    child_key: "history_id",
+    fields: RISKY_USER_HISTORY_FIELDS,
+    collections: &[],
+    time_field: "riskLastUpdatedDateTime",
+    default_top: 20,
+    max_top: 500,
+    v1_properties: crate::model::risky_user::HISTORY_V1_PROPERTIES,
+};
+
+/// Every entity set idtrail serves.
+pub const ALL_SETS: [&EntitySet; 5] = [&SIGN_INS, &DIRECTORY_AUDITS, &RISK_DETECTIONS, &RISKY_USERS, &RISKY_USER_HISTORY];
 
 #[cfg(test)]
 mod tests {
@@ -261,9 +440,24 @@ mod tests {
     }
 
     #[test]
-    fn the_key_comes_first() {
-        assert_eq!(SIGN_INS.id_field().path, "id");
-        assert!(!SIGN_INS.id_field().nullable && SIGN_INS.id_field().sortable);
+    fn the_key_comes_first_and_the_time_second() {
+        for set in ALL_SETS {
+            assert_eq!(set.id_field().path, "id");
+            assert!(!set.id_field().nullable && set.id_field().sortable);
+            let time = set.field(set.time_field).unwrap();
+            assert_eq!(time.source, Source::Ticks("created_ticks"), "{}", set.name);
+            assert!(!time.nullable);
+        }
+    }
+
+    #[test]
+    fn every_path_is_a_v1_property_of_its_type() {
+        for set in ALL_SETS {
+            for path in set.filterable_paths() {
+                let top = path.split('/').next().unwrap();
+                assert!(set.v1_properties.contains(&top), "{}: {path}", set.name);
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,298 @@
+//! The read endpoints of every entity set, one implementation for all: a collection (`$filter`,
+//! `$select`, `$orderby`, `$top`, `$skiptoken`, `$count`), its `/$count`, and one entity by id.
+//! Each set is a [`Resource`]: its registry and its row of the authorization matrix.
+//!
+//! `GET /{v1.0|beta}/auditLogs/signIns`, `/auditLogs/directoryAudits`,
+//! `/identityProtection/riskDetections`, `/identityProtection/riskyUsers`, each with `/$count` and
+//! `/{id}`, and `/identityProtection/riskyUsers/{id}/history` with `/$count` and `/{historyId}`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use domain::access::{self, Access, Endpoint};
+use domain::policy::Masks;
+use domain::principal::Principal;
+use domain::query::registry::{self, EntitySet};
+use domain::query::{Filter, Scalar, SortKey, eval, resolve_filter, resolve_orderby};
+use storage::{Query, Store, TenantView};
+
+use super::{ApiVersion, Envelope, Presentation, base_url, collection_body, entity_body, next_link};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::paging;
+use crate::query::{self, QueryOptions};
+use crate::state::AppState;
+
+/// An entity set as served: its registry and the matrix row that guards it.
+#[derive(Debug, Clone, Copy)]
+pub struct Resource {
+    pub set: &'static EntitySet,
+    pub endpoint: Endpoint,
+}
+
+pub const SIGN_INS: Resource = Resource { set: &registry::SIGN_INS, endpoint: Endpoint::SignIns };
+pub const DIRECTORY_AUDITS: Resource =
+    Resource { set: &registry::DIRECTORY_AUDITS, endpoint: Endpoint::DirectoryAudits };
+pub const RISK_DETECTIONS: Resource = Resource { set: &registry::RISK_DETECTIONS, endpoint: Endpoint::RiskDetections };
+pub const RISKY_USERS: Resource = Resource { set: &registry::RISKY_USERS, endpoint: Endpoint::RiskyUsers };
+pub const RISKY_USER_HISTORY: Resource =
+    Resource { set: &registry::RISKY_USER_HISTORY, endpoint: Endpoint::RiskyUsers };
+
+/// The top-level collections, in the order the docs list them.
+pub const COLLECTIONS: [Resource; 4] = [SIGN_INS, DIRECTORY_AUDITS, RISK_DETECTIONS, RISKY_USERS];
+
+const LIST_OPTIONS: &[&str] = &["top", "skiptoken", "filter", "orderby", "select", "count"];
+const COUNT_OPTIONS: &[&str] = &["filter"];
+
+/// The caller's access, decided by the authorization matrix for the tenant's current tier:
+/// permission, then license, then role (`domain::access`). `Some(user)` limits reads to that user's
+/// records (a user's own sign-ins).
+fn authorize(
+    store: &Store,
+    res: Resource,
+    principal: &Principal,
+    enforce_scopes: bool,
+) -> Result<(Option<String>, TenantView), ApiError> {
+    let view = store.tenant_view(&principal.tenant)?;
+    let own = match access::authorize(principal, res.endpoint, view.tier, enforce_scopes)? {
+        Access::TenantWide => None,
+        Access::OwnOnly { user_id } => Some(user_id),
+    };
+    Ok((own, view))
+}
+
+const CA_PROPERTY: &str = "appliedConditionalAccessPolicies";
+
+/// Properties this caller may not see: sign-ins' Conditional Access details need a CA-reading role
+/// or permission (`graph-reference.md` §5.6).
+fn omitted(res: Resource, principal: &Principal) -> &'static [&'static str] {
+    if res.endpoint == Endpoint::SignIns && !access::can_read_conditional_access(principal) {
+        &[CA_PROPERTY]
+    } else {
+        &[]
+    }
+}
+
+/// Refuses filters on properties the caller may not see, so they cannot be probed.
+fn check_visible(filter: Option<&Filter>, omit: &[&str]) -> Result<(), ApiError> {
+    if let Some(f) = filter
+        && omit.iter().any(|p| f.references(p))
+    {
+        return Err(ApiError::Forbidden {
+            code: "Authorization_RequestDenied",
+            message: format!(
+                "Filtering on {CA_PROPERTY} needs a role or permission that reads Conditional Access data \
+                 (Global Administrator, Global Reader, Security Administrator, Security Reader, Conditional Access \
+                 Administrator; or Policy.Read.All for applications)."
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The query options of a request, resolved against the set's registry.
+struct Resolved {
+    filter: Option<Filter>,
+    order: Vec<SortKey>,
+    select: Option<Vec<String>>,
+    count: bool,
+}
+
+fn option<'o>(options: &'o QueryOptions, name: &str) -> Option<&'o str> {
+    options.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn resolve(set: &EntitySet, options: &QueryOptions, version: ApiVersion) -> Result<Resolved, ApiError> {
+    let filter = option(options, "$filter")
+        .map(|f| resolve_filter(set, f))
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let order = option(options, "$orderby")
+        .map(|o| resolve_orderby(set, o))
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?
+        .unwrap_or_default();
+    let select = option(options, "$select").map(|s| super::parse_select(set, s, version)).transpose()?;
+    let count = match option(options, "$count").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!("The value of $count must be true or false; got '{other}'.")));
+        }
+    };
+    Ok(Resolved { filter, order, select, count })
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+    ))
+}
+
+/// For a risky user's history: the user must exist and be visible to the tenant.
+fn check_parent(store: &Store, principal: &Principal, parent: Option<&str>) -> Result<(), ApiError> {
+    if let Some(user) = parent
+        && store.get(&registry::RISKY_USERS, &principal.tenant, None, user)?.0.is_none()
+    {
+        return Err(not_found(user));
+    }
+    Ok(())
+}
+
+/// The `@odata.context` path of a collection: the set's path, or a risky user's history.
+fn context_path(res: Resource, parent: Option<&str>) -> String {
+    match parent {
+        Some(user) => format!("identityProtection/riskyUsers('{user}')/history"),
+        None => res.set.name.to_owned(),
+    }
+}
+
+/// A collection page.
+pub async fn list(
+    res: Resource,
+    parent: Option<String>,
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let set = res.set;
+    let version = ApiVersion::of(&req);
+    let options = query::parse(req.query_string(), LIST_OPTIONS, set.max_top)?;
+    let resolved = resolve(set, &options, version)?;
+    let principal = caller.0;
+    let omit = omitted(res, &principal);
+    check_visible(resolved.filter.as_ref(), omit)?;
+    let top = options.top.unwrap_or(set.default_top);
+    let path = context_path(res, parent.as_deref());
+    let binding = paging::binding(&principal.binding(), &path, &options.canonical());
+    let after = options.skiptoken.as_deref().map(|t| state.pager.open(&binding, t)).transpose()?;
+    let order = if resolved.order.is_empty() { storage::entities::default_order(set) } else { resolved.order.clone() };
+    if after.as_ref().is_some_and(|c| c.len() != order.len() + 1) {
+        return Err(ApiError::BadRequest("The $skiptoken does not match this query's $orderby.".into()));
+    }
+
+    let store = state.store.clone();
+    let (filter, count_wanted) = (resolved.filter.clone(), resolved.count);
+    let sort = order.clone();
+    let enforce = state.config.auth_enforce_scopes;
+    let who = principal.clone();
+    let (mut docs, count, view) = web::block(move || -> Result<_, ApiError> {
+        let (own, _) = authorize(&store, res, &who, enforce)?;
+        check_parent(&store, &who, parent.as_deref())?;
+        let user = own.as_deref().or(parent.as_deref()).map(str::to_lowercase);
+        let q = Query {
+            set,
+            tenant: &who.tenant,
+            user: user.as_deref(),
+            filter: filter.as_ref(),
+            order: &sort,
+            after: after.as_deref(),
+            limit: top + 1,
+        };
+        let (docs, view) = store.page(&q)?;
+        let count = if count_wanted { Some(store.count(&q)?) } else { None };
+        Ok((docs, count, view))
+    })
+    .await??;
+
+    let masks = view.masks(set);
+    let base = base_url(&req, &state);
+    let next = if docs.len() > top {
+        docs.truncate(top);
+        match docs.last() {
+            Some(last) => {
+                let cursor = cursor_of(set, &last.doc, &order, &masks)?;
+                let token = state.pager.issue(&binding, &cursor);
+                Some(next_link(&base, req.path(), &options, top, &token))
+            }
+            None => None,
+        }
+    } else {
+        None
+    };
+    let projection = resolved.select.as_ref().map(|s| format!("({})", s.join(",")));
+    let context = format!("{base}/{}/$metadata#{path}{}", version.segment(), projection.unwrap_or_default());
+    let envelope = Envelope {
+        context: &context,
+        count,
+        next_link: next.as_deref(),
+        retention_start: Some(view.window_start(set)),
+    };
+    let how = Presentation { select: resolved.select.as_deref(), masks, omit };
+    let body = collection_body(envelope, &docs, version, how);
+    Ok(HttpResponse::Ok().content_type("application/json; odata.metadata=minimal").body(body))
+}
+
+/// The keyset position of a row: its sort key values as the tenant sees them, then its id.
+fn cursor_of(set: &EntitySet, doc: &str, order: &[SortKey], masks: &Masks) -> Result<Vec<Scalar>, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_str(doc).map_err(|e| ApiError::Internal(format!("stored document is not JSON: {e}")))?;
+    Ok(order
+        .iter()
+        .map(|k| eval::field_value_masked(&value, k.field, masks))
+        .chain([eval::field_value(&value, set.id_field())])
+        .collect())
+}
+
+/// `/$count`: the number of matching entities as plain text.
+pub async fn count(
+    res: Resource,
+    parent: Option<String>,
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let options = query::parse(req.query_string(), COUNT_OPTIONS, res.set.max_top)?;
+    let resolved = resolve(res.set, &options, ApiVersion::of(&req))?;
+    let principal = caller.0;
+    check_visible(resolved.filter.as_ref(), omitted(res, &principal))?;
+    let store = state.store.clone();
+    let enforce = state.config.auth_enforce_scopes;
+    let n = web::block(move || -> Result<i64, ApiError> {
+        let (own, _) = authorize(&store, res, &principal, enforce)?;
+        check_parent(&store, &principal, parent.as_deref())?;
+        let user = own.as_deref().or(parent.as_deref()).map(str::to_lowercase);
+        Ok(store.count(&Query {
+            set: res.set,
+            tenant: &principal.tenant,
+            user: user.as_deref(),
+            filter: resolved.filter.as_ref(),
+            order: &[],
+            after: None,
+            limit: 0,
+        })?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().content_type("text/plain").body(n.to_string()))
+}
+
+/// One entity by id (`$select` allowed).
+pub async fn get(
+    res: Resource,
+    parent: Option<String>,
+    id: String,
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let version = ApiVersion::of(&req);
+    let options = query::parse(req.query_string(), &["select"], res.set.max_top)?;
+    let select = option(&options, "$select").map(|v| super::parse_select(res.set, v, version)).transpose()?;
+    let principal = caller.0;
+    let omit = omitted(res, &principal);
+    let store = state.store.clone();
+    let lookup = id.clone();
+    let enforce = state.config.auth_enforce_scopes;
+    let path = context_path(res, parent.as_deref());
+    let (doc, view) = web::block(move || -> Result<_, ApiError> {
+        let (own, _) = authorize(&store, res, &principal, enforce)?;
+        check_parent(&store, &principal, parent.as_deref())?;
+        let user = own.as_deref().or(parent.as_deref()).map(str::to_lowercase);
+        Ok(store.get(res.set, &principal.tenant, user.as_deref(), &lookup)?)
+    })
+    .await??;
+    let doc = doc.ok_or_else(|| not_found(&id))?;
+    let context = format!("{}/{}/$metadata#{path}/$entity", base_url(&req, &state), version.segment());
+    let how = Presentation { select: select.as_deref(), masks: view.masks(res.set), omit };
+    Ok(HttpResponse::Ok().content_type("application/json; odata.metadata=minimal").body(entity_body(
+        &context, &doc, version, how,
+    )))
+}
