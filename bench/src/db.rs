@@ -105,14 +105,11 @@ impl Db {
         Ok(c)
     }
 
-    /// Bytes on disk.
+    /// Bytes on disk (SQLite: the database file, without its WAL).
     pub fn size_bytes(&self, conn: &mut AnyConnection) -> anyhow::Result<u64> {
         match self {
-            Self::Sqlite { path } => Ok(["", "-wal"]
-                .iter()
-                .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())
-                .map(|m| m.len())
-                .sum()),
+            // The database file only; the WAL is reported on its own.
+            Self::Sqlite { path } => Ok(std::fs::metadata(path).map_or(0, |m| m.len())),
             Self::Postgres { .. } => {
                 let n = scalar(conn, "SELECT pg_database_size(current_database()) AS n", &[])?;
                 Ok(u64::try_from(n).unwrap_or(0))

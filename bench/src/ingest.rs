@@ -5,8 +5,9 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,82 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Batch, BatchFile, Pass};
 use crate::db::{self, Db};
 use crate::http::Conn;
+
+/// Watches the disk while data is loaded: stops the load when free space falls below a floor
+/// (the machine is shared: a full disk would also stop the PostgreSQL server everyone uses), and
+/// records the largest SQLite WAL file seen.
+#[derive(Debug)]
+pub struct DiskGuard {
+    stop: AtomicBool,
+    low: AtomicBool,
+    max_wal: AtomicU64,
+    min_free: AtomicU64,
+}
+
+impl DiskGuard {
+    /// Free space the load must leave on every watched file system.
+    pub const FLOOR: u64 = 8 << 30;
+
+    pub fn new() -> Self {
+        Self {
+            stop: AtomicBool::new(false),
+            low: AtomicBool::new(false),
+            max_wal: AtomicU64::new(0),
+            min_free: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Samples `dirs` (free space) and `wal` (size) every 500 ms until [`DiskGuard::stop`].
+    pub fn watch(&self, dirs: &[PathBuf], wal: Option<&Path>) {
+        while !self.stop.load(Ordering::Relaxed) {
+            for d in dirs {
+                if let Ok(free) = db::free_bytes(d) {
+                    self.min_free.fetch_min(free, Ordering::Relaxed);
+                    if free < Self::FLOOR {
+                        self.low.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            if let Some(w) = wal.and_then(|w| std::fs::metadata(w).ok()) {
+                self.max_wal.fetch_max(w.len(), Ordering::Relaxed);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// An error once free space fell below the floor.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.low.load(Ordering::Relaxed) {
+            bail!(
+                "stopped loading: free disk fell below {} GB{}",
+                Self::FLOOR >> 30,
+                match self.max_wal() {
+                    0 => String::new(),
+                    w => format!(" (the SQLite WAL file had grown to {:.1} GB)", w as f64 / f64::from(1 << 30)),
+                }
+            );
+        }
+        Ok(())
+    }
+
+    pub fn max_wal(&self) -> u64 {
+        self.max_wal.load(Ordering::Relaxed)
+    }
+
+    pub fn min_free(&self) -> u64 {
+        self.min_free.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for DiskGuard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// What a load over HTTP did.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -29,6 +106,12 @@ pub struct IngestStats {
     pub seconds: f64,
     /// Sign-ins stored per second.
     pub rate: f64,
+    /// Batches the service refused with 5xx or 429 and the client sent again (as a Graph client
+    /// would; ingest is idempotent), and the first such answer.
+    #[serde(default)]
+    pub retries: u64,
+    #[serde(default)]
+    pub first_error: Option<String>,
 }
 
 /// What a baseline bulk copy did.
@@ -49,6 +132,8 @@ struct Totals {
     duplicates: AtomicU64,
     expired: AtomicU64,
     batches: AtomicU64,
+    retries: AtomicU64,
+    first_error: std::sync::Mutex<Option<String>>,
 }
 
 impl Totals {
@@ -63,19 +148,38 @@ impl Totals {
             clients,
             seconds,
             rate: inserted as f64 / seconds.max(1e-9),
+            retries: self.retries.load(Ordering::Relaxed),
+            first_error: self.first_error.lock().ok().and_then(|e| e.clone()),
         }
     }
 }
 
-/// Posts one NDJSON batch; returns (inserted, duplicates, expired).
-fn post(conn: &mut Conn, token: &str, body: &[u8]) -> anyhow::Result<(u64, u64, u64)> {
+/// Attempts per batch before the load gives up.
+const ATTEMPTS: u32 = 8;
+
+/// Posts one NDJSON batch; returns (inserted, duplicates, expired). A 5xx or 429 answer is
+/// retried after a pause (counted in `totals`).
+fn post(conn: &mut Conn, token: &str, body: &[u8], totals: &Totals) -> anyhow::Result<(u64, u64, u64)> {
     let auth = format!("Bearer {token}");
-    let r = conn.request(
-        "POST",
-        "/ingest/signIns",
-        &[("Authorization", &auth), ("Content-Type", "application/x-ndjson")],
-        body,
-    )?;
+    let mut attempt = 0;
+    let r = loop {
+        attempt += 1;
+        let r = conn.request(
+            "POST",
+            "/ingest/signIns",
+            &[("Authorization", &auth), ("Content-Type", "application/x-ndjson")],
+            body,
+        )?;
+        let retryable = r.status >= 500 || r.status == 429;
+        if !retryable || attempt >= ATTEMPTS {
+            break r;
+        }
+        totals.retries.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut e) = totals.first_error.lock() {
+            e.get_or_insert_with(|| format!("HTTP {}: {}", r.status, r.text().chars().take(300).collect::<String>()));
+        }
+        std::thread::sleep(Duration::from_millis(250 * u64::from(attempt)));
+    };
     if r.status != 200 {
         let text = r.text();
         bail!("ingest answered {}: {}", r.status, text.chars().take(600).collect::<String>());
@@ -100,6 +204,7 @@ pub fn post_files(
     tokens: &[String; 3],
     files: &[BatchFile],
     clients: usize,
+    guard: &DiskGuard,
 ) -> anyhow::Result<IngestStats> {
     let next = AtomicUsize::new(0);
     let totals = Totals::default();
@@ -112,8 +217,9 @@ pub fn post_files(
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(f) = files.get(i) else { return Ok(()) };
+                        guard.check()?;
                         let body = std::fs::read(&f.path).with_context(|| format!("reading {}", f.path.display()))?;
-                        let outcome = post(&mut conn, &tokens[f.tenant], &body)?;
+                        let outcome = post(&mut conn, &tokens[f.tenant], &body, &totals)?;
                         record(&totals, f.rows, outcome);
                     }
                 })
@@ -134,6 +240,7 @@ pub fn post_stream(
     tokens: &[String; 3],
     passes: &mut [Pass],
     clients: usize,
+    guard: &DiskGuard,
     progress: &dyn Fn(&str),
 ) -> anyhow::Result<IngestStats> {
     let totals = Totals::default();
@@ -168,7 +275,7 @@ pub fn post_stream(
                             rx.recv()
                         };
                         let Ok(b) = batch else { return Ok(()) };
-                        match post(&mut conn, &tokens[b.tenant], &b.body) {
+                        match guard.check().and_then(|()| post(&mut conn, &tokens[b.tenant], &b.body, &totals)) {
                             Ok(o) => record(&totals, b.rows, o),
                             Err(e) => {
                                 failed.store(true, Ordering::Relaxed);

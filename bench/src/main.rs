@@ -173,14 +173,59 @@ fn run(args: &Args) -> anyhow::Result<()> {
     };
     let mut results = report::Results::new(args.quick, args.scale, started_at, &args.pg_url);
     for backend in backends {
-        let r = run_backend(args, &sizes, backend, &binary, &work)
-            .with_context(|| format!("the {} run", backend.name()))?;
-        results.backends.push(r);
+        // A backend that fails is reported as such; the others still run and are reported.
+        match run_backend(args, &sizes, backend, &binary, &work) {
+            Ok(r) => results.backends.push(r),
+            Err(e) => {
+                say(&format!("the {} run failed: {e:#}", backend.name()));
+                let log = service_log_tail(&work, backend.name());
+                results.failures.push(report::Failure { backend: backend.name().into(), error: format!("{e:#}{log}") });
+            }
+        }
     }
     results.finish(started.elapsed().as_secs_f64());
     report::write(&results, &out)?;
     say(&format!("done in {:.0} s: {}", started.elapsed().as_secs_f64(), out.join("RESULTS.md").display()));
+    if !results.failures.is_empty() {
+        bail!("{} backend run(s) failed (see RESULTS.md)", results.failures.len());
+    }
     Ok(())
+}
+
+/// The last lines of the newest service log of `backend` (the cause of a 500 is only there).
+fn service_log_tail(work: &Path, backend: &str) -> String {
+    let newest = std::fs::read_dir(work)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&format!("idtrail-{backend}-")))
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok());
+    let Some(entry) = newest else { return String::new() };
+    let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+    let lines: Vec<String> = text
+        .lines()
+        .rev()
+        .take(12)
+        .map(|l| {
+            // Drop the terminal colours tracing writes.
+            let mut out = String::new();
+            let mut skip = false;
+            for ch in l.chars() {
+                match (skip, ch) {
+                    (false, '\u{1b}') => skip = true,
+                    (true, 'm') => skip = false,
+                    (true, _) => {}
+                    (false, c) => out.push(c),
+                }
+            }
+            out
+        })
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let lines: Vec<String> = lines.into_iter().rev().collect();
+    format!("\n\nlast lines of {}:\n{}", entry.path().display(), lines.join("\n"))
 }
 
 /// Rough bytes a run needs on disk: batch files, CSV copies, the database with its indexes.
@@ -195,7 +240,13 @@ fn check_disk(
     const GB: u64 = 1 << 30;
     // Database: the document plus ~3.3 kB of columns, child rows and indexes per sign-in (measured:
     // see RESULTS.md's data sizes), with room for WAL and a bulk-copy twin of the I1 rows.
-    let db_need = rows * (doc + 3300) + i1 * (doc + 3300) + 2 * GB;
+    let per_row = doc + 3300;
+    let db_need = match backend {
+        Backend::Postgres => rows * per_row + i1 * per_row + 2 * GB,
+        // SQLite's WAL grows to about three times the database while 4 clients ingest (measured;
+        // see RESULTS.md), and the baseline's one-transaction copy has a WAL of its own.
+        Backend::Sqlite => rows * per_row * 4 + i1 * per_row * 2 + 2 * GB,
+    };
     let files_need = i1 * doc * 2 + GB;
     let free_work = db::free_bytes(work)?;
     let (free_db, db_path) = match pg_data {
@@ -233,6 +284,10 @@ struct Loaded {
     planned: data::Counts,
     i1_generation_seconds: f64,
     seconds: f64,
+    /// Largest SQLite WAL file seen during I1, and during the whole load.
+    max_wal_i1: u64,
+    max_wal: u64,
+    min_free_disk: u64,
 }
 
 /// Generates the data and loads it through the service: I1 first (timed, then its baseline),
@@ -248,6 +303,7 @@ fn load_data(
     sampler: &service::Sampler,
     tokens: &[String; 3],
     (db, copy_db, work): (&Db, &Db, &Path),
+    guard: &ingest::DiskGuard,
 ) -> anyhow::Result<Loaded> {
     // I1: the first `i1` rows, generated to files first (so generation does not share the CPU
     // with the timed ingest), split between the passes by their size.
@@ -292,8 +348,9 @@ fn load_data(
         args.ingest_clients
     ));
     sampler.take_peak();
-    let i1_stats = ingest::post_files(svc.addr, tokens, &files, args.ingest_clients)?;
+    let i1_stats = ingest::post_files(svc.addr, tokens, &files, args.ingest_clients, guard)?;
     let peak_i1 = sampler.take_peak();
+    let max_wal_i1 = guard.max_wal();
     say(&format!(
         "I1: {} stored in {:.1} s = {:.0}/s (peak RSS {:.0} MB)",
         i1_stats.inserted,
@@ -315,7 +372,7 @@ fn load_data(
     let rest: u64 = passes.iter().map(|p| p.total - p.produced).sum();
     let bulk = if rest > 0 {
         say(&format!("loading the other {rest} sign-ins through the ingest endpoint"));
-        let b = ingest::post_stream(svc.addr, tokens, &mut passes, args.ingest_clients, &|m| say(m))?;
+        let b = ingest::post_stream(svc.addr, tokens, &mut passes, args.ingest_clients, guard, &|m| say(m))?;
         say(&format!("loaded {} in {:.0} s ({:.0}/s, generation included)", b.inserted, b.seconds, b.rate));
         Some(b)
     } else {
@@ -331,7 +388,31 @@ fn load_data(
         planned,
         i1_generation_seconds,
         seconds: started.elapsed().as_secs_f64(),
+        max_wal_i1,
+        max_wal: guard.max_wal(),
+        min_free_disk: guard.min_free(),
     })
+}
+
+/// Removes what a backend's run made (unless `--keep`), also when it failed half-way.
+struct Cleanup {
+    dbs: Vec<Db>,
+    work: PathBuf,
+    keep: bool,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        for db in &self.dbs {
+            if let Err(e) = db.drop_if_exists() {
+                say(&format!("could not drop {}: {e:#}", db.url()));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.work);
+    }
 }
 
 /// `n` sign-in ids of `tenant` spread over its data: the first id at or after each of `n`
@@ -387,6 +468,7 @@ fn run_backend(
     };
     let end = chrono::Utc::now();
     let avg_doc = data::average_document_bytes(end) as u64;
+    let _cleanup = Cleanup { dbs: vec![db.clone(), copy_db.clone()], work: work.clone(), keep: args.keep };
     if args.reuse {
         say(&format!("== {name}: reusing {} (no loading, no I1)", db.url()));
     } else {
@@ -396,16 +478,18 @@ fn run_backend(
         }
         std::fs::create_dir_all(&work)?;
         db.recreate()?;
-        let pg_data = match backend {
-            Backend::Postgres => {
-                let mut c = db.connect()?;
-                db::texts(&mut c, "SELECT setting AS v FROM pg_settings WHERE name = 'data_directory'", &[])?
-                    .into_iter()
-                    .next()
-                    .map(PathBuf::from)
-            }
-            Backend::Sqlite => None,
-        };
+    }
+    let pg_data = match backend {
+        Backend::Postgres => {
+            let mut c = db.connect()?;
+            db::texts(&mut c, "SELECT setting AS v FROM pg_settings WHERE name = 'data_directory'", &[])?
+                .into_iter()
+                .next()
+                .map(PathBuf::from)
+        }
+        Backend::Sqlite => None,
+    };
+    if !args.reuse {
         check_disk(backend, total, i1, avg_doc, &work, pg_data.as_deref())?;
     }
 
@@ -435,7 +519,37 @@ fn run_backend(
     let loaded = if args.reuse {
         None
     } else {
-        Some(load_data(args, backend, counts, i1, end, &svc, &sampler, &ingest_tokens, (&db, &copy_db, &work))?)
+        let guard = ingest::DiskGuard::new();
+        let dirs: Vec<PathBuf> = std::iter::once(work.clone()).chain(pg_data.clone()).collect();
+        let wal = match &db {
+            Db::Sqlite { path } => Some(PathBuf::from(format!("{}-wal", path.display()))),
+            Db::Postgres { .. } => None,
+        };
+        let loaded = std::thread::scope(|s| {
+            s.spawn(|| guard.watch(&dirs, wal.as_deref()));
+            let r = load_data(
+                args,
+                backend,
+                counts,
+                i1,
+                end,
+                &svc,
+                &sampler,
+                &ingest_tokens,
+                (&db, &copy_db, &work),
+                &guard,
+            );
+            guard.stop();
+            r
+        })?;
+        if loaded.max_wal > 0 {
+            say(&format!(
+                "largest SQLite WAL file: {:.2} GB during I1, {:.2} GB during the whole load",
+                loaded.max_wal_i1 as f64 / f64::from(1 << 30),
+                loaded.max_wal as f64 / f64::from(1 << 30)
+            ));
+        }
+        Some(loaded)
     };
 
     // Settle as a running system would: PostgreSQL's autovacuum would have analyzed and set the
@@ -535,11 +649,6 @@ fn run_backend(
     drop(sampler);
     svc.stop()?;
     drop(store);
-    if !args.keep {
-        db.drop_if_exists()?;
-        copy_db.drop_if_exists()?;
-        let _ = std::fs::remove_dir_all(&work);
-    }
     let mut r = BackendResults {
         backend: name.into(),
         database_version,
@@ -559,6 +668,9 @@ fn run_backend(
             i1_generation_seconds: loaded.as_ref().map(|l| l.i1_generation_seconds),
             generation_and_load_seconds: loaded.as_ref().map(|l| l.seconds),
             bulk_load: loaded.as_ref().and_then(|l| l.bulk.clone()),
+            max_wal_bytes_i1: loaded.as_ref().map(|l| l.max_wal_i1).filter(|w| *w > 0),
+            max_wal_bytes: loaded.as_ref().map(|l| l.max_wal).filter(|w| *w > 0),
+            min_free_disk_bytes: loaded.as_ref().map(|l| l.min_free_disk),
         },
         memory: MemoryResult::new(
             idle_start,

@@ -19,6 +19,15 @@ pub struct Results {
     pub command: String,
     pub machine: Machine,
     pub backends: Vec<BackendResults>,
+    /// Backends whose run stopped with an error.
+    #[serde(default)]
+    pub failures: Vec<Failure>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Failure {
+    pub backend: String,
+    pub error: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,6 +70,14 @@ pub struct DataInfo {
     pub generation_and_load_seconds: Option<f64>,
     /// The untimed rest of the load (generated while posting).
     pub bulk_load: Option<IngestStats>,
+    /// SQLite: the largest WAL file seen during I1 and during the whole load.
+    #[serde(default)]
+    pub max_wal_bytes_i1: Option<u64>,
+    #[serde(default)]
+    pub max_wal_bytes: Option<u64>,
+    /// The least free disk seen while loading (file systems of the data and the database).
+    #[serde(default)]
+    pub min_free_disk_bytes: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -274,10 +291,20 @@ impl BackendResults {
         }
         if let Some(i) = &self.ingest {
             let (ratio, rate) = (i.ratio, i.service.rate);
+            let refused = (i.service.retries > 0).then(|| {
+                format!(
+                    "{} batch attempts were refused and sent again: {}",
+                    i.service.retries,
+                    i.service.first_error.as_deref().unwrap_or("")
+                )
+            });
             if self.backend == "postgres" {
                 self.target("I1", "ingest rate, service / psql \\copy".into(), ratio, 0.5, true);
             } else {
                 self.target("I1", "ingest rate, sign-ins/s".into(), rate, 20_000.0, true);
+            }
+            if let (Some(n), Some(t)) = (refused, self.targets.last_mut()) {
+                t.note = Some(n);
             }
         }
         let (idle, peak) = (self.memory.idle_start_mb, self.memory.peak_mb);
@@ -296,6 +323,7 @@ impl Results {
             command: std::env::args().collect::<Vec<_>>().join(" "),
             machine: machine(pg_url),
             backends: Vec::new(),
+            failures: Vec::new(),
         }
     }
 
@@ -406,6 +434,9 @@ pub fn markdown(r: &Results, analysis: Option<&str>) -> String {
          so that it hits both alike, but it adds noise.\n"
     );
 
+    for fl in &r.failures {
+        let _ = writeln!(s, "## The {} run failed\n\n```\n{}\n```\n", fl.backend, fl.error);
+    }
     let _ = writeln!(s, "## Targets\n");
     let _ = writeln!(s, "| backend | | what | measured | target | |\n|---|---|---|---|---|---|");
     let mut notes = Vec::new();
@@ -462,12 +493,30 @@ pub fn markdown(r: &Results, analysis: Option<&str>) -> String {
                 |t| format!("Generating and loading took {t:.0} s in all.")
             )
         );
+        if let (Some(i1), Some(all)) = (d.max_wal_bytes_i1, d.max_wal_bytes) {
+            let _ = writeln!(
+                s,
+                "The SQLite WAL file (`-wal`) reached {:.2} GB during I1 and {:.2} GB during the whole load.",
+                i1 as f64 / f64::from(1 << 30),
+                all as f64 / f64::from(1 << 30)
+            );
+        }
         if let Some(bl) = &d.bulk_load {
             let _ = writeln!(
                 s,
                 "After I1, the other {} sign-ins were generated while being posted ({:.0}/s, not a measurement: \
-                 the generator shares the CPU with the service).",
-                bl.inserted, bl.rate
+                 the generator shares the CPU with the service){}.",
+                bl.inserted,
+                bl.rate,
+                if bl.retries > 0 {
+                    format!(
+                        "; {} batch attempts were refused and sent again (first: `{}`)",
+                        bl.retries,
+                        bl.first_error.as_deref().unwrap_or("").chars().take(160).collect::<String>()
+                    )
+                } else {
+                    String::new()
+                }
             );
         }
         let c = &b.service_config;
@@ -492,6 +541,15 @@ pub fn markdown(r: &Results, analysis: Option<&str>) -> String {
                 i.baseline.method, i.baseline.rows, i.baseline.seconds, i.baseline.rate
             );
             let _ = writeln!(s, "\nRatio service / baseline: **{:.2}**.\n", i.ratio);
+            if i.service.retries > 0 {
+                let _ = writeln!(
+                    s,
+                    "During I1 the service refused {} batch attempts, which the clients sent again (ingest is \
+                     idempotent); the time includes them. First refusal: `{}`.\n",
+                    i.service.retries,
+                    i.service.first_error.as_deref().unwrap_or("")
+                );
+            }
         } else {
             let _ =
                 writeln!(s, "### I1: ingest\n\nNot measured: this run reused databases loaded earlier (`--reuse`).\n");

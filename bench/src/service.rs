@@ -136,7 +136,11 @@ impl Env {
     pub fn start(&self) -> anyhow::Result<Service> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let log = self.work_dir.join(format!("idtrail-{port}.log"));
+        // Beside the backend's folder, not in it: the log must outlive a failed run's cleanup.
+        let log = self.work_dir.with_file_name(format!(
+            "idtrail-{}-{port}.log",
+            self.work_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        ));
         let file = std::fs::File::create(&log)?;
         let child = self
             .command()
