@@ -32,7 +32,11 @@ pub async fn show(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
     }
     sets.insert(
         "riskyUsers".into(),
-        json!({"days": null, "rule": "kept until the user's risk is remediated or dismissed"}),
+        json!({
+            "days": null,
+            "rule": "kept while at risk; once remediated or dismissed, for the riskDetections window",
+            "closedWindowStart": domain::time::format_ticks(retention.window_start(DataSet::RiskDetections, tier, now)),
+        }),
     );
     Ok(HttpResponse::Ok().json(json!({
         "id": caller.0.tenant.as_str(),
