@@ -146,7 +146,9 @@ pub fn user_claims(
     Claims {
         upn: Some(upn.to_owned()),
         wids: roles.iter().map(|r| r.template_id().to_owned()).collect(),
-        scp: Some("AuditLog.Read.All Directory.Read.All IdentityRiskyUser.ReadWrite.All IdentityRiskEvent.Read.All".into()),
+        scp: Some(
+            "AuditLog.Read.All Directory.Read.All IdentityRiskyUser.ReadWrite.All IdentityRiskEvent.Read.All".into(),
+        ),
         idtyp: Some("user".into()),
         ..base_claims(config, tenant, oid, lifetime_secs)
     }

@@ -112,7 +112,13 @@ pub struct Applied {
 /// Applies `action` by `actor` at `now` (ticks) to the stored `user` document. `request` names
 /// the request (its correlation id), so the ids of what it writes are derived, not random.
 #[must_use]
-pub fn apply(action: RiskyUserAction, actor: &Principal, user: &Map<String, Value>, now: i64, request: &str) -> Applied {
+pub fn apply(
+    action: RiskyUserAction,
+    actor: &Principal,
+    user: &Map<String, Value>,
+    now: i64,
+    request: &str,
+) -> Applied {
     let (state, level, detail) = action.outcome();
     let at = format_ticks(now);
     let user_id = user.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -192,7 +198,9 @@ mod tests {
 
     #[test]
     fn bodies_are_checked() {
-        let ok = parse_user_ids(&json!({"userIds": ["04487ee0-f4f6-4e7f-8999-facc5a30e232", "04487EE0-F4F6-4E7F-8999-FACC5A30E232"]}));
+        let ok = parse_user_ids(
+            &json!({"userIds": ["04487ee0-f4f6-4e7f-8999-facc5a30e232", "04487EE0-F4F6-4E7F-8999-FACC5A30E232"]}),
+        );
         assert_eq!(ok.unwrap().len(), 1);
         for bad in [
             json!([]),
@@ -226,6 +234,9 @@ mod tests {
         crate::model::directory_audit::parse(&a.audit).unwrap();
         crate::model::risky_user::parse_history_item(&a.history).unwrap();
         let c = apply(RiskyUserAction::ConfirmCompromised, &admin(), &user, 0, "c0ffee00-0000-4000-8000-000000000000");
-        assert_eq!((c.user["riskState"].as_str(), c.user["riskLevel"].as_str()), (Some("confirmedCompromised"), Some("high")));
+        assert_eq!(
+            (c.user["riskState"].as_str(), c.user["riskLevel"].as_str()),
+            (Some("confirmedCompromised"), Some("high"))
+        );
     }
 }

@@ -164,6 +164,15 @@ impl fmt::Display for LicenseTier {
     }
 }
 
+/// A GUID derived from `parts` (the same parts give the same GUID): ids of records idtrail writes
+/// itself (history items, audit events of admin actions), so a retried write cannot store twice.
+#[must_use]
+pub fn derived_guid(parts: &[&str]) -> String {
+    use crate::demo::rng::{hash_str, stable_guid};
+    let words: Vec<u64> = parts.iter().map(|p| hash_str(p)).collect();
+    stable_guid(&words)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,13 +198,4 @@ mod tests {
         assert!(LicenseTier::parse("gold").is_err());
         assert!(LicenseTier::P1.is_premium() && !LicenseTier::Free.is_premium());
     }
-}
-
-/// A GUID derived from `parts` (the same parts give the same GUID): ids of records idtrail writes
-/// itself (history items, audit events of admin actions), so a retried write cannot store twice.
-#[must_use]
-pub fn derived_guid(parts: &[&str]) -> String {
-    use crate::demo::rng::{hash_str, stable_guid};
-    let words: Vec<u64> = parts.iter().map(|p| hash_str(p)).collect();
-    stable_guid(&words)
 }

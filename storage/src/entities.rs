@@ -28,7 +28,7 @@ use crate::{Store, TenantView};
 const INSERT_CHUNK: usize = 400;
 
 /// Risk states that keep a risky user visible whatever its age (lower case, as stored).
-const OPEN_RISK_STATES: &[&str] = &["atrisk", "confirmedcompromised"];
+pub(crate) const OPEN_RISK_STATES: &[&str] = &["atrisk", "confirmedcompromised"];
 
 /// The promoted columns of `set` besides the key and the time: (column, field), in registry order.
 fn columns(set: &EntitySet) -> impl Iterator<Item = (&'static str, &'static Field)> + '_ {
@@ -221,15 +221,20 @@ fn push_scope(sql: &mut Sql, set: &EntitySet, tenant: &TenantId, user: Option<&s
     }
 }
 
-fn push_open_or_recent(sql: &mut Sql, alias: &str, from: i64) {
-    sql.push(" AND (").push(alias).push(".risk_state IN (");
-    for (i, s) in OPEN_RISK_STATES.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(Param::Text((*s).to_owned()));
-    }
-    sql.push(") OR ").push(alias).push(".created_ticks >= ").bind(Param::BigInt(from)).push(")");
+/// ` AND (risk still open OR changed since from)` for the risky-user rows of `alias`.
+pub(crate) fn push_open_or_recent(sql: &mut Sql, alias: &str, from: i64) {
+    sql.push(" AND (").push(alias).push(".risk_state IN ").bind_list(open_risk_states());
+    sql.push(" OR ").push(alias).push(".created_ticks >= ").bind(Param::BigInt(from)).push(")");
+}
+
+/// [`OPEN_RISK_STATES`] as parameters.
+pub(crate) fn open_risk_states() -> impl Iterator<Item = Param> {
+    OPEN_RISK_STATES.iter().map(|s| Param::Text((*s).to_owned()))
+}
+
+/// Ids as parameters.
+pub(crate) fn id_params(ids: &[String]) -> impl Iterator<Item = Param> + '_ {
+    ids.iter().map(|id| Param::Text(id.clone()))
 }
 
 #[derive(QueryableByName)]
@@ -397,13 +402,20 @@ pub(crate) fn insert_new(c: &mut AnyConnection, tenant: &TenantId, records: &[Re
             for v in &r.values {
                 sql.push(", ").bind(v.clone());
             }
-            sql.push(", ").bind(Param::Text(r.doc_text())).push(", ").bind(Param::NullableText(r.extra_text())).push(")");
+            sql.push(", ")
+                .bind(Param::Text(r.doc_text()))
+                .push(", ")
+                .bind(Param::NullableText(r.extra_text()))
+                .push(")");
         }
         sql.push(" ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id");
         let fresh: HashSet<String> = sql.load::<IdRow>(c)?.into_iter().map(|r| r.id).collect();
         inserted += fresh.len();
-        let children: Vec<(&Record, &ChildRow)> =
-            chunk.iter().filter(|r| fresh.contains(&r.id)).flat_map(|r| r.children.iter().map(move |ch| (r, ch))).collect();
+        let children: Vec<(&Record, &ChildRow)> = chunk
+            .iter()
+            .filter(|r| fresh.contains(&r.id))
+            .flat_map(|r| r.children.iter().map(move |ch| (r, ch)))
+            .collect();
         insert_children(c, backend, tenant, set, &children)?;
     }
     Ok(inserted)
@@ -459,14 +471,7 @@ pub(crate) fn delete_ids(
     for (table, key) in tables {
         let mut del = Sql::new(backend);
         del.push("DELETE FROM ").push(table).push(" WHERE tenant_id = ").bind(Param::Text(tenant.to_owned()));
-        del.push(" AND ").push(key).push(" IN (");
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                del.push(", ");
-            }
-            del.bind(Param::Text(id.clone()));
-        }
-        del.push(")");
+        del.push(" AND ").push(key).push(" IN ").bind_list(id_params(ids));
         del.execute(c)?;
     }
     Ok(())

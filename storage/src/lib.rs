@@ -25,8 +25,8 @@ use domain::query::EntitySet;
 use domain::time::{Clock, SystemClock};
 
 pub use conn::{Backend, DatabaseUrl};
-pub use error::{StorageError, StorageResult};
 pub use entities::{Query, Record};
+pub use error::{StorageError, StorageResult};
 pub use sign_ins::{IngestOutcome, SignInQuery, SignInRecord, StoredDocument};
 pub mod purge;
 pub use tenants::Tenant;

@@ -105,11 +105,9 @@ impl Store {
             sql.push(select).push(" FROM ").push(set.table).push(" WHERE tenant_id = ");
             sql.bind(Param::Text(tenant.to_owned())).push(" AND created_ticks < ").bind(Param::BigInt(cutoff));
             if risky {
-                sql.push(" AND (risk_state IS NULL OR risk_state NOT IN (")
-                    .bind(Param::Text("atrisk".into()))
-                    .push(", ")
-                    .bind(Param::Text("confirmedcompromised".into()))
-                    .push("))");
+                sql.push(" AND (risk_state IS NULL OR risk_state NOT IN ")
+                    .bind_list(crate::entities::open_risk_states())
+                    .push(")");
             }
             if let Some(n) = limit {
                 sql.push(" LIMIT ").bind(Param::BigInt(i64::try_from(n).unwrap_or(1000)));
@@ -123,7 +121,8 @@ impl Store {
         let mut total = 0u64;
         loop {
             let mut conn = self.conn()?;
-            let ids: Vec<String> = pick("SELECT id", Some(BATCH)).load::<IdRow>(&mut conn)?.into_iter().map(|r| r.id).collect();
+            let ids: Vec<String> =
+                pick("SELECT id", Some(BATCH)).load::<IdRow>(&mut conn)?.into_iter().map(|r| r.id).collect();
             if ids.is_empty() {
                 return Ok(total);
             }
@@ -131,14 +130,7 @@ impl Store {
                 if risky {
                     let mut del = Sql::new(backend);
                     del.push("DELETE FROM risky_user_history WHERE tenant_id = ").bind(Param::Text(tenant.to_owned()));
-                    del.push(" AND user_id IN (");
-                    for (i, id) in ids.iter().enumerate() {
-                        if i > 0 {
-                            del.push(", ");
-                        }
-                        del.bind(Param::Text(id.clone()));
-                    }
-                    del.push(")").execute(c)?;
+                    del.push(" AND user_id IN ").bind_list(crate::entities::id_params(&ids)).execute(c)?;
                 }
                 crate::entities::delete_ids(c, backend, set, tenant, &ids)
             })?;
@@ -194,14 +186,7 @@ impl Store {
                         .push(" WHERE tenant_id = ")
                         .bind(Param::Text(tenant.to_owned()));
                     del.push(" AND created_ticks < ").bind(Param::BigInt(cutoff));
-                    del.push(" AND ").push(key).push(" IN (");
-                    for (i, id) in ids.iter().enumerate() {
-                        if i > 0 {
-                            del.push(", ");
-                        }
-                        del.bind(Param::Text(id.clone()));
-                    }
-                    del.push(")");
+                    del.push(" AND ").push(key).push(" IN ").bind_list(crate::entities::id_params(&ids));
                     del.execute(c)?;
                 }
                 Ok::<_, diesel::result::Error>(())

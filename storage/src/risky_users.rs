@@ -12,12 +12,12 @@ use domain::principal::Principal;
 use domain::query::registry::{DIRECTORY_AUDITS, RISKY_USER_HISTORY, RISKY_USERS};
 use serde_json::{Map, Value, json};
 
+use crate::Store;
 use crate::conn::Backend;
-use crate::entities::{Record, delete_ids, in_write_transaction, insert_new};
+use crate::entities::{self, Record, delete_ids, in_write_transaction, insert_new};
 use crate::error::StorageResult;
 use crate::sign_ins::IngestOutcome;
 use crate::sql::{Param, Sql};
-use crate::Store;
 
 /// One ingested change of a user's risk: the user's new state and the history item recording it.
 #[derive(Debug, Clone)]
@@ -50,8 +50,13 @@ impl RiskyUserChange {
             let mut history = doc.clone();
             let key = |k: &str| doc.get(k).map(Value::to_string).unwrap_or_default();
             let user = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_lowercase();
-            let parts =
-                [user.as_str(), &key("riskLastUpdatedDateTime"), &key("riskState"), &key("riskLevel"), &key("riskDetail")];
+            let parts = [
+                user.as_str(),
+                &key("riskLastUpdatedDateTime"),
+                &key("riskState"),
+                &key("riskLevel"),
+                &key("riskDetail"),
+            ];
             history.insert("id".into(), derived_guid(&parts).into());
             history.insert("userId".into(), user.clone().into());
             history.entry("initiatedBy").or_insert(Value::Null);
@@ -100,22 +105,9 @@ fn current_users(
     sql.push("SELECT id, created_ticks, doc, doc_extra FROM risky_users WHERE tenant_id = ")
         .bind(Param::Text(tenant.as_str().to_owned()));
     if let Some(from) = visible_from {
-        sql.push(" AND (risk_state IN (")
-            .bind(Param::Text("atrisk".into()))
-            .push(", ")
-            .bind(Param::Text("confirmedcompromised".into()))
-            .push(") OR created_ticks >= ")
-            .bind(Param::BigInt(from))
-            .push(")");
+        entities::push_open_or_recent(&mut sql, "risky_users", from);
     }
-    sql.push(" AND id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(Param::Text(id.clone()));
-    }
-    sql.push(")");
+    sql.push(" AND id IN ").bind_list(entities::id_params(ids));
     sql.load(c)
 }
 
@@ -130,7 +122,11 @@ impl Store {
     ///
     /// # Errors
     /// Database errors; nothing is stored then.
-    pub fn ingest_risky_users(&self, tenant: &TenantId, mut changes: Vec<RiskyUserChange>) -> StorageResult<IngestOutcome> {
+    pub fn ingest_risky_users(
+        &self,
+        tenant: &TenantId,
+        mut changes: Vec<RiskyUserChange>,
+    ) -> StorageResult<IngestOutcome> {
         let total = changes.len();
         changes.sort_by_key(|c| c.user.ticks());
         let mut seen = HashSet::new();
@@ -148,11 +144,10 @@ impl Store {
             let ids: Vec<String> = latest.keys().cloned().collect();
             let stored: HashMap<String, i64> =
                 current_users(c, backend, tenant, &ids, None)?.into_iter().map(|u| (u.id, u.created_ticks)).collect();
-            let newer: Vec<Record> = latest
-                .into_values()
-                .filter(|u| stored.get(u.id()).is_none_or(|t| u.ticks() > *t))
-                .collect();
-            let replaced: Vec<String> = newer.iter().filter(|u| stored.contains_key(u.id())).map(|u| u.id().to_owned()).collect();
+            let newer: Vec<Record> =
+                latest.into_values().filter(|u| stored.get(u.id()).is_none_or(|t| u.ticks() > *t)).collect();
+            let replaced: Vec<String> =
+                newer.iter().filter(|u| stored.contains_key(u.id())).map(|u| u.id().to_owned()).collect();
             delete_ids(c, backend, &RISKY_USERS, tenant.as_str(), &replaced)?;
             insert_new(c, tenant, &newer)?;
             Ok(appended)
@@ -183,8 +178,11 @@ impl Store {
             let users = current_users(c, backend, tenant, user_ids, Some(view.risk_detections_from))?;
             let mut changed = Vec::with_capacity(users.len());
             for u in users {
-                let mut doc: Map<String, Value> = serde_json::from_str(&u.doc).map_err(|_| rollback("stored user is not JSON"))?;
-                if let Some(extra) = u.doc_extra.as_deref().and_then(|e| serde_json::from_str::<Map<String, Value>>(e).ok()) {
+                let mut doc: Map<String, Value> =
+                    serde_json::from_str(&u.doc).map_err(|_| rollback("stored user is not JSON"))?;
+                if let Some(extra) =
+                    u.doc_extra.as_deref().and_then(|e| serde_json::from_str::<Map<String, Value>>(e).ok())
+                {
                     doc.extend(extra);
                 }
                 let applied = actions::apply(action, actor, &doc, now, request);

@@ -13,8 +13,8 @@ use domain::query::{Filter, Scalar, SortKey};
 use serde_json::{Map, Value};
 
 use crate::conn::{AnyConnection, Backend};
-use crate::error::StorageResult;
 use crate::entities::Query;
+use crate::error::StorageResult;
 use crate::schema::{sign_in_ca_policies, sign_in_risk_event_types, sign_ins};
 use crate::sql::Sql;
 use crate::{Store, TenantView};

@@ -69,6 +69,19 @@ impl Sql {
         self
     }
 
+    /// Appends `(p1, p2, ...)`: a parenthesised list of placeholders, for `IN`.
+    pub fn bind_list(&mut self, values: impl IntoIterator<Item = Param>) -> &mut Self {
+        self.text.push('(');
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(v);
+        }
+        self.text.push(')');
+        self
+    }
+
     /// Adds a bound value without writing a placeholder (for statements whose text already has
     /// numbered placeholders, such as an EXPLAIN of another statement).
     pub fn push_param_only(&mut self, p: Param) -> &mut Self {

@@ -3,8 +3,8 @@
 //! audit event, in one transaction (`storage::Store::apply_risky_user_action`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use domain::actions::{RiskyUserAction, parse_user_ids};
 use domain::access::{self, Endpoint};
+use domain::actions::{RiskyUserAction, parse_user_ids};
 use futures_util::StreamExt;
 
 use crate::auth::Caller;
@@ -66,7 +66,8 @@ pub async fn run(
         access::authorize(&principal, Endpoint::RiskyUserActions, view.tier, enforce)?;
         let value: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| ApiError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
-        let ids: Vec<String> = parse_user_ids(&value).map_err(ApiError::BadRequest)?.iter().map(|g| g.to_key()).collect();
+        let ids: Vec<String> =
+            parse_user_ids(&value).map_err(ApiError::BadRequest)?.iter().map(|g| g.to_key()).collect();
         store.apply_risky_user_action(action, &principal, &ids, &request)?;
         Ok(())
     })

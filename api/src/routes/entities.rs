@@ -12,7 +12,7 @@ use domain::policy::Masks;
 use domain::principal::Principal;
 use domain::query::registry::{self, EntitySet};
 use domain::query::{Filter, Scalar, SortKey, eval, resolve_filter, resolve_orderby};
-use storage::{Query, Store, TenantView};
+use storage::{Query, Store};
 
 use super::{ApiVersion, Envelope, Presentation, base_url, collection_body, entity_body, next_link};
 use crate::auth::Caller;
@@ -50,13 +50,12 @@ fn authorize(
     res: Resource,
     principal: &Principal,
     enforce_scopes: bool,
-) -> Result<(Option<String>, TenantView), ApiError> {
+) -> Result<Option<String>, ApiError> {
     let view = store.tenant_view(&principal.tenant)?;
-    let own = match access::authorize(principal, res.endpoint, view.tier, enforce_scopes)? {
+    Ok(match access::authorize(principal, res.endpoint, view.tier, enforce_scopes)? {
         Access::TenantWide => None,
         Access::OwnOnly { user_id } => Some(user_id),
-    };
-    Ok((own, view))
+    })
 }
 
 const CA_PROPERTY: &str = "appliedConditionalAccessPolicies";
@@ -127,14 +126,22 @@ fn not_found(id: &str) -> ApiError {
     ))
 }
 
-/// For a risky user's history: the user must exist and be visible to the tenant.
-fn check_parent(store: &Store, principal: &Principal, parent: Option<&str>) -> Result<(), ApiError> {
+/// Authorizes the caller and returns the user the read is limited to: the caller (own sign-ins)
+/// or the risky user whose history is read, which must exist and be visible to the tenant.
+fn scoped_user(
+    store: &Store,
+    res: Resource,
+    principal: &Principal,
+    enforce_scopes: bool,
+    parent: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let own = authorize(store, res, principal, enforce_scopes)?;
     if let Some(user) = parent
         && store.get(&registry::RISKY_USERS, &principal.tenant, None, user)?.0.is_none()
     {
         return Err(not_found(user));
     }
-    Ok(())
+    Ok(own.as_deref().or(parent).map(str::to_lowercase))
 }
 
 /// The `@odata.context` path of a collection: the set's path, or a risky user's history.
@@ -175,9 +182,7 @@ pub async fn list(
     let enforce = state.config.auth_enforce_scopes;
     let who = principal.clone();
     let (mut docs, count, view) = web::block(move || -> Result<_, ApiError> {
-        let (own, _) = authorize(&store, res, &who, enforce)?;
-        check_parent(&store, &who, parent.as_deref())?;
-        let user = own.as_deref().or(parent.as_deref()).map(str::to_lowercase);
+        let user = scoped_user(&store, res, &who, enforce, parent.as_deref())?;
         let q = Query {
             set,
             tenant: &who.tenant,
@@ -247,9 +252,7 @@ pub async fn count(
     let store = state.store.clone();
     let enforce = state.config.auth_enforce_scopes;
     let n = web::block(move || -> Result<i64, ApiError> {
-        let (own, _) = authorize(&store, res, &principal, enforce)?;
-        check_parent(&store, &principal, parent.as_deref())?;
-        let user = own.as_deref().or(parent.as_deref()).map(str::to_lowercase);
+        let user = scoped_user(&store, res, &principal, enforce, parent.as_deref())?;
         Ok(store.count(&Query {
             set: res.set,
             tenant: &principal.tenant,
@@ -283,16 +286,14 @@ pub async fn get(
     let enforce = state.config.auth_enforce_scopes;
     let path = context_path(res, parent.as_deref());
     let (doc, view) = web::block(move || -> Result<_, ApiError> {
-        let (own, _) = authorize(&store, res, &principal, enforce)?;
-        check_parent(&store, &principal, parent.as_deref())?;
-        let user = own.as_deref().or(parent.as_deref()).map(str::to_lowercase);
+        let user = scoped_user(&store, res, &principal, enforce, parent.as_deref())?;
         Ok(store.get(res.set, &principal.tenant, user.as_deref(), &lookup)?)
     })
     .await??;
     let doc = doc.ok_or_else(|| not_found(&id))?;
     let context = format!("{}/{}/$metadata#{path}/$entity", base_url(&req, &state), version.segment());
     let how = Presentation { select: select.as_deref(), masks: view.masks(res.set), omit };
-    Ok(HttpResponse::Ok().content_type("application/json; odata.metadata=minimal").body(entity_body(
-        &context, &doc, version, how,
-    )))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json; odata.metadata=minimal")
+        .body(entity_body(&context, &doc, version, how)))
 }

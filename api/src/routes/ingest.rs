@@ -5,11 +5,11 @@
 //! stored atomically and idempotently by id.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use domain::ids::TenantId;
 use domain::query::registry::{DIRECTORY_AUDITS, RISK_DETECTIONS};
+use futures_util::StreamExt;
 use serde_json::{Map, Value};
-use storage::{IngestOutcome, Record, RiskyUserChange, SignInRecord, Store, StorageResult};
+use storage::{IngestOutcome, Record, RiskyUserChange, SignInRecord, StorageResult, Store};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, RecordError};
@@ -228,19 +228,23 @@ fn checked<T>(
 ///
 /// # Errors
 /// [`ApiError::BadRequest`] for an empty batch, [`ApiError::InvalidRecords`] listing bad records.
-pub fn validate(kind: Kind, tenant: &TenantId, docs: impl IntoIterator<Item = ParsedRecord>) -> Result<Batch, ApiError> {
+pub fn validate(
+    kind: Kind,
+    tenant: &TenantId,
+    docs: impl IntoIterator<Item = ParsedRecord>,
+) -> Result<Batch, ApiError> {
     let mut errors = Vec::new();
     let mut total = 0;
     let docs = docs.into_iter();
     let batch = match kind {
-        Kind::SignIns => Batch::SignIns(checked(docs, &mut errors, &mut total, |d| SignInRecord::from_document(tenant, d))),
+        Kind::SignIns => {
+            Batch::SignIns(checked(docs, &mut errors, &mut total, |d| SignInRecord::from_document(tenant, d)))
+        }
         Kind::DirectoryAudits | Kind::RiskDetections => {
             let set = if kind == Kind::DirectoryAudits { &DIRECTORY_AUDITS } else { &RISK_DETECTIONS };
             Batch::Records(checked(docs, &mut errors, &mut total, |d| Record::from_document(set, d)))
         }
-        Kind::RiskyUsers => {
-            Batch::RiskyUsers(checked(docs, &mut errors, &mut total, RiskyUserChange::from_document))
-        }
+        Kind::RiskyUsers => Batch::RiskyUsers(checked(docs, &mut errors, &mut total, RiskyUserChange::from_document)),
     };
     if total == 0 {
         return Err(ApiError::BadRequest("The body holds no records.".into()));

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::filter::{CmpOp, Filter, Func, Operand, Scalar, SortKey, TextMatch};
 use super::registry::{CollectionField, Element, Field, ValueType};
-use crate::time::{TICKS_PER_DAY, TICKS_PER_SECOND, from_ticks, parse_ticks};
 use crate::policy::Masks;
+use crate::time::{TICKS_PER_DAY, TICKS_PER_SECOND, from_ticks, parse_ticks};
 use chrono::{Datelike, Timelike};
 
 /// The value at `path` (`a/b/c`) of a JSON object.

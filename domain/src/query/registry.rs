@@ -366,17 +366,25 @@ pub const RISK_DETECTIONS: EntitySet = EntitySet {
     v1_properties: crate::model::risk_detection::V1_PROPERTIES,
 };
 
-const RISKY_USER_FIELDS: &[Field] = &[
-    key(),
-    time("riskLastUpdatedDateTime"),
-    column("isDeleted", Boolean, "is_deleted"),
-    column("isProcessing", Boolean, "is_processing"),
-    column("riskDetail", enum_type::<RiskDetail>(), "risk_detail"),
-    column("riskLevel", enum_type::<RiskLevel>(), "risk_level"),
-    column("riskState", enum_type::<RiskState>(), "risk_state"),
-    column("userDisplayName", Str, "user_display_name"),
-    column("userPrincipalName", Str, "user_principal_name"),
-];
+/// The properties of `riskyUser`, which `riskyUserHistoryItem` inherits, then `extra`.
+macro_rules! risky_user_fields {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            key(),
+            time("riskLastUpdatedDateTime"),
+            column("isDeleted", Boolean, "is_deleted"),
+            column("isProcessing", Boolean, "is_processing"),
+            column("riskDetail", enum_type::<RiskDetail>(), "risk_detail"),
+            column("riskLevel", enum_type::<RiskLevel>(), "risk_level"),
+            column("riskState", enum_type::<RiskState>(), "risk_state"),
+            column("userDisplayName", Str, "user_display_name"),
+            column("userPrincipalName", Str, "user_principal_name"),
+            $($extra),*
+        ]
+    };
+}
+
+const RISKY_USER_FIELDS: &[Field] = risky_user_fields!();
 
 /// `identityProtection/riskyUsers`.
 pub const RISKY_USERS: EntitySet = EntitySet {
@@ -392,20 +400,11 @@ pub const RISKY_USERS: EntitySet = EntitySet {
     v1_properties: crate::model::risky_user::V1_PROPERTIES,
 };
 
-const RISKY_USER_HISTORY_FIELDS: &[Field] = &[
-    key(),
-    time("riskLastUpdatedDateTime"),
+const RISKY_USER_HISTORY_FIELDS: &[Field] = risky_user_fields!(
     column("userId", Str, "user_id"),
     column("initiatedBy", Str, "initiated_by"),
-    column("isDeleted", Boolean, "is_deleted"),
-    column("isProcessing", Boolean, "is_processing"),
-    column("riskDetail", enum_type::<RiskDetail>(), "risk_detail"),
-    column("riskLevel", enum_type::<RiskLevel>(), "risk_level"),
-    column("riskState", enum_type::<RiskState>(), "risk_state"),
-    column("userDisplayName", Str, "user_display_name"),
-    column("userPrincipalName", Str, "user_principal_name"),
     document("activity/detail", enum_type::<RiskDetail>()),
-];
+);
 
 /// `identityProtection/riskyUsers/{id}/history`: append-only, one item per change of the user's risk.
 pub const RISKY_USER_HISTORY: EntitySet = EntitySet {
@@ -422,7 +421,8 @@ pub const RISKY_USER_HISTORY: EntitySet = EntitySet {
 };
 
 /// Every entity set idtrail serves.
-pub const ALL_SETS: [&EntitySet; 5] = [&SIGN_INS, &DIRECTORY_AUDITS, &RISK_DETECTIONS, &RISKY_USERS, &RISKY_USER_HISTORY];
+pub const ALL_SETS: [&EntitySet; 5] =
+    [&SIGN_INS, &DIRECTORY_AUDITS, &RISK_DETECTIONS, &RISKY_USERS, &RISKY_USER_HISTORY];
 
 #[cfg(test)]
 mod tests {
