@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -366,7 +366,15 @@ impl FromRequest for Caller {
     }
 }
 
+/// The outcome of verifying a request's bearer token, kept in the request's extensions by the
+/// rate limiter (which needs the tenant first) so that the token is verified once per request.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken(pub Result<Principal, ApiError>);
+
 fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    if let Some(VerifiedToken(verified)) = req.extensions().get::<VerifiedToken>() {
+        return verified.clone().map(Caller);
+    }
     let state =
         req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::Internal("application state missing".into()))?;
     let header = req

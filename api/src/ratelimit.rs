@@ -270,12 +270,20 @@ fn bearer(req: &ServiceRequest) -> Option<&str> {
 }
 
 /// Whose quota `req` spends: the verified token's (tenant, client app), else its peer address.
+/// The verification is kept in the request (`auth::VerifiedToken`), so the handler's `Caller`
+/// does not verify the token a second time.
 #[must_use]
 pub fn bucket_key(req: &ServiceRequest, verifier: &TokenVerifier) -> BucketKey {
-    if let Some(token) = bearer(req)
-        && let Ok(principal) = verifier.verify(token)
-    {
-        return BucketKey::Client { tenant: principal.tenant.as_str().to_owned(), client_app: client_app(token) };
+    if let Some(token) = bearer(req) {
+        let verified = verifier.verify(token);
+        let key = verified.as_ref().ok().map(|principal| BucketKey::Client {
+            tenant: principal.tenant.as_str().to_owned(),
+            client_app: client_app(token),
+        });
+        req.extensions_mut().insert(crate::auth::VerifiedToken(verified));
+        if let Some(key) = key {
+            return key;
+        }
     }
     BucketKey::Peer(req.peer_addr().map(|a| a.ip()))
 }
