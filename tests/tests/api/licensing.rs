@@ -209,3 +209,427 @@ async fn purge_removes_exactly_what_no_tier_can_see() {
     })
     .await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Directory audits, risk detections, risky users
+// ---------------------------------------------------------------------------------------------
+
+use crate::audits_risk::{
+    AUDITS, DETECTIONS, RISKY, audit_doc, confirm, detection_doc, dismiss, enc, ingest_kind, risk_admin,
+    risky_user_doc, walk,
+};
+
+const TENANT_E: &str = "eeeeeeee-0000-4000-8000-000000000005";
+const TENANT_F: &str = "ffffffff-0000-4000-8000-000000000006";
+
+fn set_tier(app: &TestApp, tenant: &str, tier: LicenseTier) {
+    app.store.set_tenant(&TenantId::parse(tenant).unwrap(), None, tier).unwrap();
+}
+
+fn first_ids(docs: &[Value], n: usize) -> Vec<String> {
+    docs[..n].iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect()
+}
+
+fn hours(h: i64) -> Duration {
+    Duration::hours(h)
+}
+
+/// Asserts a 403 for a tenant below the license: Graph's code, and a message naming the tier.
+fn assert_license_refused(s: StatusCode, b: &Value, tier_name: &str, what: &str) {
+    assert_eq!(s, StatusCode::FORBIDDEN, "{what}: {b}");
+    assert_eq!(b["error"]["code"], "Authentication_RequestFromNonPremiumTenantOrB2CTenant", "{what}");
+    let message = b["error"]["message"].as_str().unwrap();
+    assert!(message.contains(tier_name), "{what}: {message}");
+}
+
+#[actix_web::test]
+async fn audits_and_detections_keep_each_tiers_window() {
+    each_backend(|app| async move {
+        let app = app.without_rate_limits();
+        set_tier(&app, TENANT_E, LicenseTier::P2);
+        let now = app.now();
+        let audit_ages = [6 * 24 + 22, 7 * 24 + 2, 29 * 24 + 22, 30 * 24 + 2];
+        let audits: Vec<Value> =
+            audit_ages.iter().enumerate().map(|(i, a)| audit_doc(i as u64 + 1, now - hours(*a))).collect();
+        let (_, b) = ingest_kind(&app, "directoryAudits", TENANT_E, &audits).await;
+        assert_eq!(b, json!({"inserted": 3, "duplicates": 0, "expired": 1}), "30.1 days is past P2's 30");
+        let detection_ages = [6 * 24 + 22, 7 * 24 + 2, 29 * 24 + 22, 30 * 24 + 2, 89 * 24 + 22, 90 * 24 + 2];
+        let detections: Vec<Value> = detection_ages
+            .iter()
+            .enumerate()
+            .map(|(i, a)| detection_doc(i as u64 + 1, now - hours(*a), "leakedCredentials", "high", "U"))
+            .collect();
+        let (_, b) = ingest_kind(&app, "riskDetections", TENANT_E, &detections).await;
+        assert_eq!(b, json!({"inserted": 5, "duplicates": 0, "expired": 1}), "90.1 days is past P2's 90");
+        let admin = risk_admin(TENANT_E);
+
+        // (tier, audits visible, detections visible or refused); p1 → free → p1 hides and shows again.
+        for (tier, n_audits, n_detections) in [
+            (LicenseTier::P2, 3, Some(5)),
+            (LicenseTier::P1, 3, Some(3)),
+            (LicenseTier::Free, 1, None),
+            (LicenseTier::P1, 3, Some(3)),
+            (LicenseTier::P2, 3, Some(5)),
+        ] {
+            set_tier(&app, TENANT_E, tier);
+            let (s, b) = app.get(AUDITS, &admin).await;
+            assert_eq!(s, StatusCode::OK, "{tier}: {b}");
+            assert_eq!(ids(&b), first_ids(&audits, n_audits), "{tier}");
+            let (_, n) = app.get(&format!("{AUDITS}/$count"), &admin).await;
+            assert_eq!(n, json!(n_audits), "{tier}");
+            for (i, d) in audits.iter().enumerate() {
+                let id = d["id"].as_str().unwrap();
+                let (s, _) = app.get(&format!("{AUDITS}/{id}"), &admin).await;
+                assert_eq!(s == StatusCode::OK, i < n_audits, "{tier}: audit {i} by id");
+            }
+            let (s, b) = app.get(DETECTIONS, &admin).await;
+            match n_detections {
+                None => {
+                    assert_eq!(s, StatusCode::FORBIDDEN, "{tier}: {b}");
+                    assert_eq!(b["error"]["code"], "Authentication_RequestFromNonPremiumTenantOrB2CTenant");
+                    let (s, _) = app.get(&format!("{DETECTIONS}/$count"), &admin).await;
+                    assert_eq!(s, StatusCode::FORBIDDEN);
+                }
+                Some(n) => {
+                    assert_eq!(s, StatusCode::OK, "{tier}: {b}");
+                    assert_eq!(ids(&b), first_ids(&detections, n), "{tier}");
+                    let (_, count) = app.get(&format!("{DETECTIONS}/$count"), &admin).await;
+                    assert_eq!(count, json!(n), "{tier}");
+                    for (i, d) in detections.iter().enumerate() {
+                        let id = d["id"].as_str().unwrap();
+                        let (s, _) = app.get(&format!("{DETECTIONS}/{id}"), &admin).await;
+                        assert_eq!(s == StatusCode::OK, i < n, "{tier}: detection {i} by id");
+                    }
+                }
+            }
+        }
+
+        // Three hours later the 29.9-day audit and the 89.9-day detection are past P2's windows.
+        app.clock.advance(hours(3));
+        let (_, b) = app.get(AUDITS, &admin).await;
+        assert_eq!(ids(&b), first_ids(&audits, 2));
+        let (_, b) =
+            app.get(&format!("{AUDITS}?$filter={}&$count=true", enc("activityDateTime lt 2000-01-01")), &admin).await;
+        assert_eq!(b["@odata.count"], 0);
+        let (_, b) = app.get(DETECTIONS, &admin).await;
+        assert_eq!(ids(&b), first_ids(&detections, 4));
+
+        // Ingest counts what the tenant's tier can no longer see as expired.
+        set_tier(&app, TENANT_E, LicenseTier::Free);
+        let now = app.now();
+        let fresh = [audit_doc(11, now - hours(6 * 24 + 23)), audit_doc(12, now - hours(7 * 24 + 1))];
+        let (_, b) = ingest_kind(&app, "directoryAudits", TENANT_E, &fresh).await;
+        assert_eq!(b, json!({"inserted": 1, "duplicates": 0, "expired": 1}));
+        set_tier(&app, TENANT_E, LicenseTier::P1);
+        let fresh = [
+            detection_doc(11, now - hours(29 * 24 + 23), "generic", "low", "U"),
+            detection_doc(12, now - hours(30 * 24 + 1), "generic", "low", "U"),
+        ];
+        let (_, b) = ingest_kind(&app, "riskDetections", TENANT_E, &fresh).await;
+        assert_eq!(b, json!({"inserted": 1, "duplicates": 0, "expired": 1}));
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn risky_users_stay_while_at_risk_and_otherwise_follow_the_detection_window() {
+    each_backend(|app| async move {
+        let app = app.without_rate_limits();
+        let now = app.now();
+        let admin = risk_admin(TENANT_A); // P2: 90 days
+        let users = [
+            ("remediated", 29 * 24 + 22),
+            ("dismissed", 30 * 24 + 2),
+            ("remediated", 89 * 24 + 22),
+            ("remediated", 90 * 24 + 2),
+            ("atRisk", 200 * 24),
+            ("confirmedCompromised", 150 * 24),
+        ];
+        let docs: Vec<Value> = users
+            .iter()
+            .enumerate()
+            .map(|(i, (state, age))| {
+                risky_user_doc(&guid(300 + i as u64), now - hours(*age), state, "none", "none", "U")
+            })
+            .collect();
+        let (s, b) = ingest_kind(&app, "riskyUsers", TENANT_A, &docs).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let id = |i: usize| guid(300 + i as u64);
+        let (_, b) = app.get(RISKY, &admin).await;
+        assert_eq!(ids(&b), [0, 1, 2, 5, 4].map(id).to_vec());
+        let (_, n) = app.get(&format!("{RISKY}/$count"), &admin).await;
+        assert_eq!(n, json!(5));
+        let hidden = id(3);
+        assert_eq!(app.get(&format!("{RISKY}/{hidden}"), &admin).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.get(&format!("{RISKY}/{hidden}/history"), &admin).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.get(&format!("{RISKY}/{hidden}/history/$count"), &admin).await.0, StatusCode::NOT_FOUND);
+        let (s, b) = app.get(&format!("{RISKY}/{}/history", id(4)), &admin).await;
+        assert_eq!((s, b["value"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{b}");
+        // No filter reaches a hidden user.
+        let (_, b) = app.get(&format!("{RISKY}?$filter={}", enc(&format!("id eq '{hidden}'"))), &admin).await;
+        assert_eq!(b["value"], json!([]));
+        // An action on a hidden user is ignored like an unknown one.
+        let history_rows = app.count_rows("risky_user_history", TENANT_A);
+        assert_eq!(dismiss(&app, &admin, &[hidden.as_str()]).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(app.count_rows("risky_user_history", TENANT_A), history_rows);
+        assert_eq!(app.count_rows("directory_audits", TENANT_A), 0);
+
+        app.clock.advance(hours(3));
+        let (_, b) = app.get(RISKY, &admin).await;
+        assert_eq!(ids(&b), [0, 1, 5, 4].map(id).to_vec(), "the 89.9-day closed user left");
+        let (docs, _) = walk(&app, &format!("{RISKY}?$top=1"), &admin).await;
+        assert_eq!(docs.len(), 4);
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn identity_protection_license_gates() {
+    each_backend(|app| async move {
+        let app = app.without_rate_limits();
+        set_tier(&app, TENANT_F, LicenseTier::Free);
+        let now = app.now();
+        let u = guid(310);
+        for t in [TENANT_B, TENANT_F] {
+            ingest_kind(&app, "riskyUsers", t, &[risky_user_doc(&u, now, "atRisk", "high", "none", "U")]).await;
+            ingest_kind(&app, "riskDetections", t, &[detection_doc(1, now, "leakedCredentials", "high", "U")]).await;
+            ingest_kind(&app, "directoryAudits", t, &[audit_doc(1, now)]).await;
+        }
+        for t in [TENANT_B, TENANT_F] {
+            let admin = risk_admin(t);
+            for path in [
+                RISKY.to_owned(),
+                format!("{RISKY}/$count"),
+                format!("{RISKY}/{u}"),
+                format!("{RISKY}/{u}/history"),
+                format!("{RISKY}/{u}/history/$count"),
+                format!("/beta/identityProtection/riskyUsers?$filter={}", enc("riskLevel eq 'high'")),
+            ] {
+                let (s, b) = app.get(&path, &admin).await;
+                assert_license_refused(s, &b, "P2", &format!("{t} {path}"));
+            }
+            for (s, b) in [dismiss(&app, &admin, &[u.as_str()]).await, confirm(&app, &admin, &[u.as_str()]).await] {
+                assert_license_refused(s, &b, "P2", &format!("{t} action"));
+            }
+            // Application callers too; a missing permission is reported first.
+            let (s, b) = app.get(RISKY, &app_token(t, &["IdentityRiskyUser.Read.All"])).await;
+            assert_license_refused(s, &b, "P2", "app");
+            let (_, b) = app.get(RISKY, &app_token(t, &["AuditLog.Read.All"])).await;
+            assert_eq!(b["error"]["code"], "Authentication_MSGraphPermissionMissing");
+            // Directory audits are read on every tier.
+            let (s, b) = app.get(AUDITS, &admin).await;
+            assert_eq!((s, b["value"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{t}: {b}");
+        }
+        assert_eq!(app.count_rows("risky_user_history", TENANT_B), 1, "the refused actions wrote nothing");
+        assert_eq!(app.count_rows("directory_audits", TENANT_B), 1);
+        // Risk detections: P1 reads them, Free does not.
+        let (s, b) = app.get(DETECTIONS, &risk_admin(TENANT_B)).await;
+        assert_eq!((s, b["value"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{b}");
+        for path in [DETECTIONS.to_owned(), format!("{DETECTIONS}/$count"), format!("{DETECTIONS}/{:064x}", 1)] {
+            let (s, b) = app.get(&path, &risk_admin(TENANT_F)).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {b}");
+            assert_eq!(b["error"]["code"], "Authentication_RequestFromNonPremiumTenantOrB2CTenant");
+        }
+        // An upgrade applies at once.
+        set_tier(&app, TENANT_B, LicenseTier::P2);
+        let (s, b) = app.get(RISKY, &risk_admin(TENANT_B)).await;
+        assert_eq!((s, ids(&b)), (StatusCode::OK, vec![u.clone()]));
+    })
+    .await;
+}
+
+/// The detections of the masking test: (event type, level, detail).
+const MASKED: [(&str, &str, &str); 6] = [
+    ("unfamiliarFeatures", "high", "userPassedMFADrivenByRiskBasedPolicy"),
+    ("leakedCredentials", "high", "none"),
+    ("anonymizedIPAddress", "medium", "none"),
+    ("unlikelyTravel", "low", "adminDismissedAllRiskForSignIn"),
+    ("unfamiliarFeatures", "medium", "none"),
+    ("generic", "low", "none"),
+];
+
+#[actix_web::test]
+async fn risk_detections_read_hidden_and_generic_below_p2_and_cannot_be_probed() {
+    each_backend(|app| async move {
+        let app = app.without_rate_limits();
+        let now = app.now();
+        let docs: Vec<Value> = MASKED
+            .iter()
+            .enumerate()
+            .map(|(i, (event, level, detail))| {
+                let mut d = detection_doc(i as u64 + 1, now - Duration::minutes(i as i64 + 1), event, level, "U");
+                d["riskDetail"] = json!(detail);
+                d
+            })
+            .collect();
+        assert_eq!(ingest_kind(&app, "riskDetections", TENANT_B, &docs).await.0, StatusCode::OK); // P1
+        let admin = risk_admin(TENANT_B);
+        let shown = |event: &str| -> String {
+            if ["leakedCredentials", "anonymizedIPAddress", "generic"].contains(&event) {
+                event.into()
+            } else {
+                "generic".into()
+            }
+        };
+
+        let (_, b) = app.get(DETECTIONS, &admin).await;
+        for (d, (event, _, _)) in b["value"].as_array().unwrap().iter().zip(MASKED) {
+            assert_eq!(d["riskLevel"], "hidden", "{d}");
+            assert_eq!(d["riskDetail"], "hidden", "{d}");
+            assert_eq!(d["riskEventType"], json!(shown(event)), "{d}");
+            assert_eq!(d["riskState"], "atRisk", "riskState is not masked");
+        }
+        let id1 = docs[0]["id"].as_str().unwrap();
+        let (_, d) = app.get(&format!("{DETECTIONS}/{id1}"), &admin).await;
+        assert_eq!((d["riskLevel"].as_str(), d["riskEventType"].as_str()), (Some("hidden"), Some("generic")));
+        let (_, d) = app.get(&format!("{DETECTIONS}/{id1}?$select=riskLevel,riskDetail,riskEventType"), &admin).await;
+        assert_eq!(
+            (d["riskLevel"].as_str(), d["riskDetail"].as_str(), d["riskEventType"].as_str()),
+            (Some("hidden"), Some("hidden"), Some("generic"))
+        );
+
+        for (filter, expected) in [
+            ("riskLevel eq 'high'", 0),
+            ("riskLevel ne 'high'", 6),
+            ("riskLevel eq 'hidden'", 6),
+            ("riskLevel eq microsoft.graph.riskLevel'medium'", 0),
+            ("riskDetail eq 'userPassedMFADrivenByRiskBasedPolicy'", 0),
+            ("riskEventType eq 'unfamiliarFeatures'", 0),
+            ("riskEventType eq 'unlikelyTravel'", 0),
+            ("startswith(riskEventType, 'unf')", 0),
+            ("riskEventType eq 'unfamiliarFeatures' or riskLevel eq 'medium'", 0),
+            ("riskEventType eq 'generic'", 4),
+            ("riskEventType ne 'generic'", 2),
+            ("riskEventType eq 'leakedCredentials'", 1),
+        ] {
+            let f = enc(filter);
+            let (s, b) = app.get(&format!("{DETECTIONS}?$filter={f}&$count=true"), &admin).await;
+            assert_eq!(s, StatusCode::OK, "{filter}: {b}");
+            assert_eq!(b["@odata.count"].as_i64(), Some(expected), "{filter}");
+            assert_eq!(b["value"].as_array().unwrap().len() as i64, expected, "{filter}");
+            let (_, n) = app.get(&format!("{DETECTIONS}/$count?$filter={f}"), &admin).await;
+            assert_eq!(n, json!(expected), "/$count {filter}");
+        }
+        // Sorting on a hidden field orders by id alone; on riskEventType, by what the tenant sees.
+        let mut by_id: Vec<String> = docs.iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect();
+        by_id.sort();
+        by_id.reverse();
+        for order in ["riskLevel desc", "riskDetail desc"] {
+            let (walked, _) = walk(&app, &format!("{DETECTIONS}?$orderby={}&$top=2", enc(order)), &admin).await;
+            let got: Vec<String> = walked.iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect();
+            assert_eq!(got, by_id, "{order}");
+        }
+        let mut seen: Vec<(String, String)> = docs
+            .iter()
+            .zip(MASKED)
+            .map(|(d, (event, _, _))| (shown(event).to_lowercase(), d["id"].as_str().unwrap().to_owned()))
+            .collect();
+        seen.sort();
+        let (walked, _) =
+            walk(&app, &format!("{DETECTIONS}?$orderby={}&$top=2", enc("riskEventType asc")), &admin).await;
+        let got: Vec<String> = walked.iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(got, seen.into_iter().map(|(_, id)| id).collect::<Vec<_>>(), "riskEventType asc");
+
+        // On P2 the same rows are visible and filterable.
+        set_tier(&app, TENANT_B, LicenseTier::P2);
+        let (_, b) = app.get(&format!("{DETECTIONS}?$filter={}", enc("riskLevel eq 'high'")), &admin).await;
+        assert_eq!(b["value"].as_array().unwrap().len(), 2);
+        let (_, b) =
+            app.get(&format!("{DETECTIONS}?$filter={}", enc("riskEventType eq 'unfamiliarFeatures'")), &admin).await;
+        assert_eq!(b["value"][0]["riskEventType"], "unfamiliarFeatures");
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn purge_removes_expired_audits_detections_and_closed_risky_users() {
+    each_backend(|app| async move {
+        let now = app.now();
+        for t in [TENANT_A, TENANT_B, TENANT_F] {
+            set_tier(&app, t, LicenseTier::P2);
+        }
+        let audit_days = [1i64, 5, 10, 20, 29];
+        let detection_days = [1i64, 5, 10, 20, 29, 45, 80];
+        let at = |d: i64| now - Duration::days(d) + hours(1);
+        let audits: Vec<Value> = audit_days.iter().enumerate().map(|(i, d)| audit_doc(i as u64 + 1, at(*d))).collect();
+        let detections: Vec<Value> = detection_days
+            .iter()
+            .enumerate()
+            .map(|(i, d)| detection_doc(i as u64 + 1, at(*d), "generic", "low", "U"))
+            .collect();
+        // Closed users 5, 20, 45 and 80 days ago (the last with an older state too), one at risk.
+        let mut users: Vec<Value> =
+            [(5i64, "remediated"), (20, "dismissed"), (45, "remediated"), (80, "remediated"), (200, "atRisk")]
+                .iter()
+                .enumerate()
+                .map(|(i, (d, state))| risky_user_doc(&guid(320 + i as u64), at(*d), state, "none", "none", "U"))
+                .collect();
+        users.push(risky_user_doc(&guid(323), at(85), "atRisk", "high", "none", "U"));
+        for t in [TENANT_A, TENANT_B, TENANT_F] {
+            for (kind, docs) in [("directoryAudits", &audits), ("riskDetections", &detections), ("riskyUsers", &users)]
+            {
+                let (s, b) = ingest_kind(&app, kind, t, docs).await;
+                assert_eq!(s, StatusCode::OK, "{kind}: {b}");
+                assert_eq!(b["expired"], 0, "{kind}");
+            }
+        }
+        set_tier(&app, TENANT_B, LicenseTier::P1);
+        set_tier(&app, TENANT_F, LicenseTier::Free);
+        const TABLES: [&str; 6] = [
+            "directory_audits",
+            "directory_audit_targets",
+            "directory_audit_details",
+            "risk_detections",
+            "risky_users",
+            "risky_user_history",
+        ];
+        let counts = |t: &str| TABLES.map(|table| app.count_rows(table, t));
+        let full = [5, 10, 5, 7, 5, 6];
+        for t in [TENANT_A, TENANT_B, TENANT_F] {
+            assert_eq!(counts(t), full, "{t}");
+        }
+        let others = |r: &storage::purge::PurgeReport| {
+            let mut v: Vec<(String, String, u64)> =
+                r.others.iter().map(|(set, t, n)| ((*set).to_owned(), t.clone(), *n)).collect();
+            v.sort();
+            v
+        };
+        let mut want = vec![
+            ("auditLogs/directoryAudits".to_owned(), TENANT_F.to_owned(), 3),
+            ("identityProtection/riskDetections".to_owned(), TENANT_B.to_owned(), 2),
+            ("identityProtection/riskDetections".to_owned(), TENANT_F.to_owned(), 5),
+            ("identityProtection/riskyUsers".to_owned(), TENANT_B.to_owned(), 2),
+            ("identityProtection/riskyUsers".to_owned(), TENANT_F.to_owned(), 3),
+        ];
+        want.sort();
+        let dry = app.store.purge(true).unwrap();
+        assert_eq!(others(&dry), want, "{dry:?}");
+        for t in [TENANT_A, TENANT_B, TENANT_F] {
+            assert_eq!(counts(t), full, "a dry run deletes nothing: {t}");
+        }
+        let report = app.store.purge(false).unwrap();
+        assert_eq!(others(&report), want, "{report:?}");
+        assert_eq!(counts(TENANT_A), full);
+        // P1: audits kept (30 days); detections and closed users past 30 days go, with history.
+        assert_eq!(counts(TENANT_B), [5, 10, 5, 5, 3, 3]);
+        // Free: 7 days for all three; the user at risk stays whatever its age.
+        assert_eq!(counts(TENANT_F), [2, 4, 2, 2, 2, 2]);
+        // What is left is what each tier sees.
+        let (_, b) = app.get(AUDITS, &risk_admin(TENANT_F)).await;
+        assert_eq!(ids(&b).len(), 2);
+        let (_, b) = app.get(DETECTIONS, &risk_admin(TENANT_B)).await;
+        assert_eq!(ids(&b).len(), 5);
+
+        // Eleven days later P2's windows pass too: audits of 20 and 29 days, the 80-day detection,
+        // the user closed 80 days ago (with its two history items).
+        app.clock.advance(Duration::days(11));
+        let report = app.store.purge(false).unwrap();
+        assert_eq!(counts(TENANT_A), [3, 6, 3, 6, 4, 4], "{report:?}");
+        let (_, b) = app.get(RISKY, &risk_admin(TENANT_A)).await;
+        assert_eq!(ids(&b).len(), 4);
+        // Purged rows come back only if inside the window.
+        let (_, b) = ingest_kind(&app, "directoryAudits", TENANT_A, &audits).await;
+        assert_eq!(b, json!({"inserted": 0, "duplicates": 3, "expired": 2}));
+    })
+    .await;
+}
