@@ -50,7 +50,8 @@ pub const MATRIX: &[Rule] = &[
     },
     Rule {
         endpoint: Endpoint::DirectoryAudits,
-        roles: &[GA, GR, RR, SA, SO, SR],
+        // Compliance Administrator reads audits through the reporting API (graph-reference.md §5.2).
+        roles: &[GA, GR, RR, SA, SO, SR, DirectoryRole::ComplianceAdministrator],
         app_permissions: &["AuditLog.Read.All"],
         scopes: &["AuditLog.Read.All"],
         license: LicenseTier::Free,

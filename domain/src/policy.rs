@@ -109,8 +109,9 @@ pub fn hidden_sign_in_fields(tier: LicenseTier) -> &'static [&'static str] {
     if tier == LicenseTier::P2 { &[] } else { SIGN_IN_P2_FIELDS }
 }
 
-/// Risk-detection properties that read `hidden` below P2.
-pub const RISK_DETECTION_P2_FIELDS: &[&str] = &["riskLevel", "riskDetail"];
+/// Risk-detection properties that read `hidden` below P2 (the beta-only `mitreTechniqueId` would
+/// name the premium detection too).
+pub const RISK_DETECTION_P2_FIELDS: &[&str] = &["riskLevel", "riskDetail", "mitreTechniqueId"];
 
 /// Risk event types every tier sees by name (lower case); below P2 every other (premium)
 /// detection reads `generic`, as the portal's "Additional risk detected" (`graph-reference.md` §3.3, §10).
@@ -126,10 +127,10 @@ pub const NON_PREMIUM_RISK_EVENT_TYPES: &[&str] = &[
 /// What a premium value reads below P2.
 pub const GENERIC: &str = "generic";
 
-/// A property whose values outside `shown` (lower case) read [`GENERIC`].
+/// Properties whose values outside `shown` (lower case) read [`GENERIC`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GenericMask {
-    pub field: &'static str,
+    pub fields: &'static [&'static str],
     pub shown: &'static [&'static str],
 }
 
@@ -147,7 +148,7 @@ impl GenericMask {
 pub struct Masks {
     /// Properties that read `hidden`.
     pub hidden: &'static [&'static str],
-    /// A property whose premium values read `generic`.
+    /// Properties whose premium values read `generic`.
     pub generic: Option<GenericMask>,
 }
 
@@ -163,7 +164,7 @@ impl Masks {
     /// The generic mask of `path`, if it has one.
     #[must_use]
     pub fn generic_of(&self, path: &str) -> Option<GenericMask> {
-        self.generic.filter(|g| g.field == path)
+        self.generic.filter(|g| g.fields.contains(&path))
     }
 
     /// What the entity set `type_name` (`signIn`, `riskDetection`, ...) shows a tenant on `tier`.
@@ -176,7 +177,11 @@ impl Masks {
             "signIn" => Self { hidden: SIGN_IN_P2_FIELDS, generic: None },
             "riskDetection" => Self {
                 hidden: RISK_DETECTION_P2_FIELDS,
-                generic: Some(GenericMask { field: "riskEventType", shown: NON_PREMIUM_RISK_EVENT_TYPES }),
+                // `riskType` is the beta-only, deprecated name of the same value.
+                generic: Some(GenericMask {
+                    fields: &["riskEventType", "riskType"],
+                    shown: NON_PREMIUM_RISK_EVENT_TYPES,
+                }),
             },
             _ => Self::NONE,
         }
@@ -212,7 +217,8 @@ mod tests {
         let g = m.generic_of("riskEventType").unwrap();
         assert_eq!(g.apply("unfamiliarFeatures"), "generic");
         assert_eq!(g.apply("leakedCredentials"), "leakedCredentials");
-        assert_eq!(m.hidden, ["riskLevel", "riskDetail"]);
+        assert_eq!(g.apply("unfamiliarFeatures"), m.generic_of("riskType").unwrap().apply("unfamiliarFeatures"));
+        assert_eq!(m.hidden, ["riskLevel", "riskDetail", "mitreTechniqueId"]);
         assert!(Masks::for_type("riskDetection", LicenseTier::P2).is_empty());
         assert!(Masks::for_type("directoryAudit", LicenseTier::Free).is_empty());
     }

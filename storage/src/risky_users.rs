@@ -119,6 +119,9 @@ fn rollback(why: &str) -> diesel::result::Error {
 impl Store {
     /// Stores ingested risky-user changes for `tenant`, all or nothing. Every change whose history
     /// item is new is appended to the history; a user's state is replaced only by a newer one.
+    /// Nothing counts as expired: a closing change older than the tenant's window must still close
+    /// the user's risk (an open state is kept whatever its age); the closed user is then invisible
+    /// and the purge removes it.
     ///
     /// # Errors
     /// Database errors; nothing is stored then.

@@ -37,11 +37,7 @@ pub async fn run(
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.0;
-    if !is_json(&req) {
-        return Err(ApiError::UnsupportedMediaType(
-            "Send the body as Content-Type: application/json: {\"userIds\": [\"<user object id>\", ...]}.".into(),
-        ));
-    }
+    let json = is_json(&req);
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("The body could not be read: {e}.")))?;
@@ -63,7 +59,13 @@ pub async fn run(
     ]);
     web::block(move || -> Result<(), ApiError> {
         let view = store.tenant_view(&principal.tenant)?;
+        // Who may act is decided first; only then what they sent.
         access::authorize(&principal, Endpoint::RiskyUserActions, view.tier, enforce)?;
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                "Send the body as Content-Type: application/json: {\"userIds\": [\"<user object id>\", ...]}.".into(),
+            ));
+        }
         let value: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| ApiError::BadRequest(format!("The body is not valid JSON: {e}.")))?;
         let ids: Vec<String> =

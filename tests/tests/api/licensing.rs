@@ -542,6 +542,31 @@ async fn risk_detections_read_hidden_and_generic_below_p2_and_cannot_be_probed()
 }
 
 #[actix_web::test]
+async fn beta_risk_type_cannot_reveal_premium_detections_below_p2() {
+    // Beta serves the deprecated `riskType` (the same detection type as `riskEventType`): below P2
+    // it must not name a premium detection that `riskEventType` reads as `generic`.
+    each_backend(|app| async move {
+        let app = app.without_rate_limits();
+        let docs = [detection_doc(1, app.now(), "unfamiliarFeatures", "high", "U")];
+        assert_eq!(ingest_kind(&app, "riskDetections", TENANT_B, &docs).await.0, StatusCode::OK); // P1
+        let admin = risk_admin(TENANT_B);
+        let id = docs[0]["id"].as_str().unwrap();
+        for path in [
+            "/beta/identityProtection/riskDetections".to_owned(),
+            format!("/beta/identityProtection/riskDetections/{id}"),
+            "/beta/identityProtection/riskDetections?$select=riskType,riskEventType".to_owned(),
+        ] {
+            let (s, b) = app.get(&path, &admin).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            let d = if b.get("value").is_some() { b["value"][0].clone() } else { b.clone() };
+            assert_eq!(d["riskEventType"], "generic", "{path}");
+            assert_ne!(d["riskType"], "unfamiliarFeatures", "{path}: riskType leaks the premium detection: {d}");
+        }
+    })
+    .await;
+}
+
+#[actix_web::test]
 async fn purge_removes_expired_audits_detections_and_closed_risky_users() {
     each_backend(|app| async move {
         let now = app.now();
