@@ -1,6 +1,54 @@
-//! The base of idtrail's OpenAPI document: title, version, licence, tags and the bearer-JWT
-//! security scheme. The API crate adds its paths and schemas to this base (issue 7 completes the
-//! document and commits it as `openapi/openapi.json`).
+//! idtrail's API contract, built from the domain: the OpenAPI 3.1 document (committed as
+//! `openapi/openapi.json`, served at `/openapi.json`) and the OData CSDL served at `$metadata`.
+//!
+//! Entity schemas come from tracing the domain models ([`model`]), query options from the field
+//! registries (`domain::query::registry`), permissions from `domain::access::MATRIX`. This crate
+//! must never list a property, a permission or a page size itself.
+
+pub mod csdl;
+mod document;
+pub mod model;
+
+pub use document::{document, document_json};
+
+use domain::model::SignIn;
+use domain::model::directory_audit::DirectoryAudit;
+use domain::model::risk_detection::RiskDetection;
+use domain::model::risky_user::{RiskyUser, RiskyUserHistoryItem};
+use domain::query::EntitySet;
+
+/// The traced model of an entity set's type.
+///
+/// # Errors
+/// When the set's type is not one this crate knows how to trace, or tracing fails.
+pub fn entity_type(set: &EntitySet) -> Result<model::Traced, String> {
+    match set.type_name {
+        "signIn" => model::trace::<SignIn>(),
+        "directoryAudit" => model::trace::<DirectoryAudit>(),
+        "riskDetection" => model::trace::<RiskDetection>(),
+        "riskyUser" => model::trace::<RiskyUser>(),
+        "riskyUserHistoryItem" => model::trace::<RiskyUserHistoryItem>(),
+        other => Err(format!("no model is known for the entity type '{other}'")),
+    }
+}
+
+/// Every type and enum reachable from the served entity sets, each once.
+///
+/// # Errors
+/// As [`entity_type`].
+pub fn all_types() -> Result<model::Traced, String> {
+    let mut out = model::Traced::default();
+    for set in domain::query::registry::ALL_SETS {
+        let t = entity_type(set)?;
+        for ty in t.types {
+            if !out.types.iter().any(|x| x.name == ty.name) {
+                out.types.push(ty);
+            }
+        }
+        out.enums.extend(t.enums);
+    }
+    Ok(out)
+}
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
@@ -21,10 +69,16 @@ pub fn base() -> OpenApi {
                     "A self-hosted, Microsoft Graph-compatible reporting API for sign-ins, directory audits \
                      and identity-protection risk. Paths, JSON and OData query options are Graph's.",
                 ))
-                .license(Some(LicenseBuilder::new().name("MIT").build())),
+                .license(Some(LicenseBuilder::new().name("MIT").identifier(Some("MIT")).build())),
         )
         .tags(Some(vec![
             TagBuilder::new().name("auditLogs").description(Some("Sign-ins and directory audits")).build(),
+            TagBuilder::new().name("identityProtection").description(Some("Risk detections and risky users")).build(),
+            TagBuilder::new().name("tenant").description(Some("The caller's tenant and license")).build(),
+            TagBuilder::new()
+                .name("contract")
+                .description(Some("This document, Swagger UI and OData $metadata"))
+                .build(),
             TagBuilder::new().name("ingest").description(Some("Pushing events into a tenant")).build(),
             TagBuilder::new().name("health").description(Some("Liveness and readiness")).build(),
         ]))
@@ -51,6 +105,24 @@ pub fn base() -> OpenApi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The committed contract is the generated one: a change to the API shows up in review.
+    #[test]
+    fn the_committed_document_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        let current = document_json().unwrap();
+        let first_difference = committed
+            .lines()
+            .zip(current.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(|| "at the end".to_owned(), |i| format!("at line {}", i + 1));
+        assert!(
+            committed == current,
+            "openapi/openapi.json is not the document the code generates (first difference {first_difference}). \
+             Regenerate it with `cargo run -q -p api -- openapi > openapi/openapi.json` and commit it."
+        );
+    }
 
     #[test]
     fn the_base_names_the_bearer_scheme() {
