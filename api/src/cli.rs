@@ -1,4 +1,4 @@
-//! The `idtrail` command line: `serve` (the default), `demo`, `ingest`, `token`, `tenant`.
+//! The `idtrail` command line: `serve` (the default), `demo`, `ingest`, `token`, `tenant`, `openapi`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -85,6 +85,8 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Print the OpenAPI document (`idtrail openapi > openapi/openapi.json` updates the committed one).
+    Openapi,
     /// Manage tenants and their license tiers.
     Tenant {
         #[command(subcommand)]
@@ -161,6 +163,11 @@ pub fn resolve_secret(config: &Config, serving: bool) -> anyhow::Result<(Vec<u8>
 /// # Errors
 /// Whatever the command reports; `main` prints it and exits non-zero.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if matches!(cli.command, Some(Command::Openapi)) {
+        // Needs no configuration, database or logging: the document is built from the code alone.
+        print!("{}", openapi::document_json().map_err(anyhow::Error::msg)?);
+        return Ok(());
+    }
     let overrides = Overrides { database_url: cli.database_url, bind: cli.bind, public_url: cli.public_url };
     let config = Config::load(cli.config.as_deref(), &overrides).map_err(anyhow::Error::msg)?;
     init_logging(&config.log);
@@ -228,6 +235,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant { command } => tenant_command(&config, command),
+        Command::Openapi => Ok(()),
         Command::Purge { dry_run } => {
             let store = open_store(&config)?;
             let report = store.purge(dry_run)?;

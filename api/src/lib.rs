@@ -118,6 +118,8 @@ fn history_routes(scope: actix_web::Scope) -> actix_web::Scope {
 
 /// Registers every route on `cfg`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // First: `/v1.0/$metadata` would otherwise fall into the version scopes.
+    cfg.configure(routes::contract::configure);
     for version in ["v1.0", "beta"] {
         let mut scope = web::scope(&format!("/{version}"));
         scope = history_routes(scope);
