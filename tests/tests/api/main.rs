@@ -3,6 +3,7 @@
 
 mod access;
 mod audits_risk;
+mod contract;
 mod csdl;
 mod errors;
 mod indexes;
