@@ -87,8 +87,8 @@ fn annotations(out: &mut String, set: &EntitySet, t: &StructuredType) {
     out.push('\n');
     let _ = writeln!(
         out,
-        r#"        <Annotation Term="Org.OData.Core.V1.Description" String="Pages of {} (default {}, $top up to {}), newest first; continue with @odata.nextLink." />"#,
-        set.default_top, set.default_top, set.max_top
+        r#"        <Annotation Term="Org.OData.Core.V1.Description" String="Pages of {} items by default ($top from 1 to {}), newest first; continue with @odata.nextLink." />"#,
+        set.default_top, set.max_top
     );
     out.push_str("      </Annotations>\n");
 }
