@@ -209,7 +209,7 @@ mod tests {
         assert!(matches!(authorize(&plain, Endpoint::SignIns, LicenseTier::Free, true), Ok(Access::OwnOnly { .. })));
         assert_eq!(
             authorize(&plain, Endpoint::DirectoryAudits, LicenseTier::Free, true),
-            Err(Denied::Role { allowed: &[GA, GR, RR, SA, SO, SR] })
+            Err(Denied::Role { allowed: &[GA, GR, RR, SA, SO, SR, DirectoryRole::ComplianceAdministrator] })
         );
         let admin = user(vec![GA], &["AuditLog.Read.All"]);
         assert_eq!(
