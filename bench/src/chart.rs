@@ -62,12 +62,16 @@ fn bars(area: &Area<'_>, title: &str, unit: &str, items: &[(String, f64, f64)], 
     if log {
         let positive = items.iter().flat_map(|(_, a, b)| [*a, *b]).filter(|v| *v > 0.0 && v.is_finite());
         let (lo, hi) = positive.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let (lo, hi) =
-            if lo > hi { (0.1, 10.0) } else { (10f64.powf(lo.log10().floor()), 10f64.powf(hi.log10().ceil())) };
+        // Room below the smallest bar (so it stays visible) and above the largest (the legend).
+        let (lo, hi) = if lo > hi {
+            (0.1, 10.0)
+        } else {
+            (10f64.powf((lo.log10() - 0.3).floor()), 10f64.powf((hi.log10() + 0.6).ceil()))
+        };
         let (lo, hi) = if hi <= lo { (lo, lo * 10.0) } else { (lo, hi) };
         bars_on(area, title, unit, items, (lo..hi).log_scale(), lo)
     } else {
-        let hi = items.iter().flat_map(|(_, a, b)| [*a, *b]).filter(|v| v.is_finite()).fold(1.0, f64::max) * 1.15;
+        let hi = items.iter().flat_map(|(_, a, b)| [*a, *b]).filter(|v| v.is_finite()).fold(1.0, f64::max) * 1.5;
         bars_on(area, title, unit, items, 0.0..hi, 0.0)
     }
 }
@@ -140,7 +144,7 @@ where
 
 fn backend_row(row: &Area<'_>, b: &BackendResults) -> anyhow::Result<()> {
     let (left, right) = row.split_horizontally(row.dim_in_pixel().0 * 42 / 100);
-    let (middle, right) = right.split_horizontally(right.dim_in_pixel().0 * 72 / 100);
+    let (middle, right) = right.split_horizontally(right.dim_in_pixel().0 * 68 / 100);
     let panels = [left, middle, right];
     let at = |c: usize, f: &dyn Fn(&crate::report::Run) -> (f64, f64)| -> Vec<(String, f64, f64)> {
         b.scenarios
@@ -156,7 +160,7 @@ fn backend_row(row: &Area<'_>, b: &BackendResults) -> anyhow::Result<()> {
     bars(&panels[1], &format!("{}: p99 latency at c=1 (lower is better)", b.backend), "ms", &p99, true)?;
     let ingest: Vec<(String, f64, f64)> =
         b.ingest.iter().map(|i| ("I1".to_owned(), i.service.rate, i.baseline.rate)).collect();
-    bars(&panels[2], &format!("{}: I1 ingest (higher is better)", b.backend), "sign-ins/s", &ingest, false)?;
+    bars(&panels[2], &format!("{}: I1 ingest", b.backend), "sign-ins/s (higher is better)", &ingest, false)?;
     Ok(())
 }
 

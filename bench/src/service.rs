@@ -204,6 +204,14 @@ impl Drop for Service {
 }
 
 /// Resident and peak resident memory of a process, in bytes (`VmRSS`, `VmHWM`).
+/// Whether process `pid` is alive (not gone, not a zombie waiting to be reaped).
+pub fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next().map(|st| st != "Z")))
+        .unwrap_or(false)
+}
+
 pub fn memory(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| -> Option<u64> {
