@@ -19,7 +19,8 @@ pub use sign_in::SignIn;
 pub fn deserialize_document<T: serde::de::DeserializeOwned>(
     doc: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<T, String> {
-    serde_path_to_error::deserialize::<_, T>(serde_json::Value::Object(doc.clone())).map_err(|e| {
+    // `&Map` is itself a deserializer: no copy of the document.
+    serde_path_to_error::deserialize::<_, T>(doc).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         if path == "." { inner } else { format!("{path}: {inner}") }
