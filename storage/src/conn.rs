@@ -79,11 +79,15 @@ fn establish(url: &DatabaseUrl) -> Result<AnyConnection, diesel::ConnectionError
     match url {
         DatabaseUrl::Sqlite { path } => {
             let mut c = SqliteConnection::establish(path)?;
-            // WAL lets readers run beside the one writer; busy_timeout makes writers queue
-            // instead of failing; NORMAL sync is durable across process crashes in WAL mode.
+            // WAL lets readers run beside the one writer; busy_timeout makes writers of other
+            // processes queue instead of failing (this process queues its own, see
+            // `Store::sqlite_writer`); NORMAL sync is durable across process crashes in WAL mode.
+            // A 64 MB page cache keeps a large ingest transaction from spilling to disk, and the
+            // WAL is truncated back to 64 MB after checkpoints instead of keeping its peak size.
             c.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
-                 PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL; \
+                 PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536; \
+                 PRAGMA journal_size_limit = 67108864;",
             )
             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(AnyConnection::Sqlite(c))
@@ -144,6 +148,9 @@ pub fn connect(url: &DatabaseUrl, size: u32) -> StorageResult<Pool> {
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
+        // No `SELECT 1` before every use: it doubled the statements of a read. A connection the
+        // server dropped fails its next query once and is then replaced.
+        .test_on_check_out(false)
         .build(Manager { url: url.clone() })
         .map_err(|e| StorageError::Unavailable(e.to_string()))
 }

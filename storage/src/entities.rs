@@ -275,10 +275,31 @@ impl Store {
     /// Database errors; [`crate::StorageError::Timeout`] past the statement timeout.
     pub fn page(&self, q: &Query<'_>) -> StorageResult<(Vec<StoredDocument>, TenantView)> {
         let view = self.tenant_view(q.tenant)?;
-        let sql = self.page_sql(q, &view);
+        let (docs, _) = self.page_in(q, &view, false)?;
+        Ok((docs, view))
+    }
+
+    /// One page of `q` as `view` sees the tenant (read once per request by the caller), and with
+    /// `count` how many rows match in all, on one connection.
+    ///
+    /// # Errors
+    /// Database errors; [`crate::StorageError::Timeout`] past the statement timeout.
+    pub fn page_in(
+        &self,
+        q: &Query<'_>,
+        view: &TenantView,
+        count: bool,
+    ) -> StorageResult<(Vec<StoredDocument>, Option<i64>)> {
+        let sql = self.page_sql(q, view);
         tracing::debug!(set = q.set.name, sql = sql.text(), "page");
         let mut conn = self.conn()?;
-        Ok((sql.load(&mut conn)?, view))
+        let docs = sql.load(&mut conn)?;
+        let n = if count {
+            Some(self.count_sql(q, view).load::<Count>(&mut conn)?.first().map_or(0, |c| c.n))
+        } else {
+            None
+        };
+        Ok((docs, n))
     }
 
     /// The SQL that counts the rows `q` matches.
@@ -299,7 +320,15 @@ impl Store {
     /// Database errors; [`crate::StorageError::Timeout`].
     pub fn count(&self, q: &Query<'_>) -> StorageResult<i64> {
         let view = self.tenant_view(q.tenant)?;
-        let sql = self.count_sql(q, &view);
+        self.count_in(q, &view)
+    }
+
+    /// [`Store::count`] as `view` sees the tenant.
+    ///
+    /// # Errors
+    /// Database errors; [`crate::StorageError::Timeout`].
+    pub fn count_in(&self, q: &Query<'_>, view: &TenantView) -> StorageResult<i64> {
+        let sql = self.count_sql(q, view);
         let mut conn = self.conn()?;
         Ok(sql.load::<Count>(&mut conn)?.first().map_or(0, |c| c.n))
     }
@@ -316,10 +345,25 @@ impl Store {
         id: &str,
     ) -> StorageResult<(Option<StoredDocument>, TenantView)> {
         let view = self.tenant_view(tenant)?;
+        Ok((self.get_in(set, tenant, user, id, &view)?, view))
+    }
+
+    /// [`Store::get`] as `view` sees the tenant.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn get_in(
+        &self,
+        set: &'static EntitySet,
+        tenant: &TenantId,
+        user: Option<&str>,
+        id: &str,
+        view: &TenantView,
+    ) -> StorageResult<Option<StoredDocument>> {
         let id = id.to_lowercase();
         let mut sql = Sql::new(self.backend());
         sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM ").push(set.table).push(" s");
-        push_scope(&mut sql, set, tenant, user, &view);
+        push_scope(&mut sql, set, tenant, user, view);
         sql.push(" AND s.id = ").bind(Param::Text(id.clone()));
         if self.backend() == Backend::Postgres && set.table == SIGN_INS.table {
             // Find the partition through the key table instead of probing every partition.
@@ -330,7 +374,7 @@ impl Store {
                 .push(")");
         }
         let mut conn = self.conn()?;
-        Ok((sql.load::<StoredDocument>(&mut conn)?.into_iter().next(), view))
+        Ok(sql.load::<StoredDocument>(&mut conn)?.into_iter().next())
     }
 
     /// Stores `records` of one set (not sign-ins, not risky users: see their own paths) for
@@ -347,6 +391,7 @@ impl Store {
         let mut seen = HashSet::with_capacity(total);
         let (live, past): (Vec<Record>, Vec<Record>) = records.into_iter().partition(|r| r.ticks >= from);
         let unique: Vec<Record> = live.into_iter().filter(|r| seen.insert(r.id.clone())).collect();
+        let _turn = self.sqlite_writer();
         let mut conn = self.conn()?;
         let inserted = in_write_transaction(&mut conn, |c| insert_new(c, tenant, &unique))?;
         Ok(IngestOutcome { inserted, duplicates: total - past.len() - inserted, expired: past.len() })

@@ -409,6 +409,13 @@ impl<'a> Compiler<'a> {
         // single index range (deep pages cost what the first costs).
         let uniform = all.iter().all(|(f, d, v)| *d == id_desc && !f.nullable && **v != Scalar::Null);
         if uniform {
+            // The leading key's bound on its own too: PostgreSQL prunes day partitions on a plain
+            // range, not on a row-value comparison.
+            if let Some((first, desc, v)) = all.first().filter(|_| all.len() > 1) {
+                sql.push(" AND ");
+                self.visible_field(sql, first);
+                sql.push(if *desc { " <= " } else { " >= " }).bind(scalar_param(v));
+            }
             sql.push(" AND (");
             for (i, (field, _, _)) in all.iter().enumerate() {
                 if i > 0 {

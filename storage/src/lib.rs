@@ -38,6 +38,9 @@ pub struct Store {
     backend: Backend,
     clock: Arc<dyn Clock>,
     known_partitions: Mutex<HashSet<i64>>,
+    /// SQLite has one writer at a time: this process's writers wait here, in order, rather than
+    /// spinning in SQLite's busy handler (and failing with "database is locked" past its timeout).
+    sqlite_writer: Mutex<()>,
     retention: RetentionPolicy,
     default_tier: LicenseTier,
 }
@@ -98,6 +101,7 @@ impl Store {
             backend,
             clock,
             known_partitions: Mutex::new(HashSet::new()),
+            sqlite_writer: Mutex::new(()),
             retention: RetentionPolicy::default(),
             default_tier: LicenseTier::Free,
         })
@@ -147,6 +151,13 @@ impl Store {
     #[must_use]
     pub fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
+    }
+
+    /// On SQLite, the turn of this process's writers (held for a write transaction); nothing on
+    /// PostgreSQL, where writers run side by side.
+    pub(crate) fn sqlite_writer(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        (self.backend == Backend::Sqlite)
+            .then(|| self.sqlite_writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     pub(crate) fn conn(&self) -> StorageResult<conn::PooledConn> {

@@ -1,6 +1,7 @@
 //! PostgreSQL daily partitions of the event tables: created ahead of time by the service and on
 //! demand by ingest, remembered per process so that the common case costs no round trip.
 
+use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use domain::time::{TICKS_PER_DAY, day_start, format_ticks};
 
@@ -8,6 +9,9 @@ use crate::Store;
 use crate::conn::AnyConnection;
 use crate::error::StorageResult;
 use crate::sign_ins::PARTITIONED_TABLES;
+
+/// The advisory lock key that serialises partition creation (any fixed number; "idtrail" in hex).
+const PARTITION_LOCK: i64 = 0x0069_6474_7261_696c;
 
 /// The partition of `table` for the day starting at `day`: `sign_ins_d20261127`.
 fn partition_name(table: &str, day: i64) -> String {
@@ -46,11 +50,10 @@ impl Store {
                     day + TICKS_PER_DAY
                 ));
             }
-            // Two instances creating the same partition at once: the loser's statement fails with
-            // a duplicate; the partition exists either way, so check again before giving up.
-            if let Err(e) = pg.batch_execute(&ddl) {
-                pg.batch_execute(&ddl).map_err(|_| e)?;
-            }
+            // Two ingests (or instances) creating the same day at once would race between IF NOT
+            // EXISTS and CREATE; a transaction-scoped advisory lock makes them take turns, and
+            // the second then finds the partitions there.
+            pg.transaction(|c| c.batch_execute(&format!("SELECT pg_advisory_xact_lock({PARTITION_LOCK}); {ddl}")))?;
         }
         let mut known = self.known_partitions.lock().map_err(|_| poisoned())?;
         known.extend(missing);

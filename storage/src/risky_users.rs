@@ -141,6 +141,7 @@ impl Store {
             latest.insert(c.user.id().to_owned(), c.user);
         }
         let backend = self.backend();
+        let _turn = self.sqlite_writer();
         let mut conn = self.conn()?;
         let inserted = in_write_transaction(&mut conn, |c| {
             let appended = insert_new(c, tenant, &histories)?;
@@ -176,6 +177,7 @@ impl Store {
         let view = self.tenant_view(tenant)?;
         let now = self.clock().now_ticks();
         let backend = self.backend();
+        let _turn = self.sqlite_writer();
         let mut conn = self.conn()?;
         let changed = in_write_transaction(&mut conn, |c| {
             let users = current_users(c, backend, tenant, user_ids, Some(view.risk_detections_from))?;

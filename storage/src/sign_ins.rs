@@ -264,6 +264,7 @@ impl Store {
             let days: HashSet<i64> = unique.iter().map(|r| domain::time::day_start(r.row.created_ticks)).collect();
             self.ensure_partitions(days)?;
         }
+        let _turn = self.sqlite_writer();
         let mut conn = self.conn()?;
         let inserted = match &mut *conn {
             AnyConnection::Sqlite(c) => c.immediate_transaction(|c| insert_sqlite(c, tenant, unique))?,

@@ -12,7 +12,7 @@ use domain::policy::Masks;
 use domain::principal::Principal;
 use domain::query::registry::{self, EntitySet};
 use domain::query::{Filter, Scalar, SortKey, eval, resolve_filter, resolve_orderby};
-use storage::{Query, Store};
+use storage::{Query, Store, TenantView};
 
 use super::{ApiVersion, Envelope, Presentation, base_url, collection_body, entity_body, next_link};
 use crate::auth::Caller;
@@ -50,12 +50,13 @@ fn authorize(
     res: Resource,
     principal: &Principal,
     enforce_scopes: bool,
-) -> Result<Option<String>, ApiError> {
+) -> Result<(Option<String>, TenantView), ApiError> {
     let view = store.tenant_view(&principal.tenant)?;
-    Ok(match access::authorize(principal, res.endpoint, view.tier, enforce_scopes)? {
+    let own = match access::authorize(principal, res.endpoint, view.tier, enforce_scopes)? {
         Access::TenantWide => None,
         Access::OwnOnly { user_id } => Some(user_id),
-    })
+    };
+    Ok((own, view))
 }
 
 const CA_PROPERTY: &str = "appliedConditionalAccessPolicies";
@@ -126,22 +127,23 @@ fn not_found(id: &str) -> ApiError {
     ))
 }
 
-/// Authorizes the caller and returns the user the read is limited to: the caller (own sign-ins)
-/// or the risky user whose history is read, which must exist and be visible to the tenant.
+/// Authorizes the caller and returns the user the read is limited to (the caller, for own
+/// sign-ins; the risky user whose history is read, which must exist and be visible), with the
+/// tenant's view, read once for the whole request.
 fn scoped_user(
     store: &Store,
     res: Resource,
     principal: &Principal,
     enforce_scopes: bool,
     parent: Option<&str>,
-) -> Result<Option<String>, ApiError> {
-    let own = authorize(store, res, principal, enforce_scopes)?;
+) -> Result<(Option<String>, TenantView), ApiError> {
+    let (own, view) = authorize(store, res, principal, enforce_scopes)?;
     if let Some(user) = parent
-        && store.get(&registry::RISKY_USERS, &principal.tenant, None, user)?.0.is_none()
+        && store.get_in(&registry::RISKY_USERS, &principal.tenant, None, user, &view)?.is_none()
     {
         return Err(not_found(user));
     }
-    Ok(own.as_deref().or(parent).map(str::to_lowercase))
+    Ok((own.as_deref().or(parent).map(str::to_lowercase), view))
 }
 
 /// The `@odata.context` path of a collection: the set's path, or a risky user's history.
@@ -182,7 +184,7 @@ pub async fn list(
     let enforce = state.config.auth_enforce_scopes;
     let who = principal.clone();
     let (mut docs, count, view) = web::block(move || -> Result<_, ApiError> {
-        let user = scoped_user(&store, res, &who, enforce, parent.as_deref())?;
+        let (user, view) = scoped_user(&store, res, &who, enforce, parent.as_deref())?;
         let q = Query {
             set,
             tenant: &who.tenant,
@@ -192,8 +194,7 @@ pub async fn list(
             after: after.as_deref(),
             limit: top + 1,
         };
-        let (docs, view) = store.page(&q)?;
-        let count = if count_wanted { Some(store.count(&q)?) } else { None };
+        let (docs, count) = store.page_in(&q, &view, count_wanted)?;
         Ok((docs, count, view))
     })
     .await??;
@@ -252,16 +253,19 @@ pub async fn count(
     let store = state.store.clone();
     let enforce = state.config.auth_enforce_scopes;
     let n = web::block(move || -> Result<i64, ApiError> {
-        let user = scoped_user(&store, res, &principal, enforce, parent.as_deref())?;
-        Ok(store.count(&Query {
-            set: res.set,
-            tenant: &principal.tenant,
-            user: user.as_deref(),
-            filter: resolved.filter.as_ref(),
-            order: &[],
-            after: None,
-            limit: 0,
-        })?)
+        let (user, view) = scoped_user(&store, res, &principal, enforce, parent.as_deref())?;
+        Ok(store.count_in(
+            &Query {
+                set: res.set,
+                tenant: &principal.tenant,
+                user: user.as_deref(),
+                filter: resolved.filter.as_ref(),
+                order: &[],
+                after: None,
+                limit: 0,
+            },
+            &view,
+        )?)
     })
     .await??;
     Ok(HttpResponse::Ok().content_type("text/plain").body(n.to_string()))
@@ -286,8 +290,8 @@ pub async fn get(
     let enforce = state.config.auth_enforce_scopes;
     let path = context_path(res, parent.as_deref());
     let (doc, view) = web::block(move || -> Result<_, ApiError> {
-        let user = scoped_user(&store, res, &principal, enforce, parent.as_deref())?;
-        Ok(store.get(res.set, &principal.tenant, user.as_deref(), &lookup)?)
+        let (user, view) = scoped_user(&store, res, &principal, enforce, parent.as_deref())?;
+        Ok((store.get_in(res.set, &principal.tenant, user.as_deref(), &lookup, &view)?, view))
     })
     .await??;
     let doc = doc.ok_or_else(|| not_found(&id))?;

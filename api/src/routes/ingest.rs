@@ -18,6 +18,16 @@ use crate::state::AppState;
 /// Bad records listed in one error response (the total is always given).
 const MAX_LISTED_ERRORS: usize = 100;
 
+/// Batches read and stored at once. Each holds its body and its records in memory, and the
+/// database takes one writer at a time anyway (SQLite) or gains little from more (PostgreSQL
+/// COPY): more in flight only raises peak memory. Others wait their turn.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+fn ingest_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT))
+}
+
 /// A data set that can be ingested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -87,6 +97,10 @@ pub async fn ingest(
     // Ingest writes into the token's own tenant on any tier; the tier only decides what is expired.
     domain::access::authorize(&principal, domain::access::Endpoint::Ingest, domain::ids::LicenseTier::P2, true)?;
     let format = body_format(&req)?;
+    let _slot = ingest_slots()
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Unavailable("The service is shutting down; retry the batch.".into()))?;
     let limit = state.config.max_ingest_bytes;
     let too_large = || {
         ApiError::PayloadTooLarge(format!("The body is larger than the limit of {limit} bytes; send smaller batches."))
