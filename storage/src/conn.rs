@@ -82,11 +82,12 @@ fn establish(url: &DatabaseUrl) -> Result<AnyConnection, diesel::ConnectionError
             // WAL lets readers run beside the one writer; busy_timeout makes writers of other
             // processes queue instead of failing (this process queues its own, see
             // `Store::sqlite_writer`); NORMAL sync is durable across process crashes in WAL mode.
-            // A 64 MB page cache keeps a large ingest transaction from spilling to disk, and the
+            // A 16 MB page cache per connection (the pool has several) keeps most of an ingest
+            // transaction from spilling to disk without multiplying memory by the pool size; the
             // WAL is truncated back to 64 MB after checkpoints instead of keeping its peak size.
             c.batch_execute(
                 "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL; \
-                 PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536; \
+                 PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384; \
                  PRAGMA journal_size_limit = 67108864;",
             )
             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;

@@ -410,8 +410,10 @@ impl<'a> Compiler<'a> {
         let uniform = all.iter().all(|(f, d, v)| *d == id_desc && !f.nullable && **v != Scalar::Null);
         if uniform {
             // The leading key's bound on its own too: PostgreSQL prunes day partitions on a plain
-            // range, not on a row-value comparison.
-            if let Some((first, desc, v)) = all.first().filter(|_| all.len() > 1) {
+            // range, not on a row-value comparison (SQLite has no partitions and plans the row
+            // value alone best).
+            if let Some((first, desc, v)) = all.first().filter(|_| all.len() > 1 && sql.backend() == Backend::Postgres)
+            {
                 sql.push(" AND ");
                 self.visible_field(sql, first);
                 sql.push(if *desc { " <= " } else { " >= " }).bind(scalar_param(v));
