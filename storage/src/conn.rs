@@ -147,7 +147,10 @@ pub fn connect(url: &DatabaseUrl, size: u32) -> StorageResult<Pool> {
     migrate(url)?;
     r2d2::Pool::builder()
         .max_size(size)
-        .min_idle(Some(1))
+        // No connection is opened in the background to keep one idle: a one-shot command (`idtrail
+        // tenant set`) could exit while such a connect was under way in libpq, and crash in its
+        // TLS teardown. Connections open on demand and stay pooled.
+        .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(10))
         // No `SELECT 1` before every use: it doubled the statements of a read. A connection the
         // server dropped fails its next query once and is then replaced.
