@@ -7,7 +7,6 @@ use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Text};
 use diesel::{Connection, PgConnection, QueryableByName, SqliteConnection};
-use storage::Backend;
 use storage::conn::AnyConnection;
 use storage::sql::{Param, Sql};
 
@@ -118,19 +117,20 @@ impl Db {
     }
 }
 
-/// Runs a query returning one BIGINT column named `n`.
-pub fn scalar(conn: &mut AnyConnection, text: &str, params: &[Param]) -> anyhow::Result<i64> {
-    let backend = match conn {
-        AnyConnection::Postgresql(_) => Backend::Postgres,
-        AnyConnection::Sqlite(_) => Backend::Sqlite,
-    };
-    let mut sql = Sql::new(backend);
-    // `?` marks a parameter; numbered for PostgreSQL by `Sql::bind`.
+/// `text` with each `?` bound to the next of `params` (numbered for PostgreSQL by `Sql::bind`).
+fn with_params(conn: &AnyConnection, text: &str, params: &[Param]) -> Sql {
+    let mut sql = Sql::new(conn.backend());
     let mut parts = text.split('?');
     sql.push(parts.next().unwrap_or(""));
     for (part, p) in parts.zip(params) {
         sql.bind(p.clone()).push(part);
     }
+    sql
+}
+
+/// Runs a query returning one BIGINT column named `n`.
+pub fn scalar(conn: &mut AnyConnection, text: &str, params: &[Param]) -> anyhow::Result<i64> {
+    let sql = with_params(conn, text, params);
     let rows: Vec<Count> = sql.load(conn).with_context(|| format!("running {text}"))?;
     Ok(rows.first().map_or(0, |r| r.n))
 }
@@ -143,16 +143,7 @@ pub fn scalar_sql(conn: &mut AnyConnection, sql: &Sql) -> anyhow::Result<i64> {
 
 /// Runs a query returning one TEXT column named `v`.
 pub fn texts(conn: &mut AnyConnection, text: &str, params: &[Param]) -> anyhow::Result<Vec<String>> {
-    let backend = match conn {
-        AnyConnection::Postgresql(_) => Backend::Postgres,
-        AnyConnection::Sqlite(_) => Backend::Sqlite,
-    };
-    let mut sql = Sql::new(backend);
-    let mut parts = text.split('?');
-    sql.push(parts.next().unwrap_or(""));
-    for (part, p) in parts.zip(params) {
-        sql.bind(p.clone()).push(part);
-    }
+    let sql = with_params(conn, text, params);
     let rows: Vec<TextRow> = sql.load(conn).with_context(|| format!("running {text}"))?;
     Ok(rows.into_iter().map(|r| r.v).collect())
 }

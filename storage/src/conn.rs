@@ -19,6 +19,17 @@ pub enum AnyConnection {
     Sqlite(SqliteConnection),
 }
 
+impl AnyConnection {
+    /// Which database this connection talks to.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgresql(_) => Backend::Postgres,
+        }
+    }
+}
+
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -429,10 +429,7 @@ pub(crate) fn insert_new(c: &mut AnyConnection, tenant: &TenantId, records: &[Re
     for chunk in records.chunks(INSERT_CHUNK) {
         let Some(set) = chunk.first().map(|r| r.set) else { continue };
         let cols: Vec<&str> = columns(set).map(|(c, _)| c).collect();
-        let backend = match c {
-            AnyConnection::Sqlite(_) => Backend::Sqlite,
-            AnyConnection::Postgresql(_) => Backend::Postgres,
-        };
+        let backend = c.backend();
         let mut sql = Sql::new(backend);
         sql.push("INSERT INTO ").push(set.table).push(" (tenant_id, id, created_ticks");
         for col in &cols {
