@@ -391,9 +391,7 @@ impl Store {
         let mut seen = HashSet::with_capacity(total);
         let (live, past): (Vec<Record>, Vec<Record>) = records.into_iter().partition(|r| r.ticks >= from);
         let unique: Vec<Record> = live.into_iter().filter(|r| seen.insert(r.id.clone())).collect();
-        let _turn = self.sqlite_writer();
-        let mut conn = self.conn()?;
-        let inserted = in_write_transaction(&mut conn, |c| insert_new(c, tenant, &unique))?;
+        let inserted = self.write(|conn| Ok(in_write_transaction(conn, |c| insert_new(c, tenant, &unique))?))?;
         Ok(IngestOutcome { inserted, duplicates: total - past.len() - inserted, expired: past.len() })
     }
 }

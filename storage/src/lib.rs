@@ -3,6 +3,7 @@
 //! Every read takes the tenant, and the caller's scope within it, as arguments and puts them in
 //! the SQL it runs; every value is a bound parameter. This crate never sees HTTP.
 
+mod checkpoint;
 pub mod conn;
 pub mod entities;
 mod risky_users;
@@ -38,9 +39,13 @@ pub struct Store {
     backend: Backend,
     clock: Arc<dyn Clock>,
     known_partitions: Mutex<HashSet<i64>>,
-    /// SQLite has one writer at a time: this process's writers wait here, in order, rather than
-    /// spinning in SQLite's busy handler (and failing with "database is locked" past its timeout).
-    sqlite_writer: Mutex<()>,
+    url: DatabaseUrl,
+    /// SQLite has one writer at a time: this process writes through one connection, opened on
+    /// first use, and its writers wait here in order rather than spinning in SQLite's busy handler
+    /// (and failing with "database is locked" past its timeout).
+    sqlite_writer: Mutex<Option<conn::AnyConnection>>,
+    /// SQLite: copies the WAL back into the database beside the writer, not inside its commits.
+    checkpointer: Option<checkpoint::Checkpointer>,
     retention: RetentionPolicy,
     default_tier: LicenseTier,
 }
@@ -101,7 +106,9 @@ impl Store {
             backend,
             clock,
             known_partitions: Mutex::new(HashSet::new()),
-            sqlite_writer: Mutex::new(()),
+            checkpointer: checkpoint::Checkpointer::start(&url),
+            url,
+            sqlite_writer: Mutex::new(None),
             retention: RetentionPolicy::default(),
             default_tier: LicenseTier::Free,
         })
@@ -153,11 +160,43 @@ impl Store {
         self.clock.as_ref()
     }
 
-    /// On SQLite, the turn of this process's writers (held for a write transaction); nothing on
-    /// PostgreSQL, where writers run side by side.
-    pub(crate) fn sqlite_writer(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
-        (self.backend == Backend::Sqlite)
-            .then(|| self.sqlite_writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    /// Runs `f` as a writer: on SQLite on this process's one writer connection, in turn with the
+    /// process's other writers; on PostgreSQL, where writers run side by side, on a pooled one.
+    ///
+    /// # Errors
+    /// [`StorageError::Unavailable`] when no connection can be had; whatever `f` returns.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut conn::AnyConnection) -> StorageResult<T>,
+    ) -> StorageResult<T> {
+        if self.backend == Backend::Postgres {
+            return f(&mut *self.conn()?);
+        }
+        let mut writer = self.sqlite_writer.lock().unwrap_or_else(|poisoned| {
+            // A writer panicked, perhaps inside a transaction: go on with a fresh connection.
+            let mut writer = poisoned.into_inner();
+            *writer = None;
+            self.sqlite_writer.clear_poison();
+            writer
+        });
+        let c = match &mut *writer {
+            Some(c) => c,
+            slot @ None => {
+                let mut c = conn::establish_writer(&self.url).map_err(|e| StorageError::Unavailable(e.to_string()))?;
+                if self.checkpointer.is_some() {
+                    checkpoint::manual(&mut c)?;
+                }
+                slot.insert(c)
+            }
+        };
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.bound_wal(c)?;
+        }
+        let result = f(c);
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.written();
+        }
+        result
     }
 
     pub(crate) fn conn(&self) -> StorageResult<conn::PooledConn> {

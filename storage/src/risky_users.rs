@@ -141,9 +141,8 @@ impl Store {
             latest.insert(c.user.id().to_owned(), c.user);
         }
         let backend = self.backend();
-        let _turn = self.sqlite_writer();
-        let mut conn = self.conn()?;
-        let inserted = in_write_transaction(&mut conn, |c| {
+        let inserted = self.write(|conn| {
+            Ok(in_write_transaction(conn, |c| {
             let appended = insert_new(c, tenant, &histories)?;
             let ids: Vec<String> = latest.keys().cloned().collect();
             let stored: HashMap<String, i64> =
@@ -155,6 +154,7 @@ impl Store {
             delete_ids(c, backend, &RISKY_USERS, tenant.as_str(), &replaced)?;
             insert_new(c, tenant, &newer)?;
             Ok(appended)
+        })?)
         })?;
         Ok(IngestOutcome { inserted, duplicates: total - inserted, expired: 0 })
     }
@@ -177,9 +177,8 @@ impl Store {
         let view = self.tenant_view(tenant)?;
         let now = self.clock().now_ticks();
         let backend = self.backend();
-        let _turn = self.sqlite_writer();
-        let mut conn = self.conn()?;
-        let changed = in_write_transaction(&mut conn, |c| {
+        let changed = self.write(|conn| {
+            Ok(in_write_transaction(conn, |c| {
             let users = current_users(c, backend, tenant, user_ids, Some(view.risk_detections_from))?;
             let mut changed = Vec::with_capacity(users.len());
             for u in users {
@@ -204,6 +203,7 @@ impl Store {
                 changed.push(u.id);
             }
             Ok(changed)
+        })?)
         })?;
         tracing::info!(tenant = %tenant, action = action.segment(), users = changed.len(), "risky-user action");
         Ok(changed)

@@ -19,10 +19,6 @@ use crate::schema::{sign_in_ca_policies, sign_in_risk_event_types, sign_ins};
 use crate::sql::Sql;
 use crate::{Store, TenantView};
 
-/// How many rows go into one multi-row INSERT on SQLite (30 columns each, under SQLite's 32,766
-/// bound variables).
-const SQLITE_INSERT_CHUNK: usize = 500;
-
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = sign_ins)]
 #[diesel(treat_none_as_default_value = false)]
@@ -264,12 +260,12 @@ impl Store {
             let days: HashSet<i64> = unique.iter().map(|r| domain::time::day_start(r.row.created_ticks)).collect();
             self.ensure_partitions(days)?;
         }
-        let _turn = self.sqlite_writer();
-        let mut conn = self.conn()?;
-        let inserted = match &mut *conn {
-            AnyConnection::Sqlite(c) => c.immediate_transaction(|c| insert_sqlite(c, tenant, unique))?,
-            AnyConnection::Postgresql(c) => c.transaction(|c| insert_postgres(c, tenant, unique))?,
-        };
+        let inserted = self.write(|conn| {
+            Ok(match conn {
+                AnyConnection::Sqlite(c) => c.immediate_transaction(|c| insert_sqlite(c, unique))?,
+                AnyConnection::Postgresql(c) => c.transaction(|c| insert_postgres(c, tenant, unique))?,
+            })
+        })?;
         Ok(IngestOutcome { inserted, duplicates: total - expired - inserted, expired })
     }
 
@@ -323,33 +319,24 @@ impl<'a> SignInQuery<'a> {
     }
 }
 
-fn insert_sqlite(
-    c: &mut diesel::SqliteConnection,
-    tenant: &TenantId,
-    records: Vec<SignInRecord>,
-) -> QueryResult<usize> {
-    let mut existing = HashSet::new();
-    for chunk in records.chunks(SQLITE_INSERT_CHUNK) {
-        let ids: Vec<&str> = chunk.iter().map(|r| r.row.id.as_str()).collect();
-        let found: Vec<String> = sign_ins::table
-            .filter(sign_ins::tenant_id.eq(tenant.as_str()))
-            .filter(sign_ins::id.eq_any(ids))
-            .select(sign_ins::id)
-            .load(c)?;
-        existing.extend(found);
+/// One row at a time through statements diesel prepares once per connection and keeps: the sign-in
+/// is inserted unless its id is stored (one index probe does both), its child rows only if it was.
+/// Single-row statements also spare SQLite the statement journal a multi-row one keeps.
+fn insert_sqlite(c: &mut diesel::SqliteConnection, records: Vec<SignInRecord>) -> QueryResult<usize> {
+    let mut inserted = 0;
+    for r in &records {
+        if diesel::insert_into(sign_ins::table).values(&r.row).on_conflict_do_nothing().execute(c)? == 0 {
+            continue;
+        }
+        inserted += 1;
+        for p in &r.policies {
+            diesel::insert_into(sign_in_ca_policies::table).values(p).execute(c)?;
+        }
+        for e in &r.risk_event_types {
+            diesel::insert_into(sign_in_risk_event_types::table).values(e).execute(c)?;
+        }
     }
-    let fresh: Vec<SignInRecord> = records.into_iter().filter(|r| !existing.contains(&r.row.id)).collect();
-    let (rows, policies, risks) = split(fresh);
-    for chunk in rows.chunks(SQLITE_INSERT_CHUNK) {
-        diesel::insert_into(sign_ins::table).values(chunk).execute(c)?;
-    }
-    for chunk in policies.chunks(SQLITE_INSERT_CHUNK * 3) {
-        diesel::insert_into(sign_in_ca_policies::table).values(chunk).execute(c)?;
-    }
-    for chunk in risks.chunks(SQLITE_INSERT_CHUNK * 3) {
-        diesel::insert_into(sign_in_risk_event_types::table).values(chunk).execute(c)?;
-    }
-    Ok(rows.len())
+    Ok(inserted)
 }
 
 fn insert_postgres(c: &mut diesel::PgConnection, tenant: &TenantId, records: Vec<SignInRecord>) -> QueryResult<usize> {
