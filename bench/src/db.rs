@@ -80,15 +80,12 @@ impl Db {
         match self {
             Self::Sqlite { path } => {
                 let mut c = SqliteConnection::establish(&path.to_string_lossy())?;
-                c.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
-                )?;
+                c.batch_execute(storage::conn::SQLITE_SESSION)?;
                 Ok(AnyConnection::Sqlite(c))
             }
             Self::Postgres { .. } => {
                 let mut c = PgConnection::establish(&self.url())?;
-                c.batch_execute("SET TIME ZONE 'UTC'; SET statement_timeout = '30s'")?;
+                c.batch_execute(storage::conn::POSTGRES_SESSION)?;
                 Ok(AnyConnection::Postgresql(c))
             }
         }

@@ -55,7 +55,9 @@ impl Checkpointer {
             // Ends when the store (the sender) is dropped.
             while woken.recv().is_ok() {
                 if conn.is_none() {
-                    conn = crate::conn::establish(&url).map_err(|e| tracing::warn!(error = %e, "checkpoint connection")).ok();
+                    conn = crate::conn::establish(&url)
+                        .map_err(|e| tracing::warn!(error = %e, "checkpoint connection"))
+                        .ok();
                 }
                 let _turn = thread_turn.lock().unwrap_or_else(PoisonError::into_inner);
                 if let Some(c) = conn.as_mut()

@@ -109,31 +109,39 @@ pub(crate) fn establish_writer(url: &DatabaseUrl) -> Result<AnyConnection, diese
 /// The SQLite writer connection's page cache, in KiB.
 const WRITER_CACHE_KIB: u32 = 64 * 1024;
 
+/// How every pooled SQLite connection is set up (the bench's baseline uses it too).
+///
+/// WAL lets readers run beside the one writer; busy_timeout makes writers of other processes queue
+/// instead of failing (this process has one writer, see `Store::write`); NORMAL sync is durable
+/// across process crashes in WAL mode. Readers keep SQLite's default 2 MB page cache: a reader's
+/// cache is dropped whenever another connection commits, and a scan's pages come from the OS cache
+/// anyway (16 MB measured slower under concurrency, and multiplied memory by the pool size); the
+/// writer has its own, larger one (`establish_writer`). The WAL is truncated back to 64 MB after
+/// checkpoints instead of keeping its peak size.
+pub const SQLITE_SESSION: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+     PRAGMA journal_size_limit = 67108864;";
+
+/// How every PostgreSQL connection is set up (the bench's baseline uses it too).
+///
+/// No query runs unbounded: past the timeout the database cancels it and the caller gets 503.
+/// Partitionwise joins let a lambda over child rows (`appliedConditionalAccessPolicies/any(...)`)
+/// be joined day partition by day partition, where the planner can start from the child rows'
+/// index; across all partitions at once it scanned every sign-in (bench/ANALYSIS.md, Q5).
+pub const POSTGRES_SESSION: &str =
+    "SET TIME ZONE 'UTC'; SET statement_timeout = '30s'; SET enable_partitionwise_join = on";
+
 /// Opens one connection and prepares it for use.
 pub(crate) fn establish(url: &DatabaseUrl) -> Result<AnyConnection, diesel::ConnectionError> {
     match url {
         DatabaseUrl::Sqlite { path } => {
             let mut c = SqliteConnection::establish(path)?;
-            // WAL lets readers run beside the one writer; busy_timeout makes writers of other
-            // processes queue instead of failing (this process queues its own, see
-            // `Store::sqlite_writer`); NORMAL sync is durable across process crashes in WAL mode.
-            // Readers keep SQLite's default 2 MB page cache: a reader's cache is dropped whenever
-            // another connection commits, and a scan's pages come from the OS cache anyway (a larger
-            // one measured no faster, and multiplied memory by the pool size); the writer has its
-            // own, larger one (`establish_writer`). The WAL is truncated back to 64 MB after
-            // checkpoints instead of keeping its peak size.
-            c.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL; \
-                 PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;",
-            )
-            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            c.batch_execute(SQLITE_SESSION).map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(AnyConnection::Sqlite(c))
         }
         DatabaseUrl::Postgres { url } => {
             let mut c = PgConnection::establish(url)?;
-            // No query runs unbounded: past this the database cancels it and the caller gets 503.
-            c.batch_execute("SET TIME ZONE 'UTC'; SET statement_timeout = '30s'")
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            c.batch_execute(POSTGRES_SESSION).map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(AnyConnection::Postgresql(c))
         }
     }

@@ -16,8 +16,9 @@ pub mod sign_ins;
 pub mod sql;
 pub mod tenants;
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use domain::ids::{LicenseTier, TenantId};
@@ -48,7 +49,18 @@ pub struct Store {
     checkpointer: Option<checkpoint::Checkpointer>,
     retention: RetentionPolicy,
     default_tier: LicenseTier,
+    /// Tenants' tiers as last read, and when: every request needs its tenant's tier, and reading it
+    /// was a second statement (a second round trip on PostgreSQL) beside the one the request is for.
+    tiers: Mutex<HashMap<TenantId, (LicenseTier, Instant)>>,
 }
+
+/// How long a tier read from the database is used without reading it again. A change made through
+/// this store applies at once; one made by another process (`idtrail tenant set`, another
+/// instance) within this time.
+pub const TIER_REFRESH: Duration = Duration::from_secs(1);
+
+/// Tenants whose tiers are remembered at most; past it the memory starts over.
+const MAX_REMEMBERED_TIERS: usize = 10_000;
 
 /// What one tenant may see right now: its tier, and from when each data set is visible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +123,7 @@ impl Store {
             sqlite_writer: Mutex::new(None),
             retention: RetentionPolicy::default(),
             default_tier: LicenseTier::Free,
+            tiers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -127,14 +140,31 @@ impl Store {
         &self.retention
     }
 
-    /// What `tenant` may see now: read from its current tier on every call, so a tier change
-    /// takes effect at once.
+    /// What `tenant` may see now, from its current tier (read again from the database once it is
+    /// [`TIER_REFRESH`] old; at once after a change through this store).
     ///
     /// # Errors
     /// Database errors.
     pub fn tenant_view(&self, tenant: &TenantId) -> StorageResult<TenantView> {
+        let remembered = self.tiers.lock().unwrap_or_else(PoisonError::into_inner).get(tenant).copied();
+        if let Some((tier, read)) = remembered
+            && read.elapsed() < TIER_REFRESH
+        {
+            return Ok(self.view_for(tier));
+        }
+        let read = Instant::now();
         let tier = self.tenant(tenant)?.map_or(self.default_tier, |t| t.tier);
+        let mut tiers = self.tiers.lock().unwrap_or_else(PoisonError::into_inner);
+        if tiers.len() >= MAX_REMEMBERED_TIERS {
+            tiers.clear();
+        }
+        tiers.insert(tenant.clone(), (tier, read));
         Ok(self.view_for(tier))
+    }
+
+    /// Forgets the remembered tier of `tenant` (after this store changed it).
+    pub(crate) fn forget_tier(&self, tenant: &TenantId) {
+        self.tiers.lock().unwrap_or_else(PoisonError::into_inner).remove(tenant);
     }
 
     /// What a tenant on `tier` may see now.
@@ -165,10 +195,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StorageError::Unavailable`] when no connection can be had; whatever `f` returns.
-    pub(crate) fn write<T>(
-        &self,
-        f: impl FnOnce(&mut conn::AnyConnection) -> StorageResult<T>,
-    ) -> StorageResult<T> {
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut conn::AnyConnection) -> StorageResult<T>) -> StorageResult<T> {
         if self.backend == Backend::Postgres {
             return f(&mut *self.conn()?);
         }

@@ -85,6 +85,7 @@ impl Store {
             Ok::<_, diesel::result::Error>(())
         })?;
         drop(conn);
+        self.forget_tier(id);
         self.tenant(id)?.ok_or(crate::StorageError::Database(diesel::result::Error::NotFound))
     }
 
@@ -106,6 +107,7 @@ impl Store {
             })
             .execute(&mut *conn);
         drop(conn);
+        self.forget_tier(id);
         match inserted {
             // Another request created it meanwhile: theirs stands.
             Ok(_)

@@ -71,3 +71,51 @@ async fn portal_filters_use_an_index_on_postgres() {
         assert!(text.contains("Index"), "{f}:\n{text}");
     }
 }
+
+/// `appliedConditionalAccessPolicies/any(p: p/result eq ...)` for a rare result starts from the
+/// policy rows with that result (`sign_in_ca_policies_by_result`), partition by partition, rather
+/// than probing the policies of every sign-in in the window.
+#[actix_web::test]
+async fn a_rare_policy_result_is_found_from_its_index_on_postgres() {
+    let Some(db) = postgres_db() else { return };
+    let app = TestApp::new(db);
+    let now = app.now();
+    let docs: Vec<serde_json::Value> = (1..=2000)
+        .map(|n| {
+            let mut d = sign_in_doc(n, now - chrono::Duration::minutes(n.try_into().unwrap()), USER_OID);
+            if n % 400 == 0 {
+                d["appliedConditionalAccessPolicies"][0]["result"] = "failure".into();
+            }
+            d
+        })
+        .collect();
+    for chunk in docs.chunks(500) {
+        app.ingest(&ingest_token(TENANT_A), chunk).await;
+    }
+    let mut conn = app.connection();
+    let AnyConnection::Postgresql(pg) = &mut conn else { unreachable!() };
+    pg.batch_execute("ANALYZE").unwrap();
+    let tenant = TenantId::parse(TENANT_A).unwrap();
+    let filter = resolve_filter(&SIGN_INS, "appliedConditionalAccessPolicies/any(p: p/result eq 'failure')").unwrap();
+    let query = SignInQuery {
+        tenant: &tenant,
+        scope: &SignInScope::TenantWide,
+        filter: Some(&filter),
+        order: &[],
+        after: None,
+        limit: 50,
+    };
+    let view = app.store.tenant_view(&tenant).unwrap();
+    let sql = app.store.sign_in_page_sql(&query, &view);
+    let mut explain = storage::sql::Sql::new(storage::Backend::Postgres);
+    explain.push("EXPLAIN ").push(sql.text());
+    for p in sql.params() {
+        explain.push_param_only(p.clone());
+    }
+    let plan: Vec<String> = explain.load::<PlanLine>(&mut conn).unwrap().into_iter().map(|l| l.line).collect();
+    let text = plan.join("\n");
+    assert!(text.contains("_tenant_id_result_"), "the policy result index is not used:\n{text}");
+    assert!(!text.contains("Seq Scan on sign_ins"), "sign-ins are scanned:\n{text}");
+    let (page, _) = app.store.sign_in_page(&query).unwrap();
+    assert_eq!(page.len(), 5, "2000 sign-ins, every 400th failed a policy");
+}

@@ -658,3 +658,30 @@ async fn purge_removes_expired_audits_detections_and_closed_risky_users() {
     })
     .await;
 }
+
+/// A tier changed by another process (`idtrail tenant set`, another instance) applies once the
+/// tier this instance keeps is [`storage::TIER_REFRESH`] old; one changed through it, at once.
+#[actix_web::test]
+async fn a_tier_changed_elsewhere_applies_within_the_refresh_time() {
+    each_backend(|app| async move {
+        let app = app.without_rate_limits();
+        set_tier(&app, TENANT_E, LicenseTier::P2);
+        let admin = risk_admin(TENANT_E);
+        let (s, _) = app.get(DETECTIONS, &admin).await;
+        assert_eq!(s, StatusCode::OK, "P2 reads risk detections");
+
+        let elsewhere = storage::Store::open(&app.db.url, 1).unwrap();
+        elsewhere.set_tenant(&TenantId::parse(TENANT_E).unwrap(), None, LicenseTier::Free).unwrap();
+        let (s, _) = app.get(DETECTIONS, &admin).await;
+        assert_eq!(s, StatusCode::OK, "the tier read a moment ago is still used");
+        std::thread::sleep(storage::TIER_REFRESH + std::time::Duration::from_millis(50));
+        let (s, b) = app.get(DETECTIONS, &admin).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "after the refresh time: {b}");
+        assert_eq!(b["error"]["code"], "Authentication_RequestFromNonPremiumTenantOrB2CTenant");
+
+        set_tier(&app, TENANT_E, LicenseTier::P2);
+        let (s, _) = app.get(DETECTIONS, &admin).await;
+        assert_eq!(s, StatusCode::OK, "a change through this instance applies at once");
+    })
+    .await;
+}

@@ -1,0 +1,1 @@
+DROP INDEX sign_in_ca_policies_by_result;
