@@ -98,7 +98,7 @@ where
 {
     let barrier = Arc::new(Barrier::new(concurrency + 1));
     let start_at: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
-    type Outcome = (Vec<u64>, usize, Option<String>, Instant);
+    type Outcome = (Vec<u64>, usize, Option<String>, Instant, Instant);
     let results: Vec<anyhow::Result<Outcome>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..concurrency)
             .map(|i| {
@@ -112,8 +112,10 @@ where
                     let mut state = state?;
                     let start = start_at.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.unwrap_or_else(Instant::now);
                     let measure_from = start + window.warmup;
-                    let soft_end = measure_from + window.measure;
-                    let hard_end = measure_from + window.max;
+                    // A request still running when the warm-up ends is not measured, and this
+                    // thread's window opens when it returns (with statements slower than the
+                    // warm-up, a shared start would count their time and not their requests).
+                    let mut opened = measure_from;
                     let per_thread_min = window.min_requests.div_ceil(concurrency.max(1));
                     let mut lat = Vec::with_capacity(4096);
                     let (mut errors, mut first_error) = (0usize, None);
@@ -121,12 +123,17 @@ where
                     let mut n = (i as u64) * 7919;
                     loop {
                         let t0 = Instant::now();
-                        if t0 >= hard_end || (t0 >= soft_end && lat.len() + errors >= per_thread_min) {
+                        let measured = lat.len() + errors;
+                        // Every thread measures at least one request, however slow.
+                        if (t0 >= opened + window.max && measured > 0)
+                            || (t0 >= opened + window.measure && measured >= per_thread_min.max(1))
+                        {
                             break;
                         }
                         let r = step(&mut state, n);
                         n += 1;
                         if t0 < measure_from {
+                            opened = opened.max(Instant::now());
                             continue;
                         }
                         match r {
@@ -137,7 +144,7 @@ where
                             }
                         }
                     }
-                    Ok((lat, errors, first_error, Instant::now()))
+                    Ok((lat, errors, first_error, opened, Instant::now()))
                 })
             })
             .collect();
@@ -150,20 +157,27 @@ where
             .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a load thread panicked"))))
             .collect()
     });
-    let start = start_at.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.unwrap_or_else(Instant::now);
-    let measure_from = start + window.warmup;
     let mut sample = Sample::default();
-    let mut last = measure_from;
+    // Closed loop: the throughput is the sum of each thread's rate over its own window; `seconds`
+    // is the time that gives that rate for all the requests together.
+    let mut rate = 0.0;
+    let mut longest = 0.0_f64;
     for r in results {
-        let (lat, e, fe, end) = r?;
+        let (lat, e, fe, opened, end) = r?;
+        let seconds = end.saturating_duration_since(opened).as_secs_f64();
+        let done = lat.len() + e;
+        if seconds > 0.0 {
+            rate += done as f64 / seconds;
+        }
+        longest = longest.max(seconds);
         sample.latencies.extend(lat);
         sample.errors += e;
         if sample.first_error.is_none() {
             sample.first_error = fe;
         }
-        last = last.max(end);
     }
-    sample.seconds = last.saturating_duration_since(measure_from).as_secs_f64();
+    let done = sample.latencies.len() + sample.errors;
+    sample.seconds = if rate > 0.0 { done as f64 / rate } else { longest };
     Ok(sample)
 }
 

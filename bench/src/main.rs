@@ -707,7 +707,7 @@ fn run_backend(
 }
 
 /// A scenario whose statement alone takes longer than this (ms) is measured with a few requests.
-const SLOW_MS: f64 = 1500.0;
+const SLOW_MS: f64 = 500.0;
 
 /// Runs every scenario at every concurrency, service and baseline in alternating rounds.
 fn run_scenarios(
