@@ -17,6 +17,17 @@ struct PlanLine {
     line: String,
 }
 
+/// PostgreSQL's plan for `sql`, one line per node.
+fn plan(conn: &mut AnyConnection, sql: &storage::sql::Sql) -> String {
+    let mut explain = storage::sql::Sql::new(storage::Backend::Postgres);
+    explain.push("EXPLAIN ").push(sql.text());
+    for p in sql.params() {
+        // Re-bind in order: the placeholders are numbered the same after the EXPLAIN prefix.
+        explain.push_param_only(p.clone());
+    }
+    explain.load::<PlanLine>(conn).unwrap().into_iter().map(|l| l.line).collect::<Vec<_>>().join("\n")
+}
+
 #[actix_web::test]
 async fn portal_filters_use_an_index_on_postgres() {
     let Some(db) = postgres_db() else { return };
@@ -59,14 +70,7 @@ async fn portal_filters_use_an_index_on_postgres() {
             },
             &app.store.tenant_view(&tenant).unwrap(),
         );
-        let mut explain = storage::sql::Sql::new(storage::Backend::Postgres);
-        explain.push("EXPLAIN ").push(sql.text());
-        for p in sql.params() {
-            // Re-bind in order: the placeholders are numbered the same after the EXPLAIN prefix.
-            explain.push_param_only(p.clone());
-        }
-        let plan: Vec<String> = explain.load::<PlanLine>(&mut conn).unwrap().into_iter().map(|l| l.line).collect();
-        let text = plan.join("\n");
+        let text = plan(&mut conn, &sql);
         assert!(!text.contains("Seq Scan on sign_ins"), "{f} scans a table:\n{text}");
         assert!(text.contains("Index"), "{f}:\n{text}");
     }
@@ -107,13 +111,7 @@ async fn a_rare_policy_result_is_found_from_its_index_on_postgres() {
     };
     let view = app.store.tenant_view(&tenant).unwrap();
     let sql = app.store.sign_in_page_sql(&query, &view);
-    let mut explain = storage::sql::Sql::new(storage::Backend::Postgres);
-    explain.push("EXPLAIN ").push(sql.text());
-    for p in sql.params() {
-        explain.push_param_only(p.clone());
-    }
-    let plan: Vec<String> = explain.load::<PlanLine>(&mut conn).unwrap().into_iter().map(|l| l.line).collect();
-    let text = plan.join("\n");
+    let text = plan(&mut conn, &sql);
     assert!(text.contains("_tenant_id_result_"), "the policy result index is not used:\n{text}");
     assert!(!text.contains("Seq Scan on sign_ins"), "sign-ins are scanned:\n{text}");
     let (page, _) = app.store.sign_in_page(&query).unwrap();
