@@ -391,7 +391,7 @@ impl Store {
         let mut seen = HashSet::with_capacity(total);
         let (live, past): (Vec<Record>, Vec<Record>) = records.into_iter().partition(|r| r.ticks >= from);
         let unique: Vec<Record> = live.into_iter().filter(|r| seen.insert(r.id.clone())).collect();
-        let inserted = self.write(|conn| Ok(in_write_transaction(conn, |c| insert_new(c, tenant, &unique))?))?;
+        let inserted = self.write_transaction(|c| insert_new(c, tenant, &unique))?;
         Ok(IngestOutcome { inserted, duplicates: total - past.len() - inserted, expired: past.len() })
     }
 }

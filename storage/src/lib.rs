@@ -190,12 +190,24 @@ impl Store {
         self.clock.as_ref()
     }
 
+    /// Runs `f` in one write transaction as a writer (see [`Store::write`]), committing if it
+    /// succeeds and rolling back if it fails.
+    ///
+    /// # Errors
+    /// As [`Store::write`]; database errors, after which nothing is changed.
+    pub(crate) fn write_transaction<T>(
+        &self,
+        f: impl FnOnce(&mut conn::AnyConnection) -> diesel::QueryResult<T>,
+    ) -> StorageResult<T> {
+        self.write(|conn| Ok(entities::in_write_transaction(conn, f)?))
+    }
+
     /// Runs `f` as a writer: on SQLite on this process's one writer connection, in turn with the
     /// process's other writers; on PostgreSQL, where writers run side by side, on a pooled one.
     ///
     /// # Errors
     /// [`StorageError::Unavailable`] when no connection can be had; whatever `f` returns.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut conn::AnyConnection) -> StorageResult<T>) -> StorageResult<T> {
+    fn write<T>(&self, f: impl FnOnce(&mut conn::AnyConnection) -> StorageResult<T>) -> StorageResult<T> {
         if self.backend == Backend::Postgres {
             return f(&mut *self.conn()?);
         }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::Store;
 use crate::conn::Backend;
-use crate::entities::{self, Record, delete_ids, in_write_transaction, insert_new};
+use crate::entities::{self, Record, delete_ids, insert_new};
 use crate::error::StorageResult;
 use crate::sign_ins::IngestOutcome;
 use crate::sql::{Param, Sql};
@@ -141,22 +141,18 @@ impl Store {
             latest.insert(c.user.id().to_owned(), c.user);
         }
         let backend = self.backend();
-        let inserted = self.write(|conn| {
-            Ok(in_write_transaction(conn, |c| {
-                let appended = insert_new(c, tenant, &histories)?;
-                let ids: Vec<String> = latest.keys().cloned().collect();
-                let stored: HashMap<String, i64> = current_users(c, backend, tenant, &ids, None)?
-                    .into_iter()
-                    .map(|u| (u.id, u.created_ticks))
-                    .collect();
-                let newer: Vec<Record> =
-                    latest.into_values().filter(|u| stored.get(u.id()).is_none_or(|t| u.ticks() > *t)).collect();
-                let replaced: Vec<String> =
-                    newer.iter().filter(|u| stored.contains_key(u.id())).map(|u| u.id().to_owned()).collect();
-                delete_ids(c, backend, &RISKY_USERS, tenant.as_str(), &replaced)?;
-                insert_new(c, tenant, &newer)?;
-                Ok(appended)
-            })?)
+        let inserted = self.write_transaction(|c| {
+            let appended = insert_new(c, tenant, &histories)?;
+            let ids: Vec<String> = latest.keys().cloned().collect();
+            let stored: HashMap<String, i64> =
+                current_users(c, backend, tenant, &ids, None)?.into_iter().map(|u| (u.id, u.created_ticks)).collect();
+            let newer: Vec<Record> =
+                latest.into_values().filter(|u| stored.get(u.id()).is_none_or(|t| u.ticks() > *t)).collect();
+            let replaced: Vec<String> =
+                newer.iter().filter(|u| stored.contains_key(u.id())).map(|u| u.id().to_owned()).collect();
+            delete_ids(c, backend, &RISKY_USERS, tenant.as_str(), &replaced)?;
+            insert_new(c, tenant, &newer)?;
+            Ok(appended)
         })?;
         Ok(IngestOutcome { inserted, duplicates: total - inserted, expired: 0 })
     }
@@ -179,34 +175,31 @@ impl Store {
         let view = self.tenant_view(tenant)?;
         let now = self.clock().now_ticks();
         let backend = self.backend();
-        let changed = self.write(|conn| {
-            Ok(in_write_transaction(conn, |c| {
-                let users = current_users(c, backend, tenant, user_ids, Some(view.risk_detections_from))?;
-                let mut changed = Vec::with_capacity(users.len());
-                for u in users {
-                    let mut doc: Map<String, Value> =
-                        serde_json::from_str(&u.doc).map_err(|_| rollback("stored user is not JSON"))?;
-                    if let Some(extra) =
-                        u.doc_extra.as_deref().and_then(|e| serde_json::from_str::<Map<String, Value>>(e).ok())
-                    {
-                        doc.extend(extra);
-                    }
-                    let applied = actions::apply(action, actor, &doc, now, request);
-                    let user = Record::from_document(&RISKY_USERS, applied.user).map_err(|e| rollback(&e))?;
-                    let history =
-                        Record::from_document(&RISKY_USER_HISTORY, applied.history).map_err(|e| rollback(&e))?;
-                    let audit = Record::from_document(&DIRECTORY_AUDITS, applied.audit).map_err(|e| rollback(&e))?;
-                    delete_ids(c, backend, &RISKY_USERS, tenant.as_str(), std::slice::from_ref(&u.id))?;
-                    let written = insert_new(c, tenant, std::slice::from_ref(&user))?
-                        + insert_new(c, tenant, std::slice::from_ref(&history))?
-                        + insert_new(c, tenant, std::slice::from_ref(&audit))?;
-                    if written != 3 {
-                        return Err(rollback("a history item or audit event with the same id is already stored"));
-                    }
-                    changed.push(u.id);
+        let changed = self.write_transaction(|c| {
+            let users = current_users(c, backend, tenant, user_ids, Some(view.risk_detections_from))?;
+            let mut changed = Vec::with_capacity(users.len());
+            for u in users {
+                let mut doc: Map<String, Value> =
+                    serde_json::from_str(&u.doc).map_err(|_| rollback("stored user is not JSON"))?;
+                if let Some(extra) =
+                    u.doc_extra.as_deref().and_then(|e| serde_json::from_str::<Map<String, Value>>(e).ok())
+                {
+                    doc.extend(extra);
                 }
-                Ok(changed)
-            })?)
+                let applied = actions::apply(action, actor, &doc, now, request);
+                let user = Record::from_document(&RISKY_USERS, applied.user).map_err(|e| rollback(&e))?;
+                let history = Record::from_document(&RISKY_USER_HISTORY, applied.history).map_err(|e| rollback(&e))?;
+                let audit = Record::from_document(&DIRECTORY_AUDITS, applied.audit).map_err(|e| rollback(&e))?;
+                delete_ids(c, backend, &RISKY_USERS, tenant.as_str(), std::slice::from_ref(&u.id))?;
+                let written = insert_new(c, tenant, std::slice::from_ref(&user))?
+                    + insert_new(c, tenant, std::slice::from_ref(&history))?
+                    + insert_new(c, tenant, std::slice::from_ref(&audit))?;
+                if written != 3 {
+                    return Err(rollback("a history item or audit event with the same id is already stored"));
+                }
+                changed.push(u.id);
+            }
+            Ok(changed)
         })?;
         tracing::info!(tenant = %tenant, action = action.segment(), users = changed.len(), "risky-user action");
         Ok(changed)

@@ -260,11 +260,9 @@ impl Store {
             let days: HashSet<i64> = unique.iter().map(|r| domain::time::day_start(r.row.created_ticks)).collect();
             self.ensure_partitions(days)?;
         }
-        let inserted = self.write(|conn| {
-            Ok(match conn {
-                AnyConnection::Sqlite(c) => c.immediate_transaction(|c| insert_sqlite(c, unique))?,
-                AnyConnection::Postgresql(c) => c.transaction(|c| insert_postgres(c, tenant, unique))?,
-            })
+        let inserted = self.write_transaction(|conn| match conn {
+            AnyConnection::Sqlite(c) => insert_sqlite(c, unique),
+            AnyConnection::Postgresql(c) => insert_postgres(c, tenant, unique),
         })?;
         Ok(IngestOutcome { inserted, duplicates: total - expired - inserted, expired })
     }
