@@ -46,7 +46,7 @@ struct Args {
     /// Multiplies the data sizes (PostgreSQL 5 M sign-ins, SQLite 1 M at 1.0).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// Seconds measured per scenario, side and concurrency (default 3 in 3 rounds; quick 0.8 in 1).
+    /// Seconds measured per scenario, side and concurrency (default 2.4 in 3 rounds; quick 0.8 in 1).
     #[arg(long)]
     seconds: Option<f64>,
     /// The `idtrail` binary (default: next to this one).
@@ -111,7 +111,7 @@ fn sizes(args: &Args) -> Sizes {
     } else {
         ([4_000_000, 700_000, 300_000], [800_000, 140_000, 60_000], 1_000_000)
     };
-    let secs = args.seconds.unwrap_or(if args.quick { 0.8 } else { 3.0 });
+    let secs = args.seconds.unwrap_or(if args.quick { 0.8 } else { 2.4 });
     let rounds = if args.quick { 1 } else { 3 };
     let per_round = secs / rounds as f64;
     Sizes {
@@ -709,6 +709,9 @@ fn run_backend(
 /// A scenario whose statement alone takes longer than this (ms) is measured with a few requests.
 const SLOW_MS: f64 = 500.0;
 
+/// The warm-up of every round after the first: enough for the new connections' first statements.
+const LATER_WARMUP: Duration = Duration::from_millis(100);
+
 /// Runs every scenario at every concurrency, service and baseline in alternating rounds.
 fn run_scenarios(
     args: &Args,
@@ -746,7 +749,13 @@ fn run_scenarios(
             // Rounds alternate service and baseline, so a change in background load (other
             // builds on a shared machine) hits both sides alike.
             let (mut svc_samples, mut base_samples) = (Vec::new(), Vec::new());
-            for _ in 0..rounds {
+            for round in 0..rounds {
+                // The first round warms the caches; later ones only their new connections.
+                let window = if round == 0 {
+                    window
+                } else {
+                    load::Window { warmup: window.warmup.min(LATER_WARMUP), ..window }
+                };
                 svc_samples.push(load::run(
                     c,
                     window,

@@ -12,7 +12,7 @@ use domain::policy::Masks;
 use domain::principal::Principal;
 use domain::query::registry::{self, EntitySet};
 use domain::query::{Filter, Scalar, SortKey, eval, resolve_filter, resolve_orderby};
-use storage::{Query, Store, TenantView};
+use storage::{Query, Store, StoredDocument, TenantView};
 
 use super::{ApiVersion, Envelope, Presentation, base_url, collection_body, entity_body, next_link};
 use crate::auth::Caller;
@@ -205,7 +205,7 @@ pub async fn list(
         docs.truncate(top);
         match docs.last() {
             Some(last) => {
-                let cursor = cursor_of(set, &last.doc, &order, &masks)?;
+                let cursor = cursor_of(set, last, &order, &masks)?;
                 let token = state.pager.issue(&binding, &cursor);
                 Some(next_link(&base, req.path(), &options, top, &token))
             }
@@ -228,13 +228,24 @@ pub async fn list(
 }
 
 /// The keyset position of a row: its sort key values as the tenant sees them, then its id.
-fn cursor_of(set: &EntitySet, doc: &str, order: &[SortKey], masks: &Masks) -> Result<Vec<Scalar>, ApiError> {
+/// Ordered by the set's time alone (the default), both are the row's own columns; any other
+/// order reads them from the document.
+fn cursor_of(set: &EntitySet, row: &StoredDocument, order: &[SortKey], masks: &Masks) -> Result<Vec<Scalar>, ApiError> {
+    let id = set.id_field();
+    if let [key] = order
+        && key.field.path == set.time_field
+        && !key.field.nullable
+        && masks.is_empty()
+    {
+        let id_value = serde_json::Value::String(row.id.clone());
+        return Ok(vec![Scalar::Ticks(row.created_ticks), eval::normalise(Some(&id_value), id.ty)]);
+    }
     let value: serde_json::Value =
-        serde_json::from_str(doc).map_err(|e| ApiError::Internal(format!("stored document is not JSON: {e}")))?;
+        serde_json::from_str(&row.doc).map_err(|e| ApiError::Internal(format!("stored document is not JSON: {e}")))?;
     Ok(order
         .iter()
         .map(|k| eval::field_value_masked(&value, k.field, masks))
-        .chain([eval::field_value(&value, set.id_field())])
+        .chain([eval::field_value(&value, id)])
         .collect())
 }
 

@@ -8,6 +8,8 @@ pub mod health;
 pub mod ingest;
 pub mod tenant;
 
+use std::borrow::Cow;
+
 use actix_web::HttpRequest;
 use domain::policy::Masks;
 use domain::query::EntitySet;
@@ -53,16 +55,16 @@ pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
 
 /// A stored document as served: v1.0 properties only under `/v1.0`, everything under `/beta`.
 #[must_use]
-pub fn document_text(doc: &StoredDocument, version: ApiVersion) -> String {
+pub fn document_text(doc: &StoredDocument, version: ApiVersion) -> Cow<'_, str> {
     match (&doc.doc_extra, version) {
         (Some(extra), ApiVersion::Beta) if extra.len() > 2 && doc.doc.len() > 2 => {
             let mut s = String::with_capacity(doc.doc.len() + extra.len());
             s.push_str(&doc.doc[..doc.doc.len() - 1]);
             s.push(',');
             s.push_str(&extra[1..]);
-            s
+            Cow::Owned(s)
         }
-        _ => doc.doc.clone(),
+        _ => Cow::Borrowed(&doc.doc),
     }
 }
 
@@ -117,7 +119,7 @@ pub struct Presentation<'a> {
     pub omit: &'a [&'static str],
 }
 
-fn present(text: String, how: Presentation<'_>) -> String {
+fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, str> {
     if how.select.is_none() && how.masks.is_empty() && how.omit.is_empty() {
         return text;
     }
@@ -138,7 +140,7 @@ fn present(text: String, how: Presentation<'_>) -> String {
             }
         })
         .collect();
-    serde_json::Value::Object(shown).to_string()
+    Cow::Owned(serde_json::Value::Object(shown).to_string())
 }
 
 /// The parts of a collection response around its documents.
