@@ -712,6 +712,30 @@ const SLOW_MS: f64 = 500.0;
 /// The warm-up of every round after the first: enough for the new connections' first statements.
 const LATER_WARMUP: Duration = Duration::from_millis(100);
 
+/// Scenarios measured together: their rounds interleave, so that a drift of the machine between
+/// them hits both alike (Q6 compares page 200 with page 1 of the same service).
+fn group_of(key: &str) -> &str {
+    if key.starts_with("Q6") { "Q6" } else { key }
+}
+
+/// How one scenario is measured: its rounds and window.
+fn plan_of(sc: &scenarios::Scenario, sizes: &Sizes) -> (usize, load::Window) {
+    // A statement that took seconds alone is measured with a few requests in one round (no
+    // warm-up: the check ran it), or the run would take an hour.
+    if sc.probe_ms > SLOW_MS {
+        say(&format!("{}: one statement took {:.1} s; measuring a few requests only", sc.key, sc.probe_ms / 1000.0));
+        let few = load::Window {
+            warmup: Duration::ZERO,
+            measure: Duration::ZERO,
+            min_requests: 3,
+            max: Duration::from_secs(40),
+        };
+        (1, few)
+    } else {
+        (sizes.rounds, sizes.window)
+    }
+}
+
 /// Runs every scenario at every concurrency, service and baseline in alternating rounds.
 fn run_scenarios(
     args: &Args,
@@ -721,93 +745,94 @@ fn run_scenarios(
     token: &str,
     db: &Db,
 ) -> anyhow::Result<Vec<ScenarioResult>> {
-    let mut out = Vec::new();
+    let mut groups: Vec<Vec<&scenarios::Scenario>> = Vec::new();
     for sc in all.iter().filter(|s| args.only.is_empty() || args.only.iter().any(|o| o == s.key)) {
-        let mut runs = Vec::new();
-        // A statement that took seconds alone is measured with a few requests in one round (no
-        // warm-up: the check ran it), or the run would take an hour.
-        let slow = sc.probe_ms > SLOW_MS;
-        let (rounds, window) = if slow {
-            say(&format!(
-                "{}: one statement took {:.1} s; measuring a few requests only",
-                sc.key,
-                sc.probe_ms / 1000.0
-            ));
-            (
-                1,
-                load::Window {
-                    warmup: Duration::ZERO,
-                    measure: Duration::ZERO,
-                    min_requests: 3,
-                    max: Duration::from_secs(40),
-                },
-            )
-        } else {
-            (sizes.rounds, sizes.window)
-        };
+        match groups.last_mut() {
+            Some(g) if g.first().is_some_and(|first| group_of(first.key) == group_of(sc.key)) => g.push(sc),
+            _ => groups.push(vec![sc]),
+        }
+    }
+    let mut out = Vec::new();
+    for group in groups {
+        let plans: Vec<(usize, load::Window)> = group.iter().map(|sc| plan_of(sc, sizes)).collect();
+        let most_rounds = plans.iter().map(|p| p.0).max().unwrap_or(0);
+        let mut runs: Vec<Vec<Run>> = group.iter().map(|_| Vec::new()).collect();
         for &c in &args.concurrency {
-            // Rounds alternate service and baseline, so a change in background load (other
-            // builds on a shared machine) hits both sides alike.
-            let (mut svc_samples, mut base_samples) = (Vec::new(), Vec::new());
-            for round in 0..rounds {
-                // The first round warms the caches; later ones only their new connections.
-                let window = if round == 0 {
-                    window
-                } else {
-                    load::Window { warmup: window.warmup.min(LATER_WARMUP), ..window }
-                };
-                svc_samples.push(load::run(
-                    c,
-                    window,
-                    |_| Ok(http::Conn::new(svc.addr)),
-                    |conn, n| match conn.get(sc.service.target(n), token) {
-                        Ok(r) if r.status == 200 => Ok(()),
-                        Ok(r) => Err(format!("HTTP {}: {}", r.status, r.text().chars().take(300).collect::<String>())),
-                        Err(e) => Err(e.to_string()),
-                    },
-                )?);
-                if !matches!(sc.baseline, scenarios::Baseline::None) {
-                    base_samples.push(load::run(
+            // Rounds alternate service and baseline (and the scenarios of a group), so a change in
+            // background load (other builds on a shared machine) hits every side alike.
+            let mut samples: Vec<(Vec<load::Sample>, Vec<load::Sample>)> = vec![(Vec::new(), Vec::new()); group.len()];
+            for round in 0..most_rounds {
+                for ((sc, &(rounds, window)), (svc_samples, base_samples)) in
+                    group.iter().zip(&plans).zip(samples.iter_mut())
+                {
+                    if round >= rounds {
+                        continue;
+                    }
+                    // The first round warms the caches; later ones only their new connections.
+                    let window = if round == 0 {
+                        window
+                    } else {
+                        load::Window { warmup: window.warmup.min(LATER_WARMUP), ..window }
+                    };
+                    svc_samples.push(load::run(
                         c,
                         window,
-                        |_| db.connect(),
-                        |conn, n| sc.baseline.run(conn, n).map(|_| ()),
+                        |_| Ok(http::Conn::new(svc.addr)),
+                        |conn, n| match conn.get(sc.service.target(n), token) {
+                            Ok(r) if r.status == 200 => Ok(()),
+                            Ok(r) => {
+                                Err(format!("HTTP {}: {}", r.status, r.text().chars().take(300).collect::<String>()))
+                            }
+                            Err(e) => Err(e.to_string()),
+                        },
                     )?);
+                    if !matches!(sc.baseline, scenarios::Baseline::None) {
+                        base_samples.push(load::run(
+                            c,
+                            window,
+                            |_| db.connect(),
+                            |conn, n| sc.baseline.run(conn, n).map(|_| ()),
+                        )?);
+                    }
                 }
             }
-            let svc_stats = load::Stats::from_samples(c, svc_samples);
-            let base_stats = load::Stats::from_samples(c, base_samples);
-            say(&format!(
-                "{:<7} c={c:<2} service p50 {:>8.2} ms p99 {:>8.2} ms {:>8.1}/s | baseline p50 {:>8.2} ms p99 {:>8.2} ms {:>8.1}/s{}",
-                sc.key,
-                svc_stats.p50_ms,
-                svc_stats.p99_ms,
-                svc_stats.throughput,
-                base_stats.p50_ms,
-                base_stats.p99_ms,
-                base_stats.throughput,
-                if svc_stats.errors + base_stats.errors > 0 {
-                    format!(
-                        "  ERRORS service {} baseline {}: {}",
-                        svc_stats.errors,
-                        base_stats.errors,
-                        svc_stats.first_error.as_deref().or(base_stats.first_error.as_deref()).unwrap_or("")
-                    )
-                } else {
-                    String::new()
-                }
-            ));
-            runs.push(Run::new(c, svc_stats, base_stats));
+            for ((sc, (svc_samples, base_samples)), runs) in group.iter().zip(samples).zip(runs.iter_mut()) {
+                let svc_stats = load::Stats::from_samples(c, svc_samples);
+                let base_stats = load::Stats::from_samples(c, base_samples);
+                say(&format!(
+                    "{:<7} c={c:<2} service p50 {:>8.2} ms p99 {:>8.2} ms {:>8.1}/s | baseline p50 {:>8.2} ms p99 {:>8.2} ms {:>8.1}/s{}",
+                    sc.key,
+                    svc_stats.p50_ms,
+                    svc_stats.p99_ms,
+                    svc_stats.throughput,
+                    base_stats.p50_ms,
+                    base_stats.p99_ms,
+                    base_stats.throughput,
+                    if svc_stats.errors + base_stats.errors > 0 {
+                        format!(
+                            "  ERRORS service {} baseline {}: {}",
+                            svc_stats.errors,
+                            base_stats.errors,
+                            svc_stats.first_error.as_deref().or(base_stats.first_error.as_deref()).unwrap_or("")
+                        )
+                    } else {
+                        String::new()
+                    }
+                ));
+                runs.push(Run::new(c, svc_stats, base_stats));
+            }
         }
-        out.push(ScenarioResult {
-            key: sc.key.into(),
-            title: sc.title.clone(),
-            request: sc.request.clone(),
-            baseline_source: sc.baseline_source.into(),
-            baseline_sql: sc.baseline.first_sql().map(scenarios::sql_text),
-            check: sc.check.clone(),
-            runs,
-        });
+        for (sc, runs) in group.iter().zip(runs) {
+            out.push(ScenarioResult {
+                key: sc.key.into(),
+                title: sc.title.clone(),
+                request: sc.request.clone(),
+                baseline_source: sc.baseline_source.into(),
+                baseline_sql: sc.baseline.first_sql().map(scenarios::sql_text),
+                check: sc.check.clone(),
+                runs,
+            });
+        }
     }
     Ok(out)
 }
