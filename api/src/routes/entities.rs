@@ -240,12 +240,17 @@ fn cursor_of(set: &EntitySet, row: &StoredDocument, order: &[SortKey], masks: &M
         let id_value = serde_json::Value::String(row.id.clone());
         return Ok(vec![Scalar::Ticks(row.created_ticks), eval::normalise(Some(&id_value), id.ty)]);
     }
+    cursor_from_document(set, &row.doc, order, masks)
+}
+
+/// [`cursor_of`] read from the stored document (any order, any masks).
+fn cursor_from_document(set: &EntitySet, doc: &str, order: &[SortKey], masks: &Masks) -> Result<Vec<Scalar>, ApiError> {
     let value: serde_json::Value =
-        serde_json::from_str(&row.doc).map_err(|e| ApiError::Internal(format!("stored document is not JSON: {e}")))?;
+        serde_json::from_str(doc).map_err(|e| ApiError::Internal(format!("stored document is not JSON: {e}")))?;
     Ok(order
         .iter()
         .map(|k| eval::field_value_masked(&value, k.field, masks))
-        .chain([eval::field_value(&value, id)])
+        .chain([eval::field_value(&value, set.id_field())])
         .collect())
 }
 
@@ -311,4 +316,29 @@ pub async fn get(
     Ok(HttpResponse::Ok()
         .content_type("application/json; odata.metadata=minimal")
         .body(entity_body(&context, &doc, version, how)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default order's cursor comes from the row's columns: it must be the one the document
+    /// gives, or a next page would skip or repeat rows.
+    #[test]
+    fn a_time_ordered_cursor_from_the_columns_is_the_documents() {
+        let set = &registry::SIGN_INS;
+        let doc = r#"{"id":"6B5C1A2E-0F3D-4C1B-9A8E-7D6C5B4A3F21","createdDateTime":"2026-11-27T10:11:12.1234567Z"}"#;
+        let row = StoredDocument {
+            created_ticks: domain::time::parse_ticks("2026-11-27T10:11:12.1234567Z").unwrap(),
+            id: "6b5c1a2e-0f3d-4c1b-9a8e-7d6c5b4a3f21".into(),
+            doc: doc.into(),
+            doc_extra: None,
+        };
+        let order = storage::entities::default_order(set);
+        let masks = Masks::default();
+        assert_eq!(
+            cursor_of(set, &row, &order, &masks).unwrap(),
+            cursor_from_document(set, doc, &order, &masks).unwrap()
+        );
+    }
 }
