@@ -11,7 +11,7 @@ use storage::Store;
 
 use crate::auth::{TokenVerifier, sign_hs256};
 use crate::config::{Config, Overrides};
-use crate::routes::ingest::{BodyFormat, Kind, parse_body, validate};
+use crate::routes::ingest::{BodyFormat, parse_body, validate};
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
@@ -353,7 +353,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 fn ingest_file(config: &Config, tenant: &str, kind: &str, file: &Path) -> anyhow::Result<()> {
-    let kind = Kind::parse(kind).map_err(|e| anyhow::anyhow!("--kind: {e}"))?;
+    let kind = crate::routes::ingest::ingest_set(kind).map_err(|e| anyhow::anyhow!("--kind: {e}"))?;
     let tenant = TenantId::parse(tenant)?;
     let bytes = if file.as_os_str() == "-" {
         let mut v = Vec::new();
@@ -467,9 +467,17 @@ mod tests {
         ingest_file(&config, tenant, "signIns", &good).unwrap();
         let store = open_store(&config).unwrap();
         let t = TenantId::parse(tenant).unwrap();
-        let scope = domain::principal::SignInScope::TenantWide;
-        let q = storage::SignInQuery { tenant: &t, scope: &scope, filter: None, order: &[], after: None, limit: 10 };
-        assert_eq!(store.count_sign_ins(&q).unwrap(), 2, "the bad file stored nothing");
+        let q = storage::Query {
+            set: &domain::query::registry::SIGN_INS,
+            tenant: &t,
+            user: None,
+            filter: None,
+            order: &[],
+            after: None,
+            limit: 10,
+        };
+        let view = store.tenant_view(&t).unwrap();
+        assert_eq!(store.count_in(&q, &view).unwrap(), 2, "the bad file stored nothing");
         assert!(ingest_file(&config, tenant, "audits", &good).is_err());
         std::fs::remove_dir_all(&dir).ok();
     }

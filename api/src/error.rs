@@ -82,10 +82,13 @@ impl ApiError {
             "innerError": inner_error(ids),
         });
         if let Self::InvalidRecords { records, .. } = self {
-            error["details"] = records
+            let details: Vec<Value> = records
                 .iter()
                 .map(|r| json!({"code": "InvalidRecord", "target": format!("[{}]", r.index), "index": r.index, "message": r.reason}))
                 .collect();
+            if let Some(object) = error.as_object_mut() {
+                object.insert("details".into(), details.into());
+            }
         }
         json!({ "error": error })
     }

@@ -19,6 +19,7 @@ pub mod state;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpRequest, web};
+use domain::sets::SetKind;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -26,10 +27,11 @@ use crate::routes::{actions, entities, health, ingest, tenant};
 use crate::state::AppState;
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    let collections: Vec<String> = SetKind::ALL.iter().map(|k| format!("/v1.0/{}", k.route())).collect();
     Err(ApiError::NotFound(format!(
-        "Resource not found for the segment '{}'. Collections: /v1.0/auditLogs/signIns, /v1.0/auditLogs/directoryAudits, \
-         /v1.0/identityProtection/riskDetections, /v1.0/identityProtection/riskyUsers (also under /beta).",
-        req.path().rsplit('/').next().unwrap_or("")
+        "Resource not found for the segment '{}'. Collections: {} (also under /beta).",
+        req.path().rsplit('/').next().unwrap_or(""),
+        collections.join(", ")
     )))
 }
 
@@ -38,14 +40,14 @@ async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<actix_web::Ht
 }
 
 /// Registers the read routes of `res` (collection, `/$count`, `/{id}`) under `prefix`.
-fn entity_routes(scope: actix_web::Scope, res: entities::Resource) -> actix_web::Scope {
-    let path = format!("/{}", res.set.name);
+fn entity_routes(scope: actix_web::Scope, res: SetKind) -> actix_web::Scope {
+    let path = format!("/{}", res.route());
     let mut by_id = web::resource(format!("{path}/{{id}}")).route(web::get().to(
         move |id: web::Path<String>, req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
             entities::get(res, None, id.into_inner(), req, caller, state)
         },
     ));
-    if res.endpoint == domain::access::Endpoint::RiskyUsers {
+    if res.has_actions() {
         // `POST .../riskyUsers/dismiss` and `.../confirmCompromised` share the `{id}` shape.
         by_id = by_id.route(web::post().to(
             move |segment: web::Path<String>,
@@ -78,13 +80,13 @@ fn entity_routes(scope: actix_web::Scope, res: entities::Resource) -> actix_web:
         .service(by_id.default_service(web::to(method_not_allowed)))
 }
 
-/// `.../riskyUsers/{id}/history`, its `/$count` and `/{historyId}`.
-fn history_routes(scope: actix_web::Scope) -> actix_web::Scope {
-    let res = entities::RISKY_USER_HISTORY;
-    let path = "/identityProtection/riskyUsers/{user}/history";
+/// The routes of a set served below a parent entity (`.../riskyUsers/{user}/history`, its `/$count`
+/// and `/{historyId}`).
+fn child_routes(scope: actix_web::Scope, res: SetKind) -> actix_web::Scope {
+    let path = format!("/{}", res.route());
     scope
         .service(
-            web::resource(path)
+            web::resource(path.clone())
                 .route(web::get().to(
                     move |user: web::Path<String>, req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
                         entities::list(res, Some(user.into_inner()), req, caller, state)
@@ -122,8 +124,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(routes::contract::configure);
     for version in ["v1.0", "beta"] {
         let mut scope = web::scope(&format!("/{version}"));
-        scope = history_routes(scope);
-        for res in entities::COLLECTIONS {
+        // Sets below a parent first, so their longer paths are matched before the parent's `{id}`.
+        for res in SetKind::ALL.into_iter().filter(|k| k.parent().is_some()) {
+            scope = child_routes(scope, res);
+        }
+        for res in SetKind::ALL.into_iter().filter(|k| k.parent().is_none()) {
             scope = entity_routes(scope, res);
         }
         cfg.service(scope);

@@ -7,26 +7,12 @@ use actix_web::http::Uri;
 use actix_web::http::uri::PathAndQuery;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse};
+use domain::sets::SetKind;
 
 use crate::error::{ApiError, RequestIds, code_for_status, header_value, inner_error};
 
-/// Path segments we route on, by their lower-case form.
-const CANONICAL_SEGMENTS: &[&str] = &[
-    "auditLogs",
-    "signIns",
-    "directoryAudits",
-    "identityProtection",
-    "riskyUsers",
-    "riskDetections",
-    "history",
-    "dismiss",
-    "confirmCompromised",
-    "ingest",
-    "beta",
-    "v1.0",
-    "$metadata",
-    "$count",
-];
+/// Path segments we route on besides the entity sets' own (`SetKind::path_segments`).
+const CANONICAL_SEGMENTS: &[&str] = &["dismiss", "confirmCompromised", "ingest", "beta", "v1.0", "$metadata", "$count"];
 
 /// Rewrites known segments to their canonical case, so `/v1.0/auditlogs/signins` routes as Graph
 /// would route it. Ids and unknown segments are left alone.
@@ -39,8 +25,9 @@ fn canonical_path(path: &str) -> Option<String> {
         if i > 0 {
             out.push('/');
         }
-        match CANONICAL_SEGMENTS.iter().find(|c| c.eq_ignore_ascii_case(segment)) {
-            Some(c) if *c != segment => {
+        let sets = SetKind::ALL.into_iter().flat_map(SetKind::path_segments);
+        match CANONICAL_SEGMENTS.iter().copied().chain(sets).find(|c| c.eq_ignore_ascii_case(segment)) {
+            Some(c) if c != segment => {
                 out.push_str(c);
                 changed = true;
             }

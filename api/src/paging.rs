@@ -62,7 +62,7 @@ impl PageSigner {
         // HMAC accepts keys of any length, so this cannot fail.
         let mut mac = HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| unreachable_mac());
         mac.update(data);
-        mac.finalize().into_bytes()[..SIGNATURE_BYTES].to_vec()
+        mac.finalize().into_bytes().into_iter().take(SIGNATURE_BYTES).collect()
     }
 
     /// A token for the keyset position `cursor` under `binding`.
@@ -111,7 +111,6 @@ impl PageSigner {
     }
 }
 
-#[allow(clippy::panic)]
 fn unreachable_mac() -> HmacSha256 {
     // Hmac::new_from_slice only fails for fixed-size keys; SHA-256 HMAC takes any size.
     panic!("HMAC-SHA256 rejected its key")
@@ -129,7 +128,7 @@ pub fn binding(principal_binding: &str, entity_set: &str, canonical_options: &st
         h.update(part.as_bytes());
         h.update([0u8]);
     }
-    h.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize().into_iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -151,7 +151,7 @@ impl std::fmt::Debug for RateLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("RateLimits");
         for family in Family::ALL {
-            match &self.buckets[family.index()] {
+            match self.bucket(family) {
                 Some(b) => d.field(family.config_key(), &format_args!("burst {} every {:?}", b.burst, b.interval)),
                 None => d.field(family.config_key(), &"unlimited"),
             };
@@ -187,10 +187,15 @@ impl RateLimits {
         Self { buckets, checks: AtomicU64::new(0) }
     }
 
+    /// The bucket of `family`, if it is limited.
+    fn bucket(&self, family: Family) -> Option<&Bucket> {
+        self.buckets.get(family.index())?.as_ref()
+    }
+
     /// Spends one request of `key`'s quota in `family`; `None` when the family is not limited.
     #[must_use]
     pub fn check(&self, family: Family, key: &BucketKey) -> Option<Status> {
-        let bucket = self.buckets[family.index()].as_ref()?;
+        let bucket = self.bucket(family)?;
         if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             self.sweep();
         }

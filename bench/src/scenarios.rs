@@ -3,14 +3,12 @@
 
 use anyhow::{Context, bail};
 use domain::ids::TenantId;
-use domain::principal::SignInScope;
 use domain::query::registry::SIGN_INS;
-use domain::query::{Scalar, eval, resolve_filter};
+use domain::query::{Filter, Scalar, eval, resolve_filter};
 use serde::{Deserialize, Serialize};
 use storage::conn::AnyConnection;
-use storage::filter::Compiler;
 use storage::sql::{Param, Sql};
-use storage::{SignInQuery, Store, StoredDocument, TenantView};
+use storage::{Query, Store, StoredDocument, TenantView};
 
 use crate::db::{self, Count};
 use crate::http::{Conn, encode};
@@ -163,48 +161,31 @@ fn get_json(ctx: &mut Setup<'_>, target: &str) -> anyhow::Result<serde_json::Val
     serde_json::from_slice(&r.body).with_context(|| format!("{target} did not answer JSON"))
 }
 
+/// The query the handler runs for a page or count of the large tenant's sign-ins.
+fn query<'a>(ctx: &Setup<'a>, filter: Option<&'a Filter>, after: Option<&'a [Scalar]>, limit: usize) -> Query<'a> {
+    Query { set: &SIGN_INS, tenant: ctx.tenant, user: None, filter, order: &[], after, limit }
+}
+
+fn resolve(filter: &str) -> anyhow::Result<Filter> {
+    resolve_filter(&SIGN_INS, filter).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `Store::page_sql`: the handler's statement (it asks for one more row than it serves, to know
+/// whether there is a next page).
 fn page_sql(ctx: &Setup<'_>, view: &TenantView, filter: Option<&str>, after: Option<&[Scalar]>) -> anyhow::Result<Sql> {
-    let filter = filter.map(|f| resolve_filter(&SIGN_INS, f)).transpose().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let q = SignInQuery {
-        tenant: ctx.tenant,
-        scope: &SignInScope::TenantWide,
-        filter: filter.as_ref(),
-        order: &[],
-        after,
-        // The handler asks for one more row than it serves, to know whether there is a next page.
-        limit: TOP + 1,
-    };
-    Ok(ctx.store.sign_in_page_sql(&q, view))
+    let filter = filter.map(resolve).transpose()?;
+    Ok(ctx.store.page_sql(&query(ctx, filter.as_ref(), after, TOP + 1), view))
 }
 
-/// `Store::count_sign_ins`'s statement. The store does not expose it, so it is written here the
-/// same way: `SELECT COUNT(*)`, the tenant scope, the compiled filter.
+/// `Store::count_sql`: the statement of `/$count` and `$count=true`.
 fn count_sql(ctx: &Setup<'_>, view: &TenantView, filter: &str) -> anyhow::Result<Sql> {
-    let filter = resolve_filter(&SIGN_INS, filter).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut sql = Sql::new(ctx.store.backend());
-    sql.push("SELECT COUNT(*) AS n FROM sign_ins s");
-    sql.push(" WHERE s.tenant_id = ").bind(Param::Text(ctx.tenant.as_str().to_owned()));
-    sql.push(" AND s.created_ticks >= ").bind(Param::BigInt(view.sign_ins_from));
-    Compiler::new(&SIGN_INS).hiding(view.hidden_sign_in_fields).push_filter(&mut sql, &filter);
-    Ok(sql)
+    let filter = resolve(filter)?;
+    Ok(ctx.store.count_sql(&query(ctx, Some(&filter), None, 0), view))
 }
 
-/// `Store::sign_in`'s statement (not exposed by the store either), written the same way.
+/// `Store::get_sql`: the statement of one sign-in by id.
 fn by_id_sql(ctx: &Setup<'_>, view: &TenantView, id: &str) -> Sql {
-    let tenant = ctx.tenant.as_str().to_owned();
-    let mut sql = Sql::new(ctx.store.backend());
-    sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM sign_ins s");
-    sql.push(" WHERE s.tenant_id = ").bind(Param::Text(tenant.clone()));
-    sql.push(" AND s.created_ticks >= ").bind(Param::BigInt(view.sign_ins_from));
-    sql.push(" AND s.id = ").bind(Param::Text(id.to_owned()));
-    if ctx.store.backend() == storage::Backend::Postgres {
-        sql.push(" AND s.created_ticks = (SELECT created_ticks FROM sign_in_keys WHERE tenant_id = ")
-            .bind(Param::Text(tenant))
-            .push(" AND id = ")
-            .bind(Param::Text(id.to_owned()))
-            .push(")");
-    }
-    sql
+    ctx.store.get_sql(&SIGN_INS, ctx.tenant, None, id, view)
 }
 
 /// A list scenario: checks that the service's first page and the baseline's rows agree.
@@ -242,7 +223,7 @@ fn list(
         request: human(&options),
         service: Request::One(target),
         baseline: Baseline::Page(sql),
-        baseline_source: "Store::sign_in_page_sql (the handler's statement, LIMIT top+1)",
+        baseline_source: "Store::page_sql (the handler's statement, LIMIT top+1)",
         check: format!("both return {served} rows (service first id = baseline first id), next page: {more}"),
         probe_ms,
     })
@@ -323,7 +304,7 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
         request: "GET <the 199th @odata.nextLink of $top=50> ($skiptoken)".into(),
         service: Request::One(target),
         baseline: Baseline::Page(sql),
-        baseline_source: "Store::sign_in_page_sql with the keyset cursor of page 199's last row",
+        baseline_source: "Store::page_sql with the keyset cursor of page 199's last row",
         check: format!("page 200 starts with the same row in both ({first_service})"),
         probe_ms,
     });
@@ -347,7 +328,7 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
         request: human(&options),
         service: Request::One(target),
         baseline: Baseline::Count(sql),
-        baseline_source: "COUNT(*) of the same predicate (as Store::count_sign_ins writes it)",
+        baseline_source: "Store::count_sql: COUNT(*) of the same predicate",
         check: format!("both count {n}"),
         probe_ms,
     });

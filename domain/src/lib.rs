@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod actions;
+#[allow(clippy::indexing_slicing)]
 pub mod demo;
 pub mod error;
 pub mod ids;
@@ -13,6 +14,7 @@ pub mod odata;
 pub mod policy;
 pub mod principal;
 pub mod query;
+pub mod sets;
 pub mod time;
 
 pub use error::DomainError;

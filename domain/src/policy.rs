@@ -1,10 +1,11 @@
 //! Tenant rules that depend on the license tier: how long each data set is kept, which data sets a
-//! tier may read tenant-wide, and which fields read `hidden` below P2 (`graph-reference.md` §7, §10).
+//! tier may read tenant-wide, and which fields read `hidden` below P2 (`docs/graph-notes.md` §7, §10).
 
 use crate::ids::LicenseTier;
 use crate::time::TICKS_PER_DAY;
 
-/// The data sets idtrail keeps.
+/// The retention tables (one row of days per tier each): which one applies to an entity set is
+/// `SetKind::retention`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DataSet {
     SignIns,
@@ -14,17 +15,6 @@ pub enum DataSet {
 
 impl DataSet {
     pub const ALL: [Self; 3] = [Self::SignIns, Self::DirectoryAudits, Self::RiskDetections];
-
-    /// The data set whose retention applies to entity type `type_name`: risky users and their
-    /// history follow risk detections (for users whose risk is closed).
-    #[must_use]
-    pub fn of_type(type_name: &str) -> Self {
-        match type_name {
-            "signIn" => Self::SignIns,
-            "directoryAudit" => Self::DirectoryAudits,
-            _ => Self::RiskDetections,
-        }
-    }
 
     /// The Graph name of the set.
     #[must_use]
@@ -52,14 +42,6 @@ impl Default for RetentionPolicy {
     }
 }
 
-fn tier_index(tier: LicenseTier) -> usize {
-    match tier {
-        LicenseTier::Free => 0,
-        LicenseTier::P1 => 1,
-        LicenseTier::P2 => 2,
-    }
-}
-
 impl RetentionPolicy {
     fn table(&self, set: DataSet) -> [u32; 3] {
         match set {
@@ -72,7 +54,12 @@ impl RetentionPolicy {
     /// Days `tier` keeps `set`.
     #[must_use]
     pub fn days(&self, set: DataSet, tier: LicenseTier) -> u32 {
-        self.table(set)[tier_index(tier)]
+        let [free, p1, p2] = self.table(set);
+        match tier {
+            LicenseTier::Free => free,
+            LicenseTier::P1 => p1,
+            LicenseTier::P2 => p2,
+        }
     }
 
     /// The oldest instant (ticks) `tier` may still see of `set` at `now`.
@@ -102,12 +89,6 @@ impl RetentionPolicy {
 
 /// Sign-in properties that read `hidden` below P2.
 pub const SIGN_IN_P2_FIELDS: &[&str] = &["riskDetail", "riskLevelAggregated", "riskLevelDuringSignIn"];
-
-/// The properties a tenant on `tier` sees as `hidden` in sign-ins.
-#[must_use]
-pub fn hidden_sign_in_fields(tier: LicenseTier) -> &'static [&'static str] {
-    if tier == LicenseTier::P2 { &[] } else { SIGN_IN_P2_FIELDS }
-}
 
 /// Risk-detection properties that read `hidden` below P2 (the beta-only `mitreTechniqueId` would
 /// name the premium detection too).
@@ -166,26 +147,6 @@ impl Masks {
     pub fn generic_of(&self, path: &str) -> Option<GenericMask> {
         self.generic.filter(|g| g.fields.contains(&path))
     }
-
-    /// What the entity set `type_name` (`signIn`, `riskDetection`, ...) shows a tenant on `tier`.
-    #[must_use]
-    pub fn for_type(type_name: &str, tier: LicenseTier) -> Self {
-        if tier == LicenseTier::P2 {
-            return Self::NONE;
-        }
-        match type_name {
-            "signIn" => Self { hidden: SIGN_IN_P2_FIELDS, generic: None },
-            "riskDetection" => Self {
-                hidden: RISK_DETECTION_P2_FIELDS,
-                // `riskType` is the beta-only, deprecated name of the same value.
-                generic: Some(GenericMask {
-                    fields: &["riskEventType", "riskType"],
-                    shown: NON_PREMIUM_RISK_EVENT_TYPES,
-                }),
-            },
-            _ => Self::NONE,
-        }
-    }
 }
 
 /// Graph's error for a tenant-wide sign-in read without a premium license.
@@ -209,17 +170,5 @@ mod tests {
         assert_eq!(RetentionPolicy::parse_days("7, 30,90").unwrap(), [7, 30, 90]);
         assert!(RetentionPolicy::parse_days("7,30").is_err());
         assert!(RetentionPolicy::parse_days("0,30,30").is_err());
-    }
-
-    #[test]
-    fn premium_detections_read_generic_below_p2() {
-        let m = Masks::for_type("riskDetection", LicenseTier::P1);
-        let g = m.generic_of("riskEventType").unwrap();
-        assert_eq!(g.apply("unfamiliarFeatures"), "generic");
-        assert_eq!(g.apply("leakedCredentials"), "leakedCredentials");
-        assert_eq!(g.apply("unfamiliarFeatures"), m.generic_of("riskType").unwrap().apply("unfamiliarFeatures"));
-        assert_eq!(m.hidden, ["riskLevel", "riskDetail", "mitreTechniqueId"]);
-        assert!(Masks::for_type("riskDetection", LicenseTier::P2).is_empty());
-        assert!(Masks::for_type("directoryAudit", LicenseTier::Free).is_empty());
     }
 }

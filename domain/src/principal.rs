@@ -98,26 +98,6 @@ pub struct Principal {
     pub scopes: Vec<String>,
 }
 
-/// What part of a tenant's sign-ins a principal may read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SignInScope {
-    /// Every sign-in of the tenant.
-    TenantWide,
-    /// Only the sign-ins whose `userId` is this user (lower-case GUID).
-    OwnOnly { user_id: String },
-}
-
-impl SignInScope {
-    /// The user a restricted scope is limited to.
-    #[must_use]
-    pub fn own_user(&self) -> Option<&str> {
-        match self {
-            Self::TenantWide => None,
-            Self::OwnOnly { user_id } => Some(user_id),
-        }
-    }
-}
-
 impl Principal {
     /// Whether the token carries the application role `role` (case-insensitive).
     #[must_use]

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use domain::query::EntitySet;
-use domain::query::registry::{ALL_SETS, RISKY_USER_HISTORY};
+use domain::query::registry::all_sets;
 
 use crate::model::{StructuredType, Traced};
 
@@ -95,12 +95,11 @@ fn annotations(out: &mut String, set: &EntitySet, t: &StructuredType) {
 
 /// The contained sets of a root or entity type: (navigation name, element type).
 fn contained(parent: &str) -> Vec<(&'static str, &'static str)> {
-    ALL_SETS
-        .iter()
+    all_sets()
         .filter_map(|s| {
             let (head, last) = s.name.rsplit_once('/')?;
             let head_type =
-                if head.contains('/') { ALL_SETS.iter().find(|p| p.name == head).map(|p| p.type_name)? } else { head };
+                if head.contains('/') { all_sets().find(|p| p.name == head).map(|p| p.type_name)? } else { head };
             (head_type == parent).then_some((last, s.type_name))
         })
         .collect()
@@ -109,10 +108,10 @@ fn contained(parent: &str) -> Vec<(&'static str, &'static str)> {
 /// The roots (`auditLogs`, `identityProtection`), in registry order.
 fn roots() -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
-    for s in ALL_SETS {
+    for s in all_sets() {
         if let Some(root) = s.name.split('/').next()
             && !out.contains(&root)
-            && s.name != RISKY_USER_HISTORY.name
+            && s.kind.parent().is_none()
         {
             out.push(root);
         }
@@ -157,7 +156,7 @@ fn render(types: &Traced, version: &str) -> String {
         }
         out.push_str("      </EnumType>\n");
     }
-    let entity_names: Vec<&str> = ALL_SETS.iter().map(|s| s.type_name).collect();
+    let entity_names: Vec<&str> = all_sets().map(|s| s.type_name).collect();
     for t in types.types.iter().filter(|t| !entity_names.contains(&t.name.as_str())) {
         structured(&mut out, t, false, &[]);
     }
@@ -172,7 +171,7 @@ fn render(types: &Traced, version: &str) -> String {
         }
         out.push_str("      </EntityType>\n");
     }
-    for set in ALL_SETS {
+    for set in all_sets() {
         if let Some(t) = types.types.iter().find(|t| t.name == set.type_name) {
             structured(&mut out, t, true, &contained(set.type_name));
         }
@@ -182,7 +181,7 @@ fn render(types: &Traced, version: &str) -> String {
         let _ = writeln!(out, r#"        <Singleton Name="{root}" Type="microsoft.graph.{}" />"#, root_type(root));
     }
     out.push_str("      </EntityContainer>\n");
-    for set in ALL_SETS {
+    for set in all_sets() {
         if let Some(t) = types.types.iter().find(|t| t.name == set.type_name) {
             annotations(&mut out, set, t);
         }

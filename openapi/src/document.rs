@@ -5,7 +5,7 @@
 //! utoipa cannot read it back). Sets, fields, page sizes and permissions are read from the domain.
 
 use domain::access::{Endpoint, MATRIX, Rule};
-use domain::query::registry::{ALL_SETS, RISKY_USERS};
+use domain::query::registry::{RISKY_USERS, all_sets};
 use domain::query::{CollectionField, Element, EntitySet, ValueType};
 use serde_json::{Map, Value, json};
 
@@ -28,24 +28,20 @@ fn response_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/responses/{name}") })
 }
 
+/// Sets `key` in the object `target` (every value this module inserts into is an object it built).
+fn insert(target: &mut Value, key: &str, value: Value) {
+    if let Some(object) = target.as_object_mut() {
+        object.insert(key.to_owned(), value);
+    }
+}
+
 fn param_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/parameters/{name}") })
 }
 
-/// The last path segment of a set: `auditLogs/signIns` → `signIns`.
-fn segment(set: &EntitySet) -> &'static str {
-    set.name.rsplit('/').next().unwrap_or(set.name)
-}
-
-/// The access rule of a set (the matrix's endpoint for its URL).
+/// The access rule of a set (its row of the matrix).
 fn endpoint_of(set: &EntitySet) -> Option<Endpoint> {
-    match segment(set) {
-        "signIns" => Some(Endpoint::SignIns),
-        "directoryAudits" => Some(Endpoint::DirectoryAudits),
-        "riskDetections" => Some(Endpoint::RiskDetections),
-        "riskyUsers" | "history" => Some(Endpoint::RiskyUsers),
-        _ => None,
-    }
+    Some(set.kind.endpoint())
 }
 
 fn rule_of(endpoint: Endpoint) -> Option<&'static Rule> {
@@ -108,7 +104,7 @@ fn property_schema(p: &Property) -> Value {
     match (&p.shape, s.get("type").cloned()) {
         (Shape::Enum(_) | Shape::Complex(_), _) | (_, None) => json!({"anyOf": [s, {"type": "null"}]}),
         (_, Some(t)) => {
-            s["type"] = json!([t, "null"]);
+            insert(&mut s, "type", json!([t, "null"]));
             s
         }
     }
@@ -132,7 +128,7 @@ fn type_schema(t: &StructuredType, entity: bool) -> Value {
         "properties": props,
     });
     if !required.is_empty() {
-        s["required"] = json!(required);
+        insert(&mut s, "required", json!(required));
     }
     s
 }
@@ -412,7 +408,7 @@ fn set_key(set: &EntitySet) -> String {
 
 fn parameters() -> Map<String, Value> {
     let mut out = Map::new();
-    for set in ALL_SETS {
+    for set in all_sets() {
         let k = set_key(set);
         out.insert(format!("{k}.filter"), filter_param(set));
         out.insert(format!("{k}.select"), select_param(set, false));
@@ -500,7 +496,9 @@ fn responses() -> Map<String, Value> {
     out.insert("BadRequest".into(), error_response("The request is malformed: an unknown property, a bad $filter (the message gives the offset), an unsupported option, or $top out of range.", &[]));
     let mut unauthorized =
         error_response("No token, or the token is invalid or expired (`InvalidAuthenticationToken`).", &[]);
-    unauthorized["headers"]["WWW-Authenticate"] = json!({"schema": {"type": "string"}});
+    if let Some(headers) = unauthorized.get_mut("headers") {
+        insert(headers, "WWW-Authenticate", json!({"schema": {"type": "string"}}));
+    }
     out.insert("Unauthorized".into(), unauthorized);
     out.insert("Forbidden".into(), error_response("The token lacks the permission, the tenant's license is too low, or the user lacks a directory role (`Authentication_MSGraphPermissionMissing`, `Authentication_RequestFromNonPremiumTenantOrB2CTenant`, `Authentication_RequestFromUnsupportedUserRole`, `Authorization_RequestDenied`).", &[]));
     out.insert(
@@ -569,10 +567,10 @@ fn operation(op: Op<'_>) -> Value {
         "security": security,
     });
     if let Some(ext) = ext {
-        o["x-idtrail-access"] = ext;
+        insert(&mut o, "x-idtrail-access", ext);
     }
     if let Some(body) = op.body {
-        o["requestBody"] = body;
+        insert(&mut o, "requestBody", body);
     }
     o
 }
@@ -695,8 +693,7 @@ fn action_paths(paths: &mut Map<String, Value>, version: &str) {
 }
 
 fn ingest_paths(paths: &mut Map<String, Value>) {
-    for set in ALL_SETS.iter().filter(|s| s.name.split('/').count() == 2) {
-        let name = segment(set);
+    for (set, name) in all_sets().filter_map(|s| Some((s, s.kind.ingest_name()?))) {
         paths.insert(
             format!("/ingest/{name}"),
             json!({"post": operation(Op {
@@ -729,11 +726,7 @@ fn plain_get(id: &str, tag: &str, summary: &str, ok: (String, Value), errors: &[
     responses.insert(ok.0, ok.1);
     add_errors(&mut responses, errors);
     let mut o = json!({"operationId": id, "tags": [tag], "summary": summary, "responses": responses});
-    if public {
-        o["security"] = json!([]);
-    } else {
-        o["security"] = json!([{ BEARER_SCHEME: [] }]);
-    }
+    insert(&mut o, "security", if public { json!([]) } else { json!([{ BEARER_SCHEME: [] }]) });
     json!({"get": o})
 }
 
@@ -806,21 +799,17 @@ fn other_paths(paths: &mut Map<String, Value>) {
 /// When a model cannot be traced or utoipa cannot read the document back.
 pub fn document() -> Result<Value, String> {
     let types = crate::all_types()?;
-    let entity_names: Vec<&str> = ALL_SETS.iter().map(|s| s.type_name).collect();
+    let entity_names: Vec<&str> = all_sets().map(|s| s.type_name).collect();
     let mut paths = Map::new();
     for version in VERSIONS {
-        for set in ALL_SETS {
-            if set.name == domain::query::registry::RISKY_USER_HISTORY.name {
-                let user = json!({"name": "id", "in": "path", "required": true, "description": "The risky user's id (the user's object id).", "schema": {"type": "string"}});
-                set_paths(
-                    &mut paths,
-                    version,
-                    set,
-                    &format!("/{version}/{}/{{id}}/history", RISKY_USERS.name),
-                    &[user],
-                );
-            } else {
-                set_paths(&mut paths, version, set, &format!("/{version}/{}", set.name), &[]);
+        for set in all_sets() {
+            match set.kind.parent() {
+                Some(parent) => {
+                    let user = json!({"name": "id", "in": "path", "required": true, "description": "The risky user's id (the user's object id).", "schema": {"type": "string"}});
+                    let path = format!("/{version}/{}/{{id}}/{}", parent.registry().name, set.kind.segment());
+                    set_paths(&mut paths, version, set, &path, &[user]);
+                }
+                None => set_paths(&mut paths, version, set, &format!("/{version}/{}", set.name), &[]),
             }
         }
         action_paths(&mut paths, version);
@@ -829,10 +818,10 @@ pub fn document() -> Result<Value, String> {
     other_paths(&mut paths);
 
     let mut doc = serde_json::to_value(crate::base()).map_err(|e| e.to_string())?;
-    doc["paths"] = Value::Object(paths);
+    insert(&mut doc, "paths", Value::Object(paths));
     // Relative: Swagger UI and generated clients talk to the idtrail that served the document.
-    doc["servers"] = json!([{"url": "/", "description": "The idtrail serving this document"}]);
-    let components = doc["components"].as_object_mut().ok_or("the base has no components")?;
+    insert(&mut doc, "servers", json!([{"url": "/", "description": "The idtrail serving this document"}]));
+    let components = doc.get_mut("components").and_then(Value::as_object_mut).ok_or("the base has no components")?;
     components.insert("schemas".into(), Value::Object(schemas(&types, &entity_names)));
     components.insert("parameters".into(), Value::Object(parameters()));
     components.insert("responses".into(), Value::Object(responses()));

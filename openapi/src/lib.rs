@@ -16,19 +16,19 @@ use domain::model::directory_audit::DirectoryAudit;
 use domain::model::risk_detection::RiskDetection;
 use domain::model::risky_user::{RiskyUser, RiskyUserHistoryItem};
 use domain::query::EntitySet;
+use domain::sets::SetKind;
 
 /// The traced model of an entity set's type.
 ///
 /// # Errors
-/// When the set's type is not one this crate knows how to trace, or tracing fails.
+/// When tracing the model fails.
 pub fn entity_type(set: &EntitySet) -> Result<model::Traced, String> {
-    match set.type_name {
-        "signIn" => model::trace::<SignIn>(),
-        "directoryAudit" => model::trace::<DirectoryAudit>(),
-        "riskDetection" => model::trace::<RiskDetection>(),
-        "riskyUser" => model::trace::<RiskyUser>(),
-        "riskyUserHistoryItem" => model::trace::<RiskyUserHistoryItem>(),
-        other => Err(format!("no model is known for the entity type '{other}'")),
+    match set.kind {
+        SetKind::SignIns => model::trace::<SignIn>(),
+        SetKind::DirectoryAudits => model::trace::<DirectoryAudit>(),
+        SetKind::RiskDetections => model::trace::<RiskDetection>(),
+        SetKind::RiskyUsers => model::trace::<RiskyUser>(),
+        SetKind::RiskyUserHistory => model::trace::<RiskyUserHistoryItem>(),
     }
 }
 
@@ -38,7 +38,7 @@ pub fn entity_type(set: &EntitySet) -> Result<model::Traced, String> {
 /// As [`entity_type`].
 pub fn all_types() -> Result<model::Traced, String> {
     let mut out = model::Traced::default();
-    for set in domain::query::registry::ALL_SETS {
+    for set in domain::query::registry::all_sets() {
         let t = entity_type(set)?;
         for ty in t.types {
             if !out.types.iter().any(|x| x.name == ty.name) {

@@ -433,7 +433,6 @@ pub fn trace<T: DeserializeOwned + Serialize>() -> Result<Traced, String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
     use domain::model::SignIn;

@@ -12,9 +12,8 @@ use diesel::QueryableByName;
 use diesel::connection::{Connection, SimpleConnection};
 use diesel::sql_types::{BigInt, Text};
 use domain::ids::TenantId;
-use domain::model;
-use domain::query::registry::{RISKY_USER_HISTORY, RISKY_USERS, SIGN_INS};
 use domain::query::{CollectionField, Element, EntitySet, Field, Filter, Scalar, SortKey, Source, ValueType, eval};
+use domain::sets::Retention;
 use serde_json::{Map, Value};
 
 use crate::conn::{AnyConnection, Backend};
@@ -90,14 +89,7 @@ pub struct Record {
 /// Validates `doc` as a document of `set` (the typed model of its Graph type) and checks what
 /// storage needs: the key, and the time the set is ordered and retained by.
 fn validate(set: &EntitySet, doc: &Map<String, Value>) -> Result<(), String> {
-    match set.type_name {
-        "directoryAudit" => model::directory_audit::parse(doc).map(drop),
-        "riskDetection" => model::risk_detection::parse(doc).map(drop),
-        "riskyUser" => model::risky_user::parse(doc).map(drop),
-        "riskyUserHistoryItem" => model::risky_user::parse_history_item(doc).map(drop),
-        "signIn" => model::sign_in::parse(doc).map(drop),
-        other => Err(format!("{other} cannot be stored")),
-    }?;
+    set.kind.validate(doc)?;
     let time = set.time_field;
     match doc.get(time) {
         Some(Value::String(_)) => Ok(()),
@@ -112,7 +104,7 @@ impl Record {
     /// A message naming the property and what is wrong with it.
     pub fn from_document(set: &'static EntitySet, doc: Map<String, Value>) -> Result<Self, String> {
         validate(set, &doc)?;
-        let (v1, extra) = model::split_properties(doc, set.v1_properties);
+        let (v1, extra) = domain::model::split_properties(doc, set.v1_properties);
         let value = Value::Object(v1);
         let Scalar::Text(id) = eval::field_value(&value, set.id_field()) else {
             return Err("id: required".into());
@@ -205,16 +197,26 @@ pub fn default_order(set: &'static EntitySet) -> Vec<SortKey> {
 fn push_scope(sql: &mut Sql, set: &EntitySet, tenant: &TenantId, user: Option<&str>, view: &TenantView) {
     sql.push(" WHERE s.tenant_id = ").bind(Param::Text(tenant.as_str().to_owned()));
     let from = view.window_start(set);
-    if set.type_name == RISKY_USERS.type_name {
-        // Kept while at risk; once remediated or dismissed, for the risk detections' window.
-        push_open_or_recent(sql, "s", from);
-    } else if set.type_name == RISKY_USER_HISTORY.type_name {
-        // A user's history is visible while the user is.
-        sql.push(" AND EXISTS (SELECT 1 FROM risky_users u WHERE u.tenant_id = s.tenant_id AND u.id = s.user_id");
-        push_open_or_recent(sql, "u", from);
-        sql.push(")");
-    } else {
-        sql.push(" AND s.created_ticks >= ").bind(Param::BigInt(from));
+    match set.kind.retention() {
+        Retention::Window(_) => {
+            sql.push(" AND s.created_ticks >= ").bind(Param::BigInt(from));
+        }
+        // Kept while at risk; once remediated or dismissed, for the window.
+        Retention::WhileOpen(_) => push_open_or_recent(sql, "s", from),
+        // Visible while the parent is: a risky user's history while the user is.
+        Retention::WithParent(parent) => {
+            let parent = parent.registry();
+            sql.push(" AND EXISTS (SELECT 1 FROM ")
+                .push(parent.table)
+                .push(" u WHERE u.tenant_id = s.tenant_id AND u.id = s.user_id");
+            match parent.kind.retention() {
+                Retention::WhileOpen(_) => push_open_or_recent(sql, "u", from),
+                Retention::Window(_) | Retention::WithParent(_) => {
+                    sql.push(" AND u.created_ticks >= ").bind(Param::BigInt(from));
+                }
+            }
+            sql.push(")");
+        }
     }
     if let Some(user) = user {
         sql.push(" AND s.user_id = ").bind(Param::Text(user.to_owned()));
@@ -269,16 +271,6 @@ impl Store {
         sql
     }
 
-    /// One page of `q`, and the tenant's view it was read with.
-    ///
-    /// # Errors
-    /// Database errors; [`crate::StorageError::Timeout`] past the statement timeout.
-    pub fn page(&self, q: &Query<'_>) -> StorageResult<(Vec<StoredDocument>, TenantView)> {
-        let view = self.tenant_view(q.tenant)?;
-        let (docs, _) = self.page_in(q, &view, false)?;
-        Ok((docs, view))
-    }
-
     /// One page of `q` as `view` sees the tenant (read once per request by the caller), and with
     /// `count` how many rows match in all, on one connection.
     ///
@@ -314,16 +306,7 @@ impl Store {
         sql
     }
 
-    /// How many rows `q` matches (its order, cursor and limit aside).
-    ///
-    /// # Errors
-    /// Database errors; [`crate::StorageError::Timeout`].
-    pub fn count(&self, q: &Query<'_>) -> StorageResult<i64> {
-        let view = self.tenant_view(q.tenant)?;
-        self.count_in(q, &view)
-    }
-
-    /// [`Store::count`] as `view` sees the tenant.
+    /// How many rows `q` matches (its order, cursor and limit aside) as `view` sees the tenant.
     ///
     /// # Errors
     /// Database errors; [`crate::StorageError::Timeout`].
@@ -333,22 +316,34 @@ impl Store {
         Ok(sql.load::<Count>(&mut conn)?.first().map_or(0, |c| c.n))
     }
 
-    /// The entity `id` of `set` in `tenant`, if it exists within the scope and retention.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub fn get(
+    /// The SQL that reads the entity `id` of `set` (also for benchmarks and EXPLAIN tests).
+    #[must_use]
+    pub fn get_sql(
         &self,
         set: &'static EntitySet,
         tenant: &TenantId,
         user: Option<&str>,
         id: &str,
-    ) -> StorageResult<(Option<StoredDocument>, TenantView)> {
-        let view = self.tenant_view(tenant)?;
-        Ok((self.get_in(set, tenant, user, id, &view)?, view))
+        view: &TenantView,
+    ) -> Sql {
+        let id = id.to_lowercase();
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM ").push(set.table).push(" s");
+        push_scope(&mut sql, set, tenant, user, view);
+        sql.push(" AND s.id = ").bind(Param::Text(id.clone()));
+        if self.backend() == Backend::Postgres && crate::partitions::is_partitioned(set.kind) {
+            // Find the partition through the key table instead of probing every partition.
+            sql.push(" AND s.created_ticks = (SELECT created_ticks FROM sign_in_keys WHERE tenant_id = ")
+                .bind(Param::Text(tenant.as_str().to_owned()))
+                .push(" AND id = ")
+                .bind(Param::Text(id))
+                .push(")");
+        }
+        sql
     }
 
-    /// [`Store::get`] as `view` sees the tenant.
+    /// The entity `id` of `set` in `tenant`, if it exists within the scope and retention, as
+    /// `view` sees the tenant.
     ///
     /// # Errors
     /// Database errors.
@@ -360,19 +355,7 @@ impl Store {
         id: &str,
         view: &TenantView,
     ) -> StorageResult<Option<StoredDocument>> {
-        let id = id.to_lowercase();
-        let mut sql = Sql::new(self.backend());
-        sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM ").push(set.table).push(" s");
-        push_scope(&mut sql, set, tenant, user, view);
-        sql.push(" AND s.id = ").bind(Param::Text(id.clone()));
-        if self.backend() == Backend::Postgres && set.table == SIGN_INS.table {
-            // Find the partition through the key table instead of probing every partition.
-            sql.push(" AND s.created_ticks = (SELECT created_ticks FROM sign_in_keys WHERE tenant_id = ")
-                .bind(Param::Text(tenant.as_str().to_owned()))
-                .push(" AND id = ")
-                .bind(Param::Text(id))
-                .push(")");
-        }
+        let sql = self.get_sql(set, tenant, user, id, view);
         let mut conn = self.conn()?;
         Ok(sql.load::<StoredDocument>(&mut conn)?.into_iter().next())
     }

@@ -76,13 +76,6 @@ impl<'a> Compiler<'a> {
         Self { set, masks: Masks::NONE }
     }
 
-    /// The same compiler for a tenant whose license hides `hidden`.
-    #[must_use]
-    pub fn hiding(mut self, hidden: &'static [&'static str]) -> Self {
-        self.masks.hidden = hidden;
-        self
-    }
-
     /// The same compiler for a tenant whose license masks fields with `masks`.
     #[must_use]
     pub fn masking(mut self, masks: Masks) -> Self {
@@ -445,7 +438,7 @@ impl<'a> Compiler<'a> {
             sql.push(if *desc { " <= " } else { " >= " }).bind(scalar_param(v));
         }
         sql.push(" AND (");
-        for i in 0..all.len() {
+        for (i, &(field, desc, value)) in all.iter().enumerate() {
             if i > 0 {
                 sql.push(" OR ");
             }
@@ -458,7 +451,6 @@ impl<'a> Compiler<'a> {
                 };
                 sql.push(" AND ");
             }
-            let (field, desc, value) = all[i];
             match (value, desc) {
                 // Nulls come first ascending: everything non-null is after a null.
                 (Scalar::Null, false) => {

@@ -29,7 +29,7 @@ use domain::time::{Clock, SystemClock};
 pub use conn::{Backend, DatabaseUrl};
 pub use entities::{Query, Record};
 pub use error::{StorageError, StorageResult};
-pub use sign_ins::{IngestOutcome, SignInQuery, SignInRecord, StoredDocument};
+pub use sign_ins::{IngestOutcome, SignInRecord, StoredDocument};
 pub mod purge;
 pub use tenants::Tenant;
 
@@ -68,8 +68,6 @@ pub struct TenantView {
     pub tier: LicenseTier,
     /// Ticks; older rows are past retention and invisible.
     pub sign_ins_from: i64,
-    /// Sign-in properties the tier reads as `hidden`.
-    pub hidden_sign_in_fields: &'static [&'static str],
     /// Ticks; older directory audits are past retention.
     pub audits_from: i64,
     /// Ticks; older risk detections are past retention, and so are risky users whose risk was
@@ -81,7 +79,7 @@ impl TenantView {
     /// The oldest instant of `set` the tenant may see.
     #[must_use]
     pub fn window_start(&self, set: &EntitySet) -> i64 {
-        match DataSet::of_type(set.type_name) {
+        match set.kind.retention_table() {
             DataSet::SignIns => self.sign_ins_from,
             DataSet::DirectoryAudits => self.audits_from,
             DataSet::RiskDetections => self.risk_detections_from,
@@ -91,7 +89,7 @@ impl TenantView {
     /// What the tenant's license masks in `set`.
     #[must_use]
     pub fn masks(&self, set: &EntitySet) -> Masks {
-        Masks::for_type(set.type_name, self.tier)
+        set.kind.masks(self.tier)
     }
 }
 
@@ -174,7 +172,6 @@ impl Store {
         TenantView {
             tier,
             sign_ins_from: self.retention.window_start(DataSet::SignIns, tier, now),
-            hidden_sign_in_fields: domain::policy::hidden_sign_in_fields(tier),
             audits_from: self.retention.window_start(DataSet::DirectoryAudits, tier, now),
             risk_detections_from: self.retention.window_start(DataSet::RiskDetections, tier, now),
         }

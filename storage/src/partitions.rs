@@ -3,12 +3,23 @@
 
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
+use domain::sets::SetKind;
 use domain::time::{TICKS_PER_DAY, day_start, format_ticks};
 
 use crate::Store;
 use crate::conn::AnyConnection;
 use crate::error::StorageResult;
 use crate::sign_ins::PARTITIONED_TABLES;
+
+/// Whether the set's tables are range-partitioned by day on PostgreSQL (see [`PARTITIONED_TABLES`]):
+/// sign-ins are; the other sets are a small fraction of their volume and stay plain tables.
+#[must_use]
+pub(crate) fn is_partitioned(kind: SetKind) -> bool {
+    match kind {
+        SetKind::SignIns => true,
+        SetKind::DirectoryAudits | SetKind::RiskDetections | SetKind::RiskyUsers | SetKind::RiskyUserHistory => false,
+    }
+}
 
 /// The advisory lock key that serialises partition creation (any fixed number; "idtrail" in hex).
 const PARTITION_LOCK: i64 = 0x0069_6474_7261_696c;

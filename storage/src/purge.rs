@@ -10,7 +10,7 @@ use diesel::connection::{Connection, SimpleConnection};
 use diesel::sql_types::{BigInt, Text};
 use domain::policy::DataSet;
 use domain::query::EntitySet;
-use domain::query::registry::{DIRECTORY_AUDITS, RISK_DETECTIONS, RISKY_USERS};
+use domain::sets::{Retention, SetKind};
 use domain::time::{TICKS_PER_DAY, parse_ticks};
 
 use crate::Store;
@@ -74,32 +74,44 @@ impl Store {
         }
         for tenant in self.tenants()? {
             let view = self.view_for(tenant.tier);
-            for set in [&DIRECTORY_AUDITS, &RISK_DETECTIONS, &RISKY_USERS] {
-                let n = self.purge_set(set, tenant.id.as_str(), view.window_start(set), dry_run)?;
-                if n > 0 {
-                    tracing::info!(tenant = %tenant.id, tier = %tenant.tier, set = set.name, rows = n, dry_run, "purged rows past retention");
-                    report.others.push((set.name, tenant.id.as_str().to_owned(), n));
+            for kind in SetKind::ALL {
+                let set = kind.registry();
+                match kind {
+                    SetKind::SignIns => {
+                        let cutoff = view.window_start(set);
+                        let n = if dry_run {
+                            self.count_before(tenant.id.as_str(), cutoff)?
+                        } else {
+                            self.delete_before(tenant.id.as_str(), cutoff)?
+                        };
+                        if n > 0 {
+                            tracing::info!(tenant = %tenant.id, tier = %tenant.tier, sign_ins = n, dry_run, "purged sign-ins past retention");
+                            report.sign_ins_by_tenant.push((tenant.id.as_str().to_owned(), n));
+                        }
+                    }
+                    SetKind::DirectoryAudits | SetKind::RiskDetections | SetKind::RiskyUsers => {
+                        let n = self.purge_set(set, tenant.id.as_str(), view.window_start(set), dry_run)?;
+                        if n > 0 {
+                            tracing::info!(tenant = %tenant.id, tier = %tenant.tier, set = set.name, rows = n, dry_run, "purged rows past retention");
+                            report.others.push((set.name, tenant.id.as_str().to_owned(), n));
+                        }
+                    }
+                    // Deleted with the risky user it belongs to (`purge_set`).
+                    SetKind::RiskyUserHistory => {}
                 }
-            }
-            let cutoff = view.sign_ins_from;
-            let n = if dry_run {
-                self.count_before(tenant.id.as_str(), cutoff)?
-            } else {
-                self.delete_before(tenant.id.as_str(), cutoff)?
-            };
-            if n > 0 {
-                tracing::info!(tenant = %tenant.id, tier = %tenant.tier, sign_ins = n, dry_run, "purged sign-ins past retention");
-                report.sign_ins_by_tenant.push((tenant.id.as_str().to_owned(), n));
             }
         }
         Ok(report)
     }
 
     /// Deletes (or counts) the rows of `set` older than `cutoff`, in batches with their child rows;
-    /// for risky users, only those whose risk is closed, and their history with them.
+    /// for risky users, only those whose risk is closed, and the rows of the sets below them (their
+    /// history) with them.
     fn purge_set(&self, set: &'static EntitySet, tenant: &str, cutoff: i64, dry_run: bool) -> StorageResult<u64> {
         let backend = self.backend();
-        let risky = std::ptr::eq(set, &RISKY_USERS);
+        let risky = matches!(set.kind.retention(), Retention::WhileOpen(_));
+        let children: Vec<&EntitySet> =
+            SetKind::ALL.into_iter().filter(|k| k.parent() == Some(set.kind)).map(SetKind::registry).collect();
         let pick = |select: &str, limit: Option<usize>| {
             let mut sql = Sql::new(backend);
             sql.push(select).push(" FROM ").push(set.table).push(" WHERE tenant_id = ");
@@ -127,9 +139,12 @@ impl Store {
                 return Ok(total);
             }
             conn.transaction(|c| {
-                if risky {
+                for child in &children {
                     let mut del = Sql::new(backend);
-                    del.push("DELETE FROM risky_user_history WHERE tenant_id = ").bind(Param::Text(tenant.to_owned()));
+                    del.push("DELETE FROM ")
+                        .push(child.table)
+                        .push(" WHERE tenant_id = ")
+                        .bind(Param::Text(tenant.to_owned()));
                     del.push(" AND user_id IN ").bind_list(crate::entities::id_params(&ids)).execute(c)?;
                 }
                 crate::entities::delete_ids(c, backend, set, tenant, &ids)

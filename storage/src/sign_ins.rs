@@ -7,17 +7,12 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use domain::ids::TenantId;
 use domain::model::sign_in::{self, SignIn};
-use domain::principal::SignInScope;
-use domain::query::registry::SIGN_INS;
-use domain::query::{Filter, Scalar, SortKey};
 use serde_json::{Map, Value};
 
+use crate::Store;
 use crate::conn::{AnyConnection, Backend};
-use crate::entities::Query;
 use crate::error::StorageResult;
 use crate::schema::{sign_in_ca_policies, sign_in_risk_event_types, sign_ins};
-use crate::sql::Sql;
-use crate::{Store, TenantView};
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = sign_ins)]
@@ -217,25 +212,6 @@ pub struct StoredDocument {
     pub doc_extra: Option<String>,
 }
 
-/// A query over a tenant's sign-ins within the caller's scope.
-#[derive(Debug, Clone)]
-pub struct SignInQuery<'a> {
-    pub tenant: &'a TenantId,
-    pub scope: &'a SignInScope,
-    pub filter: Option<&'a Filter>,
-    /// Sort keys; empty means newest first. The id follows the last key.
-    pub order: &'a [SortKey],
-    /// The keyset position to start after: one value per sort key, then the id.
-    pub after: Option<&'a [Scalar]>,
-    pub limit: usize,
-}
-
-/// The default order: newest first.
-#[must_use]
-pub fn default_order() -> Vec<SortKey> {
-    crate::entities::default_order(&SIGN_INS)
-}
-
 #[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = Text)]
@@ -265,55 +241,6 @@ impl Store {
             AnyConnection::Postgresql(c) => insert_postgres(c, tenant, unique),
         })?;
         Ok(IngestOutcome { inserted, duplicates: total - expired - inserted, expired })
-    }
-
-    /// One page of the tenant's sign-ins within the query's scope, filter and order.
-    ///
-    /// # Errors
-    /// Database errors; [`crate::StorageError::Timeout`] past the statement timeout.
-    pub fn sign_in_page(&self, q: &SignInQuery<'_>) -> StorageResult<(Vec<StoredDocument>, TenantView)> {
-        self.page(&q.generic())
-    }
-
-    /// How many of the tenant's sign-ins match the query's scope and filter.
-    ///
-    /// # Errors
-    /// Database errors; [`crate::StorageError::Timeout`].
-    pub fn count_sign_ins(&self, q: &SignInQuery<'_>) -> StorageResult<i64> {
-        self.count(&q.generic())
-    }
-
-    /// The SQL a page query runs (also for benchmarks and EXPLAIN tests).
-    #[must_use]
-    pub fn sign_in_page_sql(&self, q: &SignInQuery<'_>, view: &TenantView) -> Sql {
-        self.page_sql(&q.generic(), view)
-    }
-
-    /// The sign-in `id` of `tenant`, if it exists within `scope`.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub fn sign_in(
-        &self,
-        tenant: &TenantId,
-        scope: &SignInScope,
-        id: &str,
-    ) -> StorageResult<(Option<StoredDocument>, TenantView)> {
-        self.get(&SIGN_INS, tenant, scope.own_user(), id)
-    }
-}
-
-impl<'a> SignInQuery<'a> {
-    fn generic(&self) -> Query<'a> {
-        Query {
-            set: &SIGN_INS,
-            tenant: self.tenant,
-            user: self.scope.own_user(),
-            filter: self.filter,
-            order: self.order,
-            after: self.after,
-            limit: self.limit,
-        }
     }
 }
 

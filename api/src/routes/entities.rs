@@ -1,17 +1,18 @@
 //! The read endpoints of every entity set, one implementation for all: a collection (`$filter`,
 //! `$select`, `$orderby`, `$top`, `$skiptoken`, `$count`), its `/$count`, and one entity by id.
-//! Each set is a [`Resource`]: its registry and its row of the authorization matrix.
+//! Each set is a [`SetKind`]: its registry, its row of the authorization matrix, its masks.
 //!
 //! `GET /{v1.0|beta}/auditLogs/signIns`, `/auditLogs/directoryAudits`,
 //! `/identityProtection/riskDetections`, `/identityProtection/riskyUsers`, each with `/$count` and
 //! `/{id}`, and `/identityProtection/riskyUsers/{id}/history` with `/$count` and `/{historyId}`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use domain::access::{self, Access, Endpoint};
+use domain::access::{self, Access};
 use domain::policy::Masks;
 use domain::principal::Principal;
-use domain::query::registry::{self, EntitySet};
+use domain::query::registry::EntitySet;
 use domain::query::{Filter, Scalar, SortKey, eval, resolve_filter, resolve_orderby};
+use domain::sets::SetKind;
 use storage::{Query, Store, StoredDocument, TenantView};
 
 use super::{ApiVersion, Envelope, Presentation, base_url, collection_body, entity_body, next_link};
@@ -21,24 +22,6 @@ use crate::paging;
 use crate::query::{self, QueryOptions};
 use crate::state::AppState;
 
-/// An entity set as served: its registry and the matrix row that guards it.
-#[derive(Debug, Clone, Copy)]
-pub struct Resource {
-    pub set: &'static EntitySet,
-    pub endpoint: Endpoint,
-}
-
-pub const SIGN_INS: Resource = Resource { set: &registry::SIGN_INS, endpoint: Endpoint::SignIns };
-pub const DIRECTORY_AUDITS: Resource =
-    Resource { set: &registry::DIRECTORY_AUDITS, endpoint: Endpoint::DirectoryAudits };
-pub const RISK_DETECTIONS: Resource = Resource { set: &registry::RISK_DETECTIONS, endpoint: Endpoint::RiskDetections };
-pub const RISKY_USERS: Resource = Resource { set: &registry::RISKY_USERS, endpoint: Endpoint::RiskyUsers };
-pub const RISKY_USER_HISTORY: Resource =
-    Resource { set: &registry::RISKY_USER_HISTORY, endpoint: Endpoint::RiskyUsers };
-
-/// The top-level collections, in the order the docs list them.
-pub const COLLECTIONS: [Resource; 4] = [SIGN_INS, DIRECTORY_AUDITS, RISK_DETECTIONS, RISKY_USERS];
-
 const LIST_OPTIONS: &[&str] = &["top", "skiptoken", "filter", "orderby", "select", "count"];
 const COUNT_OPTIONS: &[&str] = &["filter"];
 
@@ -47,12 +30,12 @@ const COUNT_OPTIONS: &[&str] = &["filter"];
 /// records (a user's own sign-ins).
 fn authorize(
     store: &Store,
-    res: Resource,
+    res: SetKind,
     principal: &Principal,
     enforce_scopes: bool,
 ) -> Result<(Option<String>, TenantView), ApiError> {
     let view = store.tenant_view(&principal.tenant)?;
-    let own = match access::authorize(principal, res.endpoint, view.tier, enforce_scopes)? {
+    let own = match access::authorize(principal, res.endpoint(), view.tier, enforce_scopes)? {
         Access::TenantWide => None,
         Access::OwnOnly { user_id } => Some(user_id),
     };
@@ -63,12 +46,8 @@ const CA_PROPERTY: &str = "appliedConditionalAccessPolicies";
 
 /// Properties this caller may not see: sign-ins' Conditional Access details need a CA-reading role
 /// or permission (`graph-reference.md` §5.6).
-fn omitted(res: Resource, principal: &Principal) -> &'static [&'static str] {
-    if res.endpoint == Endpoint::SignIns && !access::can_read_conditional_access(principal) {
-        &[CA_PROPERTY]
-    } else {
-        &[]
-    }
+fn omitted(res: SetKind, principal: &Principal) -> &'static [&'static str] {
+    if res == SetKind::SignIns && !access::can_read_conditional_access(principal) { &[CA_PROPERTY] } else { &[] }
 }
 
 /// Refuses filters on properties the caller may not see, so they cannot be probed.
@@ -132,14 +111,14 @@ fn not_found(id: &str) -> ApiError {
 /// tenant's view, read once for the whole request.
 fn scoped_user(
     store: &Store,
-    res: Resource,
+    res: SetKind,
     principal: &Principal,
     enforce_scopes: bool,
     parent: Option<&str>,
 ) -> Result<(Option<String>, TenantView), ApiError> {
     let (own, view) = authorize(store, res, principal, enforce_scopes)?;
-    if let Some(user) = parent
-        && store.get_in(&registry::RISKY_USERS, &principal.tenant, None, user, &view)?.is_none()
+    if let (Some(user), Some(parent_set)) = (parent, res.parent())
+        && store.get_in(parent_set.registry(), &principal.tenant, None, user, &view)?.is_none()
     {
         return Err(not_found(user));
     }
@@ -147,22 +126,22 @@ fn scoped_user(
 }
 
 /// The `@odata.context` path of a collection: the set's path, or a risky user's history.
-fn context_path(res: Resource, parent: Option<&str>) -> String {
-    match parent {
-        Some(user) => format!("identityProtection/riskyUsers('{user}')/history"),
-        None => res.set.name.to_owned(),
+fn context_path(res: SetKind, parent: Option<&str>) -> String {
+    match (parent, res.parent()) {
+        (Some(user), Some(parent_set)) => format!("{}('{user}')/{}", parent_set.registry().name, res.segment()),
+        _ => res.registry().name.to_owned(),
     }
 }
 
 /// A collection page.
 pub async fn list(
-    res: Resource,
+    res: SetKind,
     parent: Option<String>,
     req: HttpRequest,
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let set = res.set;
+    let set = res.registry();
     let version = ApiVersion::of(&req);
     let options = query::parse(req.query_string(), LIST_OPTIONS, set.max_top)?;
     let resolved = resolve(set, &options, version)?;
@@ -256,14 +235,14 @@ fn cursor_from_document(set: &EntitySet, doc: &str, order: &[SortKey], masks: &M
 
 /// `/$count`: the number of matching entities as plain text.
 pub async fn count(
-    res: Resource,
+    res: SetKind,
     parent: Option<String>,
     req: HttpRequest,
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let options = query::parse(req.query_string(), COUNT_OPTIONS, res.set.max_top)?;
-    let resolved = resolve(res.set, &options, ApiVersion::of(&req))?;
+    let options = query::parse(req.query_string(), COUNT_OPTIONS, res.registry().max_top)?;
+    let resolved = resolve(res.registry(), &options, ApiVersion::of(&req))?;
     let principal = caller.0;
     check_visible(resolved.filter.as_ref(), omitted(res, &principal))?;
     let store = state.store.clone();
@@ -272,7 +251,7 @@ pub async fn count(
         let (user, view) = scoped_user(&store, res, &principal, enforce, parent.as_deref())?;
         Ok(store.count_in(
             &Query {
-                set: res.set,
+                set: res.registry(),
                 tenant: &principal.tenant,
                 user: user.as_deref(),
                 filter: resolved.filter.as_ref(),
@@ -289,7 +268,7 @@ pub async fn count(
 
 /// One entity by id (`$select` allowed).
 pub async fn get(
-    res: Resource,
+    res: SetKind,
     parent: Option<String>,
     id: String,
     req: HttpRequest,
@@ -297,8 +276,8 @@ pub async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let version = ApiVersion::of(&req);
-    let options = query::parse(req.query_string(), &["select"], res.set.max_top)?;
-    let select = option(&options, "$select").map(|v| super::parse_select(res.set, v, version)).transpose()?;
+    let options = query::parse(req.query_string(), &["select"], res.registry().max_top)?;
+    let select = option(&options, "$select").map(|v| super::parse_select(res.registry(), v, version)).transpose()?;
     let principal = caller.0;
     let omit = omitted(res, &principal);
     let store = state.store.clone();
@@ -307,12 +286,12 @@ pub async fn get(
     let path = context_path(res, parent.as_deref());
     let (doc, view) = web::block(move || -> Result<_, ApiError> {
         let (user, view) = scoped_user(&store, res, &principal, enforce, parent.as_deref())?;
-        Ok((store.get_in(res.set, &principal.tenant, user.as_deref(), &lookup, &view)?, view))
+        Ok((store.get_in(res.registry(), &principal.tenant, user.as_deref(), &lookup, &view)?, view))
     })
     .await??;
     let doc = doc.ok_or_else(|| not_found(&id))?;
     let context = format!("{}/{}/$metadata#{path}/$entity", base_url(&req, &state), version.segment());
-    let how = Presentation { select: select.as_deref(), masks: view.masks(res.set), omit };
+    let how = Presentation { select: select.as_deref(), masks: view.masks(res.registry()), omit };
     Ok(HttpResponse::Ok()
         .content_type("application/json; odata.metadata=minimal")
         .body(entity_body(&context, &doc, version, how)))
@@ -326,7 +305,7 @@ mod tests {
     /// gives, or a next page would skip or repeat rows.
     #[test]
     fn a_time_ordered_cursor_from_the_columns_is_the_documents() {
-        let set = &registry::SIGN_INS;
+        let set = &domain::query::registry::SIGN_INS;
         let doc = r#"{"id":"6B5C1A2E-0F3D-4C1B-9A8E-7D6C5B4A3F21","createdDateTime":"2026-11-27T10:11:12.1234567Z"}"#;
         let row = StoredDocument {
             created_ticks: domain::time::parse_ticks("2026-11-27T10:11:12.1234567Z").unwrap(),

@@ -6,7 +6,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::ids::TenantId;
-use domain::query::registry::{DIRECTORY_AUDITS, RISK_DETECTIONS};
+use domain::sets::SetKind;
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use storage::{IngestOutcome, Record, RiskyUserChange, SignInRecord, StorageResult, Store};
@@ -28,39 +28,18 @@ fn ingest_slots() -> &'static tokio::sync::Semaphore {
     SLOTS.get_or_init(|| tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT))
 }
 
-/// A data set that can be ingested.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    SignIns,
-    DirectoryAudits,
-    RiskDetections,
-    RiskyUsers,
+/// The set ingested at `/ingest/{name}` (case-insensitive).
+///
+/// # Errors
+/// [`ApiError::NotFound`] listing the ingest endpoints.
+pub fn ingest_set(name: &str) -> Result<SetKind, ApiError> {
+    SetKind::by_ingest_name(name).ok_or_else(|| not_ingested(name))
 }
 
-impl Kind {
-    pub const ALL: [Self; 4] = [Self::SignIns, Self::DirectoryAudits, Self::RiskDetections, Self::RiskyUsers];
-
-    /// The set's name in `/ingest/{name}` (case-insensitive).
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::SignIns => "signIns",
-            Self::DirectoryAudits => "directoryAudits",
-            Self::RiskDetections => "riskDetections",
-            Self::RiskyUsers => "riskyUsers",
-        }
-    }
-
-    /// # Errors
-    /// [`ApiError::NotFound`] listing the ingest endpoints.
-    pub fn parse(name: &str) -> Result<Self, ApiError> {
-        Self::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "There is no ingest endpoint for '{name}'. Available: {}.",
-                Self::ALL.iter().map(|k| format!("/ingest/{}", k.name())).collect::<Vec<_>>().join(", ")
-            ))
-        })
-    }
+fn not_ingested(name: &str) -> ApiError {
+    let available: Vec<String> =
+        SetKind::ALL.iter().filter_map(|k| k.ingest_name()).map(|n| format!("/ingest/{n}")).collect();
+    ApiError::NotFound(format!("There is no ingest endpoint for '{name}'. Available: {}.", available.join(", ")))
 }
 
 /// A validated batch of one data set.
@@ -92,7 +71,7 @@ pub async fn ingest(
     kind: web::Path<String>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let kind = Kind::parse(&kind.into_inner())?;
+    let kind = ingest_set(&kind.into_inner())?;
     let principal = caller.0;
     // Ingest writes into the token's own tenant on any tier; the tier only decides what is expired.
     domain::access::authorize(&principal, domain::access::Endpoint::Ingest, domain::ids::LicenseTier::P2, true)?;
@@ -243,7 +222,7 @@ fn checked<T>(
 /// # Errors
 /// [`ApiError::BadRequest`] for an empty batch, [`ApiError::InvalidRecords`] listing bad records.
 pub fn validate(
-    kind: Kind,
+    kind: SetKind,
     tenant: &TenantId,
     docs: impl IntoIterator<Item = ParsedRecord>,
 ) -> Result<Batch, ApiError> {
@@ -251,14 +230,17 @@ pub fn validate(
     let mut total = 0;
     let docs = docs.into_iter();
     let batch = match kind {
-        Kind::SignIns => {
+        SetKind::SignIns => {
             Batch::SignIns(checked(docs, &mut errors, &mut total, |d| SignInRecord::from_document(tenant, d)))
         }
-        Kind::DirectoryAudits | Kind::RiskDetections => {
-            let set = if kind == Kind::DirectoryAudits { &DIRECTORY_AUDITS } else { &RISK_DETECTIONS };
-            Batch::Records(checked(docs, &mut errors, &mut total, |d| Record::from_document(set, d)))
+        SetKind::DirectoryAudits | SetKind::RiskDetections => {
+            Batch::Records(checked(docs, &mut errors, &mut total, |d| Record::from_document(kind.registry(), d)))
         }
-        Kind::RiskyUsers => Batch::RiskyUsers(checked(docs, &mut errors, &mut total, RiskyUserChange::from_document)),
+        SetKind::RiskyUsers => {
+            Batch::RiskyUsers(checked(docs, &mut errors, &mut total, RiskyUserChange::from_document))
+        }
+        // Written by the risky-user changes they record, never pushed on their own.
+        SetKind::RiskyUserHistory => return Err(not_ingested(kind.segment())),
     };
     if total == 0 {
         return Err(ApiError::BadRequest("The body holds no records.".into()));

@@ -112,7 +112,6 @@ pub fn split_v1(doc: Map<String, Value>) -> (Map<String, Value>, Map<String, Val
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

@@ -142,7 +142,6 @@ pub fn split_history_v1(doc: Map<String, Value>) -> (Map<String, Value>, Map<Str
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

@@ -66,7 +66,6 @@ pub fn order(a: &Scalar, b: &Scalar) -> Option<Ordering> {
     }
 }
 
-#[allow(clippy::cast_precision_loss)]
 fn as_f64(s: &Scalar) -> f64 {
     match s {
         Scalar::Int(i) => *i as f64,

@@ -8,6 +8,7 @@ use crate::model::enums::{
     ActivityType, AppliedConditionalAccessPolicyResult, ConditionalAccessStatus, GroupType, OperationResult,
     RiskDetail, RiskDetectionTimingType, RiskEventType, RiskLevel, RiskState, TokenIssuerType,
 };
+use crate::sets::SetKind;
 
 /// The type of a property's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +100,8 @@ pub struct CollectionField {
 /// An entity set and its registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntitySet {
+    /// The set this registry describes (its routes, access, retention and masks).
+    pub kind: SetKind,
     /// The path under the version, e.g. `auditLogs/signIns`.
     pub name: &'static str,
     /// The Graph type, e.g. `signIn`.
@@ -123,10 +126,11 @@ impl EntitySet {
         self.fields.iter().find(|f| f.path.eq_ignore_ascii_case(path))
     }
 
-    /// The key property, which every sort order ends with. The registry lists it first.
+    /// The key property, which every sort order ends with. The registry lists it first (a test
+    /// checks every set does).
     #[must_use]
     pub fn id_field(&self) -> &'static Field {
-        &self.fields[0]
+        self.fields.first().unwrap_or(KEY)
     }
 
     #[must_use]
@@ -237,6 +241,7 @@ const SIGN_IN_COLLECTIONS: &[CollectionField] = &[
 
 /// `auditLogs/signIns`.
 pub const SIGN_INS: EntitySet = EntitySet {
+    kind: SetKind::SignIns,
     name: "auditLogs/signIns",
     type_name: "signIn",
     table: "sign_ins",
@@ -250,6 +255,9 @@ pub const SIGN_INS: EntitySet = EntitySet {
 };
 
 /// The key and the time of an entity set: every table keeps its set's time in `created_ticks`.
+/// The key every set has.
+const KEY: &Field = &key();
+
 const fn key() -> Field {
     Field { path: "id", ty: Str, nullable: false, sortable: true, source: Source::Column("id") }
 }
@@ -313,6 +321,7 @@ const DIRECTORY_AUDIT_COLLECTIONS: &[CollectionField] = &[
 
 /// `auditLogs/directoryAudits`.
 pub const DIRECTORY_AUDITS: EntitySet = EntitySet {
+    kind: SetKind::DirectoryAudits,
     name: "auditLogs/directoryAudits",
     type_name: "directoryAudit",
     table: "directory_audits",
@@ -354,6 +363,7 @@ const RISK_DETECTION_FIELDS: &[Field] = &[
 
 /// `identityProtection/riskDetections`.
 pub const RISK_DETECTIONS: EntitySet = EntitySet {
+    kind: SetKind::RiskDetections,
     name: "identityProtection/riskDetections",
     type_name: "riskDetection",
     table: "risk_detections",
@@ -388,6 +398,7 @@ const RISKY_USER_FIELDS: &[Field] = risky_user_fields!();
 
 /// `identityProtection/riskyUsers`.
 pub const RISKY_USERS: EntitySet = EntitySet {
+    kind: SetKind::RiskyUsers,
     name: "identityProtection/riskyUsers",
     type_name: "riskyUser",
     table: "risky_users",
@@ -408,6 +419,7 @@ const RISKY_USER_HISTORY_FIELDS: &[Field] = risky_user_fields!(
 
 /// `identityProtection/riskyUsers/{id}/history`: append-only, one item per change of the user's risk.
 pub const RISKY_USER_HISTORY: EntitySet = EntitySet {
+    kind: SetKind::RiskyUserHistory,
     name: "identityProtection/riskyUsers/history",
     type_name: "riskyUserHistoryItem",
     table: "risky_user_history",
@@ -420,9 +432,10 @@ pub const RISKY_USER_HISTORY: EntitySet = EntitySet {
     v1_properties: crate::model::risky_user::HISTORY_V1_PROPERTIES,
 };
 
-/// Every entity set idtrail serves.
-pub const ALL_SETS: [&EntitySet; 5] =
-    [&SIGN_INS, &DIRECTORY_AUDITS, &RISK_DETECTIONS, &RISKY_USERS, &RISKY_USER_HISTORY];
+/// Every entity set idtrail serves, in the order of [`SetKind::ALL`].
+pub fn all_sets() -> impl Iterator<Item = &'static EntitySet> {
+    SetKind::ALL.into_iter().map(SetKind::registry)
+}
 
 #[cfg(test)]
 mod tests {
@@ -441,8 +454,8 @@ mod tests {
 
     #[test]
     fn the_key_comes_first_and_the_time_second() {
-        for set in ALL_SETS {
-            assert_eq!(set.id_field().path, "id");
+        for set in all_sets() {
+            assert_eq!(set.fields.first().map(|f| f.path), Some("id"), "{} lists its key first", set.name);
             assert!(!set.id_field().nullable && set.id_field().sortable);
             let time = set.field(set.time_field).unwrap();
             assert_eq!(time.source, Source::Ticks("created_ticks"), "{}", set.name);
@@ -452,7 +465,7 @@ mod tests {
 
     #[test]
     fn every_path_is_a_v1_property_of_its_type() {
-        for set in ALL_SETS {
+        for set in all_sets() {
             for path in set.filterable_paths() {
                 let top = path.split('/').next().unwrap();
                 assert!(set.v1_properties.contains(&top), "{}: {path}", set.name);

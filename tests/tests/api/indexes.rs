@@ -3,10 +3,9 @@
 
 use diesel::connection::SimpleConnection;
 use domain::ids::TenantId;
-use domain::principal::SignInScope;
 use domain::query::registry::SIGN_INS;
 use domain::query::{Scalar, resolve_filter};
-use storage::SignInQuery;
+use storage::Query;
 use storage::conn::AnyConnection;
 
 use crate::support::*;
@@ -59,10 +58,11 @@ async fn portal_filters_use_an_index_on_postgres() {
     ];
     for f in &filters {
         let filter = resolve_filter(&SIGN_INS, f).unwrap();
-        let sql = app.store.sign_in_page_sql(
-            &SignInQuery {
+        let sql = app.store.page_sql(
+            &Query {
+                set: &SIGN_INS,
                 tenant: &tenant,
-                scope: &SignInScope::TenantWide,
+                user: None,
                 filter: Some(&filter),
                 order: &[],
                 after: Some(&[Scalar::Ticks(i64::MAX / 2), Scalar::Text("z".into())]),
@@ -101,19 +101,20 @@ async fn a_rare_policy_result_is_found_from_its_index_on_postgres() {
     pg.batch_execute("ANALYZE").unwrap();
     let tenant = TenantId::parse(TENANT_A).unwrap();
     let filter = resolve_filter(&SIGN_INS, "appliedConditionalAccessPolicies/any(p: p/result eq 'failure')").unwrap();
-    let query = SignInQuery {
+    let query = Query {
+        set: &SIGN_INS,
         tenant: &tenant,
-        scope: &SignInScope::TenantWide,
+        user: None,
         filter: Some(&filter),
         order: &[],
         after: None,
         limit: 50,
     };
     let view = app.store.tenant_view(&tenant).unwrap();
-    let sql = app.store.sign_in_page_sql(&query, &view);
+    let sql = app.store.page_sql(&query, &view);
     let text = plan(&mut conn, &sql);
     assert!(text.contains("_tenant_id_result_"), "the policy result index is not used:\n{text}");
     assert!(!text.contains("Seq Scan on sign_ins"), "sign-ins are scanned:\n{text}");
-    let (page, _) = app.store.sign_in_page(&query).unwrap();
+    let (page, _) = app.store.page_in(&query, &view, false).unwrap();
     assert_eq!(page.len(), 5, "2000 sign-ins, every 400th failed a policy");
 }

@@ -1,5 +1,5 @@
 //! idtrail's integration tests: one binary, every API scenario on SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod access;
 mod audits_risk;
