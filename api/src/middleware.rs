@@ -68,8 +68,9 @@ pub async fn graph_envelope(
         }
     }
 
-    // Handlers' and extractors' errors arrive as responses carrying the error; an `Err` here
-    // could only come from inner middleware (there is none) and is rendered by actix.
+    // Handlers' and extractors' errors arrive as responses carrying the error. An `Err` here
+    // comes from the middleware inside this one (`ratelimit::enforce`, which answers its refusals
+    // as responses too) and is rendered by actix.
     let res = next.call(req).await?.map_into_boxed_body();
     let mut res =
         if res.status().is_client_error() || res.status().is_server_error() { rebuild_error(res, &ids) } else { res };

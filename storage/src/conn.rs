@@ -165,8 +165,10 @@ impl ManageConnection for Manager {
         conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    /// diesel's own check: a connection left in a broken transaction state (or returned during
+    /// a panic) is discarded. It does not see a connection whose server went away.
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -196,8 +198,9 @@ pub fn connect(url: &DatabaseUrl, size: u32) -> StorageResult<Pool> {
         // TLS teardown. Connections open on demand and stay pooled.
         .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(10))
-        // No `SELECT 1` before every use: it doubled the statements of a read. A connection the
-        // server dropped fails its next query once and is then replaced.
+        // No `SELECT 1` before every use: it doubled the statements of a read. So a connection the
+        // server dropped is not noticed at checkout: it keeps failing until r2d2 retires it at its
+        // maximum lifetime (30 minutes by default).
         .test_on_check_out(false)
         .build(Manager { url: url.clone() })
         .map_err(|e| StorageError::Unavailable(e.to_string()))

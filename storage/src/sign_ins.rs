@@ -311,3 +311,144 @@ fn split(records: Vec<SignInRecord>) -> (Vec<SignInRow>, Vec<CaPolicyRow>, Vec<R
 
 /// Tables partitioned by day on PostgreSQL.
 pub(crate) const PARTITIONED_TABLES: &[&str] = &["sign_ins", "sign_in_ca_policies", "sign_in_risk_event_types"];
+
+#[cfg(test)]
+mod tests {
+    //! The sign-in columns are written in four places: the field registry (what queries read),
+    //! `schema.rs` (what diesel knows), [`SignInRow`] and its child rows (what ingest writes, by
+    //! INSERT on SQLite and COPY on PostgreSQL) and the migrations' DDL. The compiler ties the rows
+    //! to `schema.rs`; these tests tie `schema.rs` to the registry and to the rows, and
+    //! `tests/api/schema.rs` ties it to the DDL on a fresh database of each backend.
+
+    use std::collections::BTreeSet;
+
+    use diesel::debug_query;
+    use diesel::sqlite::Sqlite;
+    use domain::query::registry::SIGN_INS;
+    use domain::query::{Element, Source};
+
+    use super::*;
+
+    /// The quoted names in an SQLite statement's column list: `` `t`.`a`, `t`.`b` `` or `` (`a`, `b`) ``.
+    fn columns(sql: &str, table: &str) -> BTreeSet<String> {
+        sql.split('`').skip(1).step_by(2).filter(|name| *name != table).map(str::to_owned).collect()
+    }
+
+    fn schema_columns<T>(table: T, name: &str) -> BTreeSet<String>
+    where
+        T: diesel::Table + diesel::query_builder::AsQuery,
+        T::AllColumns: diesel::expression::ValidGrouping<()>,
+        diesel::dsl::Select<T, T::AllColumns>: diesel::query_builder::QueryFragment<Sqlite>,
+        T: diesel::query_dsl::methods::SelectDsl<T::AllColumns>,
+    {
+        let all = T::all_columns();
+        let found = columns(&debug_query::<Sqlite, _>(&table.select(all)).to_string(), name);
+        assert!(found.contains("tenant_id") && found.contains("created_ticks"), "{name}: {found:?}");
+        found
+    }
+
+    fn record() -> SignInRecord {
+        let doc = serde_json::json!({
+            "id": "66ea54eb-6301-4ee5-be62-ff5a759b0100",
+            "createdDateTime": "2026-11-27T10:11:12.1234567Z",
+            "userDisplayName": "Adele Vance",
+            "userPrincipalName": "adele@contoso.com",
+            "userId": "22222222-2222-4222-8222-222222222222",
+            "appId": "de8bc8b5-d9f9-48b1-a8ad-b748da725064",
+            "appDisplayName": "Graph Explorer",
+            "ipAddress": "131.107.159.37",
+            "clientAppUsed": "Browser",
+            "correlationId": "66ea54eb-6301-4ee5-be62-ff5a759b0101",
+            "conditionalAccessStatus": "notApplied",
+            "isInteractive": true,
+            "riskDetail": "none",
+            "riskLevelAggregated": "none",
+            "riskLevelDuringSignIn": "none",
+            "riskState": "none",
+            "riskEventTypes": ["unfamiliarFeatures"],
+            "riskEventTypes_v2": ["unfamiliarFeatures"],
+            "resourceDisplayName": "Microsoft Graph",
+            "resourceId": "00000003-0000-0000-c000-000000000000",
+            "status": {"errorCode": 0, "failureReason": null, "additionalDetails": null},
+            "deviceDetail": {"deviceId": "", "displayName": null, "operatingSystem": "Windows 10", "browser": "Edge 80.0.361", "isCompliant": null, "isManaged": null, "trustType": null},
+            "location": {"city": "Redmond", "state": "Washington", "countryOrRegion": "US", "geoCoordinates": {"altitude": null, "latitude": 47.68, "longitude": -122.12}},
+            "appliedConditionalAccessPolicies": [{"id": "de7e60eb-ed89-4d73-8205-2227def6b7c9", "displayName": "SharePoint limited access", "enforcedGrantControls": [], "enforcedSessionControls": [], "result": "notEnabled"}]
+        });
+        let serde_json::Value::Object(doc) = doc else { panic!("an object") };
+        SignInRecord::from_document(&TenantId::parse("aaaaaaaa-0000-4000-8000-000000000001").unwrap(), doc).unwrap()
+    }
+
+    /// Columns only storage has: the tenant, the stored document and the child rows' keys.
+    const STORAGE_ONLY: &[&str] = &["tenant_id", "doc", "doc_extra", "sign_in_id", "ordinal", "version"];
+
+    #[test]
+    fn the_rows_write_every_column_of_schema_rs() {
+        let r = record();
+        let (Some(policy), Some(risk)) = (r.policies.first(), r.risk_event_types.first()) else {
+            panic!("the sample has a policy and a risk event type")
+        };
+        let inserted = |sql: String, table: &str| columns(&sql, table);
+        assert_eq!(
+            inserted(
+                debug_query::<Sqlite, _>(&diesel::insert_into(sign_ins::table).values(&r.row)).to_string(),
+                "sign_ins"
+            ),
+            schema_columns(sign_ins::table, "sign_ins")
+        );
+        assert_eq!(
+            inserted(
+                debug_query::<Sqlite, _>(&diesel::insert_into(sign_in_ca_policies::table).values(policy)).to_string(),
+                "sign_in_ca_policies"
+            ),
+            schema_columns(sign_in_ca_policies::table, "sign_in_ca_policies")
+        );
+        assert_eq!(
+            inserted(
+                debug_query::<Sqlite, _>(&diesel::insert_into(sign_in_risk_event_types::table).values(risk))
+                    .to_string(),
+                "sign_in_risk_event_types"
+            ),
+            schema_columns(sign_in_risk_event_types::table, "sign_in_risk_event_types")
+        );
+    }
+
+    #[test]
+    fn the_registry_and_schema_rs_name_the_same_columns() {
+        let mut registry: BTreeSet<String> = SIGN_INS
+            .fields
+            .iter()
+            .filter_map(|f| match f.source {
+                Source::Column(c) | Source::Ticks(c) => Some(c.to_owned()),
+                Source::Document => None,
+            })
+            .collect();
+        registry.extend(
+            STORAGE_ONLY.iter().filter(|c| ["tenant_id", "doc", "doc_extra"].contains(c)).map(|c| (*c).to_owned()),
+        );
+        assert_eq!(registry, schema_columns(sign_ins::table, "sign_ins"), "sign_ins");
+        for c in SIGN_INS.collections {
+            let mut wanted: BTreeSet<String> =
+                ["tenant_id", "created_ticks", SIGN_INS.child_key, "ordinal"].iter().map(|s| (*s).to_owned()).collect();
+            match c.element {
+                Element::Primitive { column, .. } => {
+                    wanted.insert(column.to_owned());
+                }
+                Element::Complex { fields } => {
+                    wanted.extend(fields.iter().filter_map(|f| match f.source {
+                        Source::Column(col) => Some(col.to_owned()),
+                        Source::Ticks(_) | Source::Document => None,
+                    }));
+                }
+            }
+            if let Some((column, _)) = c.discriminator {
+                wanted.insert(column.to_owned());
+            }
+            let have = match c.table {
+                "sign_in_ca_policies" => schema_columns(sign_in_ca_policies::table, c.table),
+                "sign_in_risk_event_types" => schema_columns(sign_in_risk_event_types::table, c.table),
+                other => panic!("{other} is not in schema.rs"),
+            };
+            assert_eq!(wanted, have, "{}", c.path);
+        }
+    }
+}

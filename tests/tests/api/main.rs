@@ -13,6 +13,7 @@ mod matrix;
 mod paging;
 mod query;
 mod ratelimit;
+mod schema;
 mod sign_ins;
 mod support;
 mod tokens;
