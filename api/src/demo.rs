@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use domain::demo::{DemoConfig, TENANTS, users};
+use ::demo::{DemoConfig, TENANTS, users};
 use domain::ids::TenantId;
 use domain::principal::{DirectoryRole, INGEST_APP_ROLE};
 use domain::query::registry::{DIRECTORY_AUDITS, RISK_DETECTIONS};
@@ -51,7 +51,7 @@ pub fn load(store: &Store, cfg: &DemoConfig) -> anyhow::Result<DemoSummary> {
         summary.expired += outcome.expired;
         Ok(())
     };
-    for s in domain::demo::sign_ins(cfg) {
+    for s in ::demo::sign_ins(cfg) {
         let Some(tenant) = ids.get(s.tenant_id) else { continue };
         let record = SignInRecord::from_document(tenant, s.document)
             .map_err(|e| anyhow::anyhow!("demo document does not validate: {e}"))?;
@@ -81,7 +81,7 @@ fn load_audits_and_risk(
     ids: &HashMap<&'static str, TenantId>,
     summary: &mut DemoSummary,
 ) -> anyhow::Result<()> {
-    let (audits, protection) = domain::demo::audits_and_risk(cfg);
+    let (audits, protection) = ::demo::audits_and_risk(cfg);
     let invalid = |e: String| anyhow::anyhow!("demo document does not validate: {e}");
     let mut add = |o: storage::IngestOutcome| {
         summary.inserted += o.inserted;
@@ -89,7 +89,7 @@ fn load_audits_and_risk(
         summary.expired += o.expired;
     };
     for (tenant_id, tenant) in ids {
-        let records = |docs: &[domain::demo::audits::DemoRecord], set| -> anyhow::Result<Vec<Record>> {
+        let records = |docs: &[::demo::audits::DemoRecord], set| -> anyhow::Result<Vec<Record>> {
             docs.iter()
                 .filter(|d| d.tenant_id == *tenant_id)
                 .map(|d| Record::from_document(set, d.document.clone()).map_err(invalid))

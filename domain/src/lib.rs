@@ -5,7 +5,6 @@
 
 pub mod access;
 pub mod actions;
-pub mod demo;
 pub mod error;
 pub mod ids;
 pub mod model;
