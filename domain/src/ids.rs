@@ -174,7 +174,8 @@ const DERIVED_GUID_LABEL: &[u8] = b"idtrail derived_guid v1";
 /// in every version that keeps this construction, so writing the same record twice meets the first
 /// one's id instead of storing a copy. How far that holds is up to the caller's parts: an ingested
 /// change's parts are its own values (a resent change is recognised), an admin action's include the
-/// request id of the HTTP request, which is random, so every request is a new action.
+/// `request-id` of its HTTP request, which is random, so every request is a new action (and a
+/// client that retries a request makes a second action, as with Graph).
 ///
 /// The construction (fixed; changing it changes the ids stored from then on):
 /// SHA-256 over [`DERIVED_GUID_LABEL`], then for each part its length in bytes as a big-endian
