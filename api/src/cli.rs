@@ -153,8 +153,8 @@ pub fn resolve_secret(config: &Config, serving: bool) -> anyhow::Result<(Vec<u8>
     }
     let bytes: [u8; 32] = rand::random();
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::create_dir_all(&config.data_dir).ok();
-    std::fs::write(&path, &secret).with_context(|| format!("writing the development secret to {}", path.display()))?;
+    crate::demo::write_private(&path, secret.as_bytes())
+        .with_context(|| format!("writing the development secret to {}", path.display()))?;
     Ok((secret.into_bytes(), true))
 }
 
