@@ -153,8 +153,8 @@ pub fn resolve_secret(config: &Config, serving: bool) -> anyhow::Result<(Vec<u8>
     }
     let bytes: [u8; 32] = rand::random();
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::create_dir_all(&config.data_dir).ok();
-    std::fs::write(&path, &secret).with_context(|| format!("writing the development secret to {}", path.display()))?;
+    crate::demo::write_private(&path, secret.as_bytes())
+        .with_context(|| format!("writing the development secret to {}", path.display()))?;
     Ok((secret.into_bytes(), true))
 }
 
@@ -175,7 +175,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Demo { sign_ins, days, seed } => {
             let store = open_store(&config)?;
-            let cfg = domain::demo::DemoConfig { sign_ins, days, seed, end: chrono::Utc::now() };
+            let cfg = ::demo::DemoConfig { sign_ins, days, seed, end: chrono::Utc::now() };
             let started = std::time::Instant::now();
             let s = crate::demo::load(&store, &cfg)?;
             println!(
@@ -298,7 +298,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             if load_demo && store2.tenants()?.is_empty() {
                 let started = std::time::Instant::now();
                 tracing::info!("empty database: loading 30 days of demo data");
-                let cfg = domain::demo::DemoConfig { sign_ins: 50_000, days: 30, seed: 1, end: chrono::Utc::now() };
+                let cfg = ::demo::DemoConfig { sign_ins: 50_000, days: 30, seed: 1, end: chrono::Utc::now() };
                 let s = crate::demo::load(&store2, &cfg)?;
                 tracing::info!(inserted = s.inserted, seconds = started.elapsed().as_secs_f64(), "demo data loaded");
             }

@@ -22,7 +22,7 @@ pub struct Config {
     /// Base of `@odata.context` and `@odata.nextLink` (e.g. `https://idtrail.example.com`);
     /// taken from the request's Host when unset.
     pub public_url: Option<String>,
-    /// Folder for the development secret.
+    /// Folder for the development secret and the demo tokens file.
     pub data_dir: PathBuf,
     /// Shared secret for HS256 tokens.
     pub auth_hs256_secret: Option<String>,

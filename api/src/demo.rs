@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
-use domain::demo::{DemoConfig, TENANTS, users};
+use ::demo::{DemoConfig, DemoTenant, DemoUser, TENANTS, users};
 use domain::ids::TenantId;
 use domain::principal::{DirectoryRole, INGEST_APP_ROLE};
 use domain::query::registry::{DIRECTORY_AUDITS, RISK_DETECTIONS};
@@ -51,7 +53,7 @@ pub fn load(store: &Store, cfg: &DemoConfig) -> anyhow::Result<DemoSummary> {
         summary.expired += outcome.expired;
         Ok(())
     };
-    for s in domain::demo::sign_ins(cfg) {
+    for s in ::demo::sign_ins(cfg) {
         let Some(tenant) = ids.get(s.tenant_id) else { continue };
         let record = SignInRecord::from_document(tenant, s.document)
             .map_err(|e| anyhow::anyhow!("demo document does not validate: {e}"))?;
@@ -81,7 +83,7 @@ fn load_audits_and_risk(
     ids: &HashMap<&'static str, TenantId>,
     summary: &mut DemoSummary,
 ) -> anyhow::Result<()> {
-    let (audits, protection) = domain::demo::audits_and_risk(cfg);
+    let (audits, protection) = ::demo::audits_and_risk(cfg);
     let invalid = |e: String| anyhow::anyhow!("demo document does not validate: {e}");
     let mut add = |o: storage::IngestOutcome| {
         summary.inserted += o.inserted;
@@ -89,7 +91,7 @@ fn load_audits_and_risk(
         summary.expired += o.expired;
     };
     for (tenant_id, tenant) in ids {
-        let records = |docs: &[domain::demo::audits::DemoRecord], set| -> anyhow::Result<Vec<Record>> {
+        let records = |docs: &[::demo::audits::DemoRecord], set| -> anyhow::Result<Vec<Record>> {
             docs.iter()
                 .filter(|d| d.tenant_id == *tenant_id)
                 .map(|d| Record::from_document(set, d.document.clone()).map_err(invalid))
@@ -172,78 +174,276 @@ fn issuer(config: &Config, tenant: &str) -> String {
         .map_or_else(|| format!("https://sts.windows.net/{tenant}/"), |i| i.replace("{tid}", tenant))
 }
 
-/// The start-up banner: where to reach the service, the tenants, a token per tenant for an
-/// administrator and for a plain user, and curl commands to try.
+/// How long the banner's tokens are valid.
+const BANNER_TOKEN_LIFETIME_SECS: i64 = 12 * 3600;
+
+/// The app id of the banner's ingest tokens.
+const BANNER_INGEST_APP_ID: &str = "00000000-0000-0000-0000-00000000d3e0";
+
+/// Where the banner writes every demo tenant's tokens: next to the development secret.
+#[must_use]
+pub fn tokens_path(config: &Config) -> PathBuf {
+    config.data_dir.join(".idtrail-dev-tokens")
+}
+
+/// A present demo tenant, two of its users and a token for each of them and for an ingest app.
+struct TenantTokens {
+    tenant: DemoTenant,
+    admin: DemoUser,
+    user: DemoUser,
+    admin_token: String,
+    user_token: String,
+    ingest_token: String,
+}
+
+/// The tokens of the demo tenants in `present`, in [`TENANTS`] order (the P2 tenant first).
+fn tenant_tokens(config: &Config, secret: &[u8], present: &[TenantId]) -> anyhow::Result<Vec<TenantTokens>> {
+    let lifetime = BANNER_TOKEN_LIFETIME_SECS;
+    let mut out = Vec::new();
+    for t in TENANTS.iter().filter(|t| present.iter().any(|p| p.as_str() == t.id)) {
+        let people = users(t);
+        let Some(admin) = people.first().cloned() else { continue };
+        let Some(user) = people.iter().find(|u| u.admin_role.is_none()).cloned() else { continue };
+        let admin_claims = user_claims(
+            config,
+            t.id,
+            &admin.object_id,
+            &admin.user_principal_name,
+            &[DirectoryRole::GlobalAdministrator],
+            lifetime,
+        );
+        let plain_claims = user_claims(config, t.id, &user.object_id, &user.user_principal_name, &[], lifetime);
+        let ingest_claims = app_claims(config, t.id, BANNER_INGEST_APP_ID, &[INGEST_APP_ROLE.to_owned()], lifetime);
+        out.push(TenantTokens {
+            tenant: *t,
+            admin_token: sign_hs256(secret, &admin_claims)?,
+            user_token: sign_hs256(secret, &plain_claims)?,
+            ingest_token: sign_hs256(secret, &ingest_claims)?,
+            admin,
+            user,
+        });
+    }
+    Ok(out)
+}
+
+/// A shell variable prefix for a tenant: its display name in capitals, `_` for anything else.
+fn variable_prefix(display_name: &str) -> String {
+    display_name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+}
+
+/// The tokens file: a shell script of `export` lines, one per token, each with who it is.
+fn tokens_file(tenants: &[TenantTokens], base: &str) -> Result<String, std::fmt::Error> {
+    let until = chrono::Utc::now() + chrono::Duration::seconds(BANNER_TOKEN_LIFETIME_SECS);
+    let mut out = String::new();
+    writeln!(out, "# idtrail development tokens for {base}, valid until {}.", until.format("%Y-%m-%dT%H:%M:%SZ"))?;
+    writeln!(out, "# Rewritten at every start in development mode. Load them with: . <this file>")?;
+    for t in tenants {
+        let v = variable_prefix(t.tenant.display_name);
+        writeln!(out, "\n# {} ({}, license {})", t.tenant.display_name, t.tenant.id, t.tenant.tier)?;
+        writeln!(out, "# {} (Global Administrator), object id {}", t.admin.user_principal_name, t.admin.object_id)?;
+        writeln!(out, "export {v}_ADMIN={}", t.admin_token)?;
+        writeln!(out, "# {} (no role: sees own sign-ins), object id {}", t.user.user_principal_name, t.user.object_id)?;
+        writeln!(out, "export {v}_USER={}", t.user_token)?;
+        writeln!(out, "# an app with the application role {INGEST_APP_ROLE}, app id {BANNER_INGEST_APP_ID}")?;
+        writeln!(out, "export {v}_INGEST={}", t.ingest_token)?;
+    }
+    Ok(out)
+}
+
+/// Writes `contents` to `path`, readable and writable by its owner only (mode 0600 on Unix). An
+/// existing file is removed first, so that a wider mode it had is not kept.
+///
+/// # Errors
+/// When the folder cannot be created or the file cannot be removed or written.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents)
+}
+
+/// The start-up banner, one screen: where the service is, the demo tenants, `export` lines with
+/// an administrator's and a plain user's token of the first demo tenant (Contoso, P2), three curl
+/// commands, and where the other tokens are. Every present demo tenant's administrator, user and
+/// ingest tokens are written to [`tokens_path`] (mode 0600); if that fails, the banner says so.
 ///
 /// # Errors
 /// Only if signing fails.
 pub fn banner(config: &Config, secret: &[u8], base: &str, present: &[TenantId]) -> anyhow::Result<String> {
+    let tenants = tenant_tokens(config, secret, present)?;
     let mut out = String::new();
-    writeln!(out, "\nidtrail is serving {base}  (development mode: tokens below are valid for 12 hours)\n")?;
-    let lifetime = 12 * 3600;
-    let mut first_admin = None;
-    let mut first_user = None;
-    let mut first_tenant = None;
-    for t in TENANTS.iter().filter(|t| present.iter().any(|p| p.as_str() == t.id)) {
-        let people = users(t);
-        let Some(admin) = people.first() else { continue };
-        let Some(plain) = people.iter().find(|u| u.admin_role.is_none()) else { continue };
-        let admin_token = sign_hs256(
-            secret,
-            &user_claims(
-                config,
-                t.id,
-                &admin.object_id,
-                &admin.user_principal_name,
-                &[DirectoryRole::GlobalAdministrator],
-                lifetime,
-            ),
+    writeln!(out, "\nidtrail is serving {base} (development mode: tokens below valid for 12 hours)")?;
+    if let Some(main) = tenants.first() {
+        let names: Vec<String> =
+            tenants.iter().map(|t| format!("{} ({})", t.tenant.display_name, t.tenant.tier)).collect();
+        writeln!(out, "Demo tenants: {}\n", names.join(", "))?;
+        writeln!(
+            out,
+            "{}: ADMIN = {} (Global Administrator), ME = {}",
+            main.tenant.display_name, main.admin.user_principal_name, main.user.user_principal_name
         )?;
-        let user_token = sign_hs256(
-            secret,
-            &user_claims(config, t.id, &plain.object_id, &plain.user_principal_name, &[], lifetime),
-        )?;
-        let ingest_token = sign_hs256(
-            secret,
-            &app_claims(config, t.id, "00000000-0000-0000-0000-00000000d3e0", &[INGEST_APP_ROLE.to_owned()], lifetime),
-        )?;
-        writeln!(out, "Tenant {} ({}, license {})", t.display_name, t.id, t.tier)?;
-        writeln!(out, "  admin  {} (Global Administrator):\n    {admin_token}", admin.user_principal_name)?;
-        writeln!(out, "  user   {} (no role, sees own sign-ins):\n    {user_token}", plain.user_principal_name)?;
-        writeln!(out, "  ingest (app role {INGEST_APP_ROLE}):\n    {ingest_token}\n")?;
-        if first_admin.is_none() {
-            first_admin = Some(admin_token);
-            first_user = Some(user_token);
-            first_tenant = Some(t.display_name);
+        writeln!(out, "export ADMIN={}", main.admin_token)?;
+        writeln!(out, "export ME={}", main.user_token)?;
+        writeln!(out, "curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/v1.0/auditLogs/signIns?$top=5'")?;
+        writeln!(out, "curl -s -H \"Authorization: Bearer $ME\" '{base}/v1.0/auditLogs/signIns?$top=3'")?;
+        writeln!(out, "curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/v1.0/identityProtection/riskyUsers'")?;
+        let path = tokens_path(config);
+        match write_private(&path, tokens_file(&tenants, base)?.as_bytes()) {
+            Ok(()) => writeln!(
+                out,
+                "\nAll demo tenants' admin, user and ingest tokens (file mode 0600): . {}",
+                path.display()
+            )?,
+            Err(e) => writeln!(out, "\n(The other demo tokens could not be written to {}: {e}.)", path.display())?,
         }
     }
-    if let (Some(admin), Some(user), Some(name)) = (first_admin, first_user, first_tenant) {
-        writeln!(out, "Try ({name}):")?;
-        writeln!(out, "  export ADMIN={admin}")?;
-        writeln!(out, "  export ME={user}")?;
-        writeln!(out, "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/v1.0/auditLogs/signIns?$top=5'")?;
-        writeln!(out, "  curl -s -H \"Authorization: Bearer $ME\" '{base}/v1.0/auditLogs/signIns?$top=3'")?;
-        writeln!(
-            out,
-            "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/beta/auditLogs/signIns/<id from the list>'"
-        )?;
-        writeln!(
-            out,
-            "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/v1.0/auditLogs/directoryAudits?$top=5&$filter=category%20eq%20%27RoleManagement%27'"
-        )?;
-        writeln!(out, "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/v1.0/identityProtection/riskDetections'")?;
-        writeln!(
-            out,
-            "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/v1.0/identityProtection/riskyUsers?$filter=riskState%20eq%20%27atRisk%27'"
-        )?;
-        writeln!(
-            out,
-            "  curl -s -H \"Authorization: Bearer $ADMIN\" '{base}/v1.0/identityProtection/riskyUsers/<id>/history'"
-        )?;
-        writeln!(
-            out,
-            "  curl -si -X POST -H \"Authorization: Bearer $ADMIN\" -H 'Content-Type: application/json' -d '{{\"userIds\":[\"<id>\"]}}' '{base}/v1.0/identityProtection/riskyUsers/dismiss'"
-        )?;
-    }
+    writeln!(out, "Other tokens: idtrail token --tenant ID --oid GUID [--role \"Security Reader\"]...")?;
+    writeln!(out, "          or idtrail token --tenant ID --app-permission IdTrail.Ingest")?;
+    writeln!(out, "(from the source tree: cargo run --release -- token ...). API reference: {base}/docs")?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::principal::Subject;
+
+    use super::*;
+    use crate::auth::TokenVerifier;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const BASE: &str = "http://127.0.0.1:8080";
+
+    /// A fresh folder under the system's temporary folder, removed when dropped (also on failure).
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("idtrail-{name}-{}-{:x}", std::process::id(), rand::random::<u64>()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The rows `text` takes on a terminal `columns` wide.
+    fn rows(text: &str, columns: usize) -> usize {
+        text.lines().map(|l| l.chars().count().div_ceil(columns).max(1)).sum()
+    }
+
+    /// The `NAME=value` pairs of the `export` lines of `text`.
+    fn exports(text: &str) -> Vec<(&str, &str)> {
+        text.lines().filter_map(|l| l.strip_prefix("export ")?.split_once('=')).collect()
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_banner_fits_one_screen_and_its_tokens_work() {
+        let dir = TempDir::new("banner");
+        let config = Config { data_dir: dir.0.clone(), ..Config::default() };
+        let present: Vec<TenantId> = TENANTS.iter().map(|t| TenantId::parse(t.id).unwrap()).collect();
+        let text = banner(&config, SECRET, BASE, &present).unwrap();
+
+        // One screen: at most 40 rows of 100 columns, and only the two tokens (and the tokens
+        // file's path, as long as the data folder's) are wider.
+        let path = tokens_path(&config);
+        assert!(rows(&text, 100) <= 40, "{} rows:\n{text}", rows(&text, 100));
+        let long_path = path.display().to_string();
+        for line in text.lines().filter(|l| !l.starts_with("export ") && !l.contains(&long_path)) {
+            assert!(line.chars().count() <= 100, "{line}");
+        }
+        let shown = exports(&text);
+        assert_eq!(shown.iter().map(|(k, _)| *k).collect::<Vec<_>>(), ["ADMIN", "ME"]);
+        let verifier = TokenVerifier::hs256(SECRET, &config.auth_audiences, &config.auth_issuers);
+        let contoso = TENANTS[0];
+        assert_eq!(contoso.tier, domain::ids::LicenseTier::P2);
+        let people = users(&contoso);
+        let admin = verifier.verify(shown[0].1).unwrap();
+        assert_eq!(admin.tenant.as_str(), contoso.id);
+        assert_eq!(admin.roles, [DirectoryRole::GlobalAdministrator]);
+        let me = verifier.verify(shown[1].1).unwrap();
+        assert_eq!(me.tenant.as_str(), contoso.id);
+        assert!(me.roles.is_empty());
+        let plain = people.iter().find(|u| u.admin_role.is_none()).unwrap();
+        assert!(matches!(&me.subject, Subject::User { object_id, .. } if object_id.as_str() == plain.object_id));
+        for path in ["/v1.0/auditLogs/signIns?$top=5", "/v1.0/identityProtection/riskyUsers"] {
+            assert!(text.contains(&format!("'{BASE}{path}'")), "{path}");
+        }
+        assert!(text.contains("idtrail token --tenant ID --oid GUID"));
+        assert!(text.contains("idtrail token --tenant ID --app-permission IdTrail.Ingest"));
+
+        // The other tokens are in the file the banner names, which only its owner can read.
+        assert!(text.contains(&format!(". {}\n", path.display())), "{text}");
+        #[cfg(unix)]
+        assert_eq!(mode(&path), 0o600);
+        let file = std::fs::read_to_string(&path).unwrap();
+        let tokens = exports(&file);
+        let names: Vec<&str> = tokens.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            names,
+            [
+                "CONTOSO_ADMIN",
+                "CONTOSO_USER",
+                "CONTOSO_INGEST",
+                "FABRIKAM_ADMIN",
+                "FABRIKAM_USER",
+                "FABRIKAM_INGEST",
+                "NORTHWIND_TRADERS_ADMIN",
+                "NORTHWIND_TRADERS_USER",
+                "NORTHWIND_TRADERS_INGEST",
+            ]
+        );
+        for ((name, token), tenant) in tokens.iter().zip(TENANTS.iter().flat_map(|t| [t, t, t])) {
+            let p = verifier.verify(token).unwrap();
+            assert_eq!(p.tenant.as_str(), tenant.id, "{name}");
+            if name.ends_with("_INGEST") {
+                assert_eq!(p.app_permissions, [INGEST_APP_ROLE], "{name}");
+            } else {
+                assert!(matches!(p.subject, Subject::User { .. }), "{name}");
+            }
+        }
+        assert_eq!((tokens[0].1, tokens[1].1), (shown[0].1, shown[1].1));
+    }
+
+    #[test]
+    fn without_demo_tenants_the_banner_names_idtrail_token_and_writes_no_file() {
+        let dir = TempDir::new("banner-empty");
+        let config = Config { data_dir: dir.0.clone(), ..Config::default() };
+        let other = TenantId::parse("11111111-2222-4333-8444-555555555555").unwrap();
+        let text = banner(&config, SECRET, BASE, &[other]).unwrap();
+        assert!(exports(&text).is_empty(), "{text}");
+        assert!(text.contains("idtrail token --tenant ID"), "{text}");
+        assert!(!tokens_path(&config).exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_private_replaces_a_file_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new("private");
+        let path = dir.0.join("nested").join("secret");
+        write_private(&path, b"first").unwrap();
+        assert_eq!(mode(&path), 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, b"second").unwrap();
+        assert_eq!((mode(&path), std::fs::read_to_string(&path).unwrap().as_str()), (0o600, "second"));
+    }
 }

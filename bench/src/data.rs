@@ -1,4 +1,4 @@
-//! Data: the demo generator (`domain::demo`), bent to the split of rows between tenants,
+//! Data: the demo generator (the `demo` crate), bent to the split of rows between tenants,
 //! cut into NDJSON batches per tenant.
 //!
 //! The generator gives each tenant a fixed share (60/28/12). The bench wants other counts (one
@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use domain::demo::{DemoConfig, SignIns, TENANTS};
+use demo::{DemoConfig, SignIns, TENANTS};
 
 /// Rows wanted per tenant, in the order of [`TENANTS`].
 pub type Counts = [u64; 3];
@@ -83,7 +83,7 @@ impl Pass {
         let cfg = DemoConfig { sign_ins: usize::try_from(total).unwrap_or(usize::MAX), days, seed, end };
         let per_tenant: Counts = std::array::from_fn(|i| if keep[i] { generated_for(total, i) } else { 0 });
         Self {
-            iter: domain::demo::sign_ins(&cfg),
+            iter: demo::sign_ins(&cfg),
             keep,
             batch,
             pending: Default::default(),
@@ -161,7 +161,7 @@ pub fn write_files(pass: &mut Pass, rows: u64, dir: &Path, prefix: &str) -> anyh
 pub fn average_document_bytes(end: DateTime<Utc>) -> usize {
     let cfg = DemoConfig { sign_ins: 2_000, days: 30, seed: 9, end };
     let (mut n, mut bytes) = (0usize, 0usize);
-    for s in domain::demo::sign_ins(&cfg) {
+    for s in demo::sign_ins(&cfg) {
         bytes += serde_json::Value::Object(s.document).to_string().len() + 1;
         n += 1;
     }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
-use domain::demo::TENANTS;
+use demo::TENANTS;
 use domain::ids::TenantId;
 use storage::Backend;
 
@@ -520,7 +520,7 @@ fn run_backend(
     let idle_start = service::memory(pid).map_or(0, |m| m.0);
     let ingest_tokens: [String; 3] =
         [env.ingest_token(TENANTS[0].id)?, env.ingest_token(TENANTS[1].id)?, env.ingest_token(TENANTS[2].id)?];
-    let admin = domain::demo::users(&TENANTS[0]).into_iter().next().ok_or_else(|| anyhow::anyhow!("no demo users"))?;
+    let admin = demo::users(&TENANTS[0]).into_iter().next().ok_or_else(|| anyhow::anyhow!("no demo users"))?;
     let admin_token = env.admin_token(TENANTS[0].id, &admin.object_id)?;
 
     let loaded = if args.reuse {
@@ -640,7 +640,7 @@ fn run_backend(
     .into_iter()
     .next()
     .ok_or_else(|| anyhow::anyhow!("no application with failures"))?;
-    let upn_prefix: String = domain::demo::users(&TENANTS[0])
+    let upn_prefix: String = demo::users(&TENANTS[0])
         .get(1)
         .map(|u| u.user_principal_name.chars().take(4).collect())
         .unwrap_or_else(|| "a".into());

@@ -5,8 +5,6 @@
 
 pub mod access;
 pub mod actions;
-#[allow(clippy::indexing_slicing)]
-pub mod demo;
 pub mod error;
 pub mod ids;
 pub mod model;

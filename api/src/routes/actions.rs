@@ -2,13 +2,14 @@
 //! `{"userIds": [...]}`: 204. Each changed user gets a new state, a history item and a directory
 //! audit event, in one transaction (`storage::Store::apply_risky_user_action`).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use domain::access::{self, Endpoint};
 use domain::actions::{RiskyUserAction, parse_user_ids};
 use futures_util::StreamExt;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, RequestIds};
+use crate::middleware::new_request_id;
 use crate::state::AppState;
 
 /// An action body is a list of at most 60 GUIDs: a few kilobytes at most.
@@ -51,12 +52,15 @@ pub async fn run(
     }
     let store = state.store.clone();
     let enforce = state.config.auth_enforce_scopes;
-    let request = domain::ids::derived_guid(&[
-        principal.tenant.as_str(),
-        &principal.binding(),
-        &store.clock().now_ticks().to_string(),
-        &rand::random::<u64>().to_string(),
-    ]);
+    // The action's correlation id is the request's `request-id` (random, new for every request, and
+    // the one the response carries), so every request is a new action, and the ids of what it
+    // writes are derived from it: a second attempt at the same request's write meets its ids.
+    let request = req
+        .extensions()
+        .get::<RequestIds>()
+        .map(|ids| ids.request_id.clone())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(new_request_id);
     web::block(move || -> Result<(), ApiError> {
         let view = store.tenant_view(&principal.tenant)?;
         // Who may act is decided first; only then what they sent.

@@ -927,9 +927,16 @@ async fn dismiss_and_confirm_compromised_change_the_user_and_leave_a_trail() {
         // A Security Administrator dismisses u1 (and names it twice, in upper case too).
         let sa =
             delegated(TENANT_A, ADMIN_OID, &[DirectoryRole::SecurityAdministrator], "IdentityRiskyUser.ReadWrite.All");
-        let (s, b) = dismiss(&app, &sa, &[u1.as_str(), u1.to_uppercase().as_str()]).await;
+        let body = json!({"userIds": [u1.as_str(), u1.to_uppercase().as_str()]}).to_string();
+        let req = TestRequest::post()
+            .uri(&format!("{RISKY}/dismiss"))
+            .insert_header(("Authorization", format!("Bearer {sa}")))
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(body);
+        let (s, headers, b) = app.send(req).await;
         assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
         assert_eq!(b, json!(""), "no body");
+        let request_id = headers.get("request-id").and_then(|v| v.to_str().ok()).unwrap().to_owned();
         let (_, user) = app.get(&format!("{RISKY}/{u1}"), &reader).await;
         let mut want = without(&docs[0], &["isGuest"]);
         want["riskState"] = json!("dismissed");
@@ -969,6 +976,12 @@ async fn dismiss_and_confirm_compromised_change_the_user_and_leave_a_trail() {
         assert_eq!(target["userPrincipalName"], docs[0]["userPrincipalName"]);
         let id = a["id"].as_str().unwrap();
         assert_eq!(app.get(&format!("{AUDITS}/{id}"), &audits_reader).await.0, StatusCode::OK);
+        // The action's correlation id is the response's request-id, and what it wrote has the ids
+        // derived from it.
+        assert_eq!(a["correlationId"], request_id);
+        let derived = |what: &str| derived_guid(&[TENANT_A, u1.as_str(), &request_id, "dismiss", what]);
+        assert_eq!(id, format!("IPC_{}", derived("audit")));
+        assert_eq!(item["id"], derived("history"));
         let (_, b) = app
             .get(&format!("{AUDITS}?$filter={}", enc(&format!("targetResources/any(t: t/id eq '{u1}')"))), &reader)
             .await;

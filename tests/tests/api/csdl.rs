@@ -116,9 +116,9 @@ async fn generated_sign_ins_match_the_csdl() {
     let types = &types();
     let enums = &enum_members();
     each_backend(|app| async move {
-        let cfg = domain::demo::DemoConfig { sign_ins: 3000, days: 30, seed: 7, end: app.now() };
+        let cfg = demo::DemoConfig { sign_ins: 3000, days: 30, seed: 7, end: app.now() };
         api::demo::load(&app.store, &cfg).unwrap();
-        let contoso = domain::demo::TENANTS[0].id;
+        let contoso = demo::TENANTS[0].id;
         let mut path = "/v1.0/auditLogs/signIns?$top=1000".to_owned();
         let mut checked = 0;
         loop {

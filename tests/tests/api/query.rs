@@ -35,7 +35,7 @@ const DEFAULT_CASES: usize = 1000;
 
 /// Contoso: the demo tenant on P2 (nothing hidden), where the data set lives.
 fn contoso() -> &'static str {
-    domain::demo::TENANTS[0].id
+    demo::TENANTS[0].id
 }
 
 /// The instant the data set ends at; the test clock is moved here, so the data (and therefore
@@ -311,7 +311,7 @@ async fn fixture(mut app: TestApp) -> Fixture {
     app.state.config = Arc::new(config);
     let now = app.now();
     app.clock.advance(anchor() - now);
-    let cfg = domain::demo::DemoConfig { sign_ins: 500, days: 25, seed: 20_250_320, end: anchor() };
+    let cfg = demo::DemoConfig { sign_ins: 500, days: 25, seed: 20_250_320, end: anchor() };
     api::demo::load(&app.store, &cfg).expect("demo data loads");
     let edges = edge_documents();
     let (s, b) = app.ingest(&ingest_token(contoso()), &edges).await;

@@ -30,8 +30,8 @@ use super::people::{self, Person};
 use super::rng::{Rng, hash_str, mix, stable_guid};
 use super::schedule::local_hour_and_weekday;
 use super::{DemoConfig, DemoTenant, TENANTS};
-use crate::ids::LicenseTier;
-use crate::time::{TICKS_PER_DAY, TICKS_PER_SECOND, format_ticks, from_ticks, parse_ticks};
+use domain::ids::LicenseTier;
+use domain::time::{TICKS_PER_DAY, TICKS_PER_SECOND, format_ticks, from_ticks, parse_ticks};
 
 /// A generated document of any entity set (the shape of [`super::DemoSignIn`]) and its tenant.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,7 +162,7 @@ static DIRECTORIES: [Directory; 3] = [
 ];
 
 /// Directory roles given for a few days to someone who holds none, with their template ids
-/// (`graph-reference.md` §9).
+/// (`docs/graph-notes.md` §9).
 const TEMPORARY_ROLES: [(&str, &str); 4] = [
     ("Reports Reader", "4a5d8f65-41da-4de4-8968-e035b65339cf"),
     ("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451"),
@@ -980,9 +980,9 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::demo::identity_protection::identity_protection;
-    use crate::demo::{sign_ins, users};
-    use crate::model::directory_audit;
+    use crate::identity_protection::identity_protection;
+    use crate::{sign_ins, users};
+    use domain::model::directory_audit;
 
     fn config(sign_ins: usize, seed: u64) -> DemoConfig {
         DemoConfig { sign_ins, days: 30, seed, end: Utc.with_ymd_and_hms(2024, 6, 14, 17, 23, 11).unwrap() }
@@ -1006,7 +1006,7 @@ mod tests {
         assert!(b.iter().all(|r| !ids.contains(&r.document["id"])));
         // The one-pass entry point gives the same as the two separate ones.
         let cfg = config(3_000, 1);
-        assert_eq!(crate::demo::audits_and_risk(&cfg), (a, identity_protection(&cfg)));
+        assert_eq!(crate::audits_and_risk(&cfg), (a, identity_protection(&cfg)));
     }
 
     #[test]

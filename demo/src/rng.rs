@@ -129,7 +129,7 @@ pub(crate) fn stable_guid(words: &[u64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::is_guid;
+    use domain::ids::is_guid;
 
     #[test]
     fn guids_are_well_formed_version_4() {

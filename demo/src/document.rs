@@ -1,6 +1,6 @@
 //! One sign-in document: who, with which app and device, from where, how it ended, and what
 //! Conditional Access and Identity Protection made of it, kept consistent with each other and
-//! written in the property order of Graph's own example (`graph-reference.md` §1.6).
+//! written in the property order of Graph's own example (`docs/graph-notes.md` §1.6).
 
 use serde_json::{Map, Value};
 
@@ -15,7 +15,7 @@ use super::regions::{ABROAD, City, TRAVEL_CITIES};
 use super::risk;
 use super::rng::{Rng, guid_from, hash_str, stable_guid};
 use super::schedule::local_hour_and_weekday;
-use crate::time::format_ticks;
+use domain::time::format_ticks;
 
 /// An app as this tenant sees it: Microsoft's, or one of the tenant's own registrations.
 #[derive(Debug)]

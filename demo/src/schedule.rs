@@ -4,7 +4,7 @@
 //! and they come out in time order.
 
 use super::rng::{Rng, mix};
-use crate::time::TICKS_PER_SECOND;
+use domain::time::TICKS_PER_SECOND;
 
 const TICKS_PER_HOUR: i64 = 3_600 * TICKS_PER_SECOND;
 

@@ -1,6 +1,6 @@
 //! The fixed lists the demo generator draws from: the demo tenants' offices, roles, Conditional
 //! Access policies and custom apps, Microsoft first-party apps with their real application ids,
-//! and sign-in error codes with the meanings from `graph-reference.md` §8 (regions and cities are
+//! and sign-in error codes with the meanings from `docs/graph-notes.md` §8 (regions and cities are
 //! in `regions`). Nothing here is random; changing a list changes every demo data set.
 
 use super::regions::{AUSTRALIA, CENTRAL_EUROPE, Region, US};
@@ -362,7 +362,7 @@ pub(super) enum Stage {
     AfterConditionalAccess,
 }
 
-/// A sign-in failure: its `status` values, from `graph-reference.md` (§1.2's example for 50126,
+/// A sign-in failure: its `status` values, from `docs/graph-notes.md` (§1.2's example for 50126,
 /// §8's meanings for the rest).
 #[derive(Debug)]
 pub(super) struct Failure {

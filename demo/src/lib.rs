@@ -1,15 +1,25 @@
 //! Deterministic demo data: three tenants (one per license tier), their people, and any number of
-//! realistic v1.0 `signIn` documents, so that a fresh install has something true-looking to show.
+//! realistic v1.0 `signIn` documents, with the directory audits and Identity Protection data that
+//! go with them, so that a fresh install has something true-looking to show.
 //!
 //! Everything is a pure function of its inputs: the same [`DemoConfig`] gives the same documents,
-//! byte for byte, on every machine. This module must never read the clock or an outside source of
+//! byte for byte, on every machine. This crate must never read the clock or an outside source of
 //! randomness, and never holds more than an hour of sign-ins in memory.
+//!
+//! It is a crate of its own so that nothing the service stores depends on it: `domain` does not
+//! know this crate, and production ids (`domain::ids::derived_guid`) have their own hash, so a
+//! change here changes demo data and nothing else.
 //!
 //! - `catalog`: the fixed lists (tenants' offices and policies, apps with their real ids, error codes).
 //! - `regions`: real cities, time zones, names and address blocks.
 //! - `people`: users, their devices, browsers and home addresses.
 //! - `schedule`: when sign-ins happen (daily and weekly rhythm in each tenant's time zone).
 //! - `document`: one consistent sign-in document, with `conditional_access` and `risk`.
+//! - `audits`: directory audit events of the tenants' administration.
+//! - `identity_protection`: risk detections and risky users drawn from the sign-ins.
+//! - `rng`: the seeded PRNG and the hashes the generator builds on (demo data only).
+
+#![allow(clippy::indexing_slicing)]
 
 pub mod audits;
 pub use audits::DemoRecord;
@@ -20,7 +30,7 @@ pub mod identity_protection;
 mod people;
 mod regions;
 mod risk;
-pub(crate) mod rng;
+mod rng;
 mod schedule;
 #[cfg(test)]
 mod tests;
@@ -28,9 +38,9 @@ mod tests;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::ids::LicenseTier;
-use crate::time::{TICKS_PER_DAY, to_ticks};
 use document::TenantState;
+use domain::ids::LicenseTier;
+use domain::time::{TICKS_PER_DAY, to_ticks};
 use rng::{Rng, mix};
 use schedule::Schedule;
 

@@ -6,9 +6,9 @@ use chrono::{Datelike, TimeZone, Timelike, Utc};
 use serde_json::Value;
 
 use super::*;
-use crate::ids::is_guid;
-use crate::model::sign_in::{self, V1_PROPERTIES};
-use crate::time::{from_ticks, parse_ticks};
+use domain::ids::is_guid;
+use domain::model::sign_in::{self, V1_PROPERTIES};
+use domain::time::{from_ticks, parse_ticks};
 
 fn config(sign_ins: usize, seed: u64) -> DemoConfig {
     DemoConfig { sign_ins, days: 30, seed, end: Utc.with_ymd_and_hms(2024, 6, 14, 17, 23, 11).unwrap() }
@@ -260,7 +260,7 @@ fn users_are_stable_and_include_admins_and_plain_users() {
             let (local, domain) = u.user_principal_name.split_once('@').unwrap();
             assert_eq!(domain, t.domain);
             assert!(local.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.'), "{local}");
-            let role = u.admin_role.map(crate::principal::DirectoryRole::from_display_name);
+            let role = u.admin_role.map(domain::principal::DirectoryRole::from_display_name);
             assert!(role.is_none_or(|r| r.is_some()), "{:?}", u.admin_role);
         }
         assert!(is_guid(t.id) && t.id == t.id.to_ascii_lowercase());

@@ -31,7 +31,7 @@ use super::audits::DemoRecord;
 use super::people::{self, Person};
 use super::rng::{Rng, hash_str, mix, stable_guid};
 use super::{DemoConfig, TENANTS, sign_ins};
-use crate::time::{TICKS_PER_DAY, TICKS_PER_SECOND, format_ticks, parse_ticks, to_ticks};
+use domain::time::{TICKS_PER_DAY, TICKS_PER_SECOND, format_ticks, parse_ticks, to_ticks};
 
 /// A risky user of a demo tenant: its current state and how it got there.
 #[derive(Debug, Clone, PartialEq)]
@@ -480,7 +480,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::model::{risk_detection, risky_user};
+    use domain::model::{risk_detection, risky_user};
 
     fn config(sign_ins: usize, seed: u64) -> DemoConfig {
         DemoConfig { sign_ins, days: 30, seed, end: Utc.with_ymd_and_hms(2024, 6, 14, 17, 23, 11).unwrap() }
@@ -617,17 +617,13 @@ mod tests {
             assert!(states.get(state).copied().unwrap_or(0) > 0, "{states:?}");
         }
         for t in &TENANTS {
-            let users = super::super::users(t).len();
+            let users = crate::users(t).len();
             let risky = ip.risky_users.iter().filter(|u| u.tenant_id == t.id).count();
             assert!(risky > 0 && risky < users, "{}: {risky} of {users}", t.display_name);
         }
         // Administrators act: dismissals, confirmations and password resets name them.
-        let admins: HashSet<String> = TENANTS
-            .iter()
-            .flat_map(super::super::users)
-            .filter(|u| u.admin_role.is_some())
-            .map(|u| u.object_id)
-            .collect();
+        let admins: HashSet<String> =
+            TENANTS.iter().flat_map(crate::users).filter(|u| u.admin_role.is_some()).map(|u| u.object_id).collect();
         let by_admin = ip
             .risky_users
             .iter()
