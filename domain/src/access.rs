@@ -38,7 +38,7 @@ pub struct Rule {
     pub own_records: bool,
 }
 
-/// The authorization matrix (`graph-reference.md` §5.2 and §9).
+/// The authorization matrix (`docs/graph-notes.md` §5.2 and §9).
 pub const MATRIX: &[Rule] = &[
     Rule {
         endpoint: Endpoint::SignIns,
@@ -50,7 +50,7 @@ pub const MATRIX: &[Rule] = &[
     },
     Rule {
         endpoint: Endpoint::DirectoryAudits,
-        // Compliance Administrator reads audits through the reporting API (graph-reference.md §5.2).
+        // Compliance Administrator reads audits through the reporting API (docs/graph-notes.md §5.2).
         roles: &[GA, GR, RR, SA, SO, SR, DirectoryRole::ComplianceAdministrator],
         app_permissions: &["AuditLog.Read.All"],
         scopes: &["AuditLog.Read.All"],

@@ -1,5 +1,5 @@
 //! Tenant rules that depend on the license tier: how long each data set is kept, which data sets a
-//! tier may read tenant-wide, and which fields read `hidden` below P2 (`graph-reference.md` §7, §10).
+//! tier may read tenant-wide, and which fields read `hidden` below P2 (`docs/graph-notes.md` §7, §10).
 
 use crate::ids::LicenseTier;
 use crate::time::TICKS_PER_DAY;
@@ -114,7 +114,7 @@ pub fn hidden_sign_in_fields(tier: LicenseTier) -> &'static [&'static str] {
 pub const RISK_DETECTION_P2_FIELDS: &[&str] = &["riskLevel", "riskDetail", "mitreTechniqueId"];
 
 /// Risk event types every tier sees by name (lower case); below P2 every other (premium)
-/// detection reads `generic`, as the portal's "Additional risk detected" (`graph-reference.md` §3.3, §10).
+/// detection reads `generic`, as the portal's "Additional risk detected" (`docs/graph-notes.md` §3.3, §10).
 pub const NON_PREMIUM_RISK_EVENT_TYPES: &[&str] = &[
     "generic",
     "anonymizedipaddress",

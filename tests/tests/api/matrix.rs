@@ -299,13 +299,13 @@ async fn risk_call(app: &TestApp, c: Risk, token: &str, f: &Fixture) -> (StatusC
     (s, b)
 }
 
-/// Who may call what, written from `graph-reference.md` §3.4, §5.2 and §9 (not from
+/// Who may call what, written from `docs/graph-notes.md` §3.4, §5.2 and §9 (not from
 /// `domain::access`): (roles admitted, delegated scopes any one of which is needed, application
 /// permissions any one of which is needed, the success status). Ingest takes no delegated caller.
 fn risk_rule(c: Risk) -> (&'static [DirectoryRole], &'static [&'static str], &'static [&'static str], StatusCode) {
     use DirectoryRole::*;
     // The six reporting roles, and Compliance Administrator, which the reporting API is
-    // observed to admit (graph-reference.md §5.2).
+    // observed to admit (docs/graph-notes.md §5.2).
     const AUDIT_ROLES: &[DirectoryRole] = &[
         GlobalAdministrator,
         GlobalReader,
