@@ -345,7 +345,7 @@ impl Results {
             scale,
             started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             wall_seconds: 0.0,
-            command: std::env::args().collect::<Vec<_>>().join(" "),
+            command: command_shown(),
             machine: machine(pg_url),
             backends: Vec::new(),
             failures: Vec::new(),
@@ -355,6 +355,29 @@ impl Results {
     pub fn finish(&mut self, seconds: f64) {
         self.wall_seconds = seconds;
     }
+}
+
+/// The command as the report prints it: `BENCH_COMMAND` when `bench/run` set it (`bench/run
+/// --quick`), else this process's arguments with every absolute path made relative to the current
+/// folder, or cut to its file name when it lies outside, so no report names a folder of the machine
+/// it ran on.
+fn command_shown() -> String {
+    if let Ok(command) = std::env::var("BENCH_COMMAND") {
+        return command;
+    }
+    let cwd = std::env::current_dir().ok();
+    std::env::args().map(|arg| without_machine_path(&arg, cwd.as_deref())).collect::<Vec<_>>().join(" ")
+}
+
+fn without_machine_path(arg: &str, cwd: Option<&Path>) -> String {
+    let path = Path::new(arg);
+    if !path.is_absolute() {
+        return arg.to_string();
+    }
+    if let Some(relative) = cwd.and_then(|cwd| path.strip_prefix(cwd).ok()) {
+        return relative.display().to_string();
+    }
+    path.file_name().map_or_else(|| arg.to_string(), |name| name.to_string_lossy().into_owned())
 }
 
 fn first_line_with(text: &str, prefix: &str) -> Option<String> {
@@ -651,4 +674,24 @@ pub fn write(r: &Results, out: &Path) -> anyhow::Result<()> {
         eprintln!("bench: the chart was not drawn: {e:#}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::without_machine_path;
+
+    #[test]
+    fn a_shown_command_names_no_folder_of_the_machine() {
+        let cwd = Path::new("/home/ci/idtrail");
+        assert_eq!(without_machine_path("--quick", Some(cwd)), "--quick");
+        assert_eq!(without_machine_path("target/release/bench", Some(cwd)), "target/release/bench");
+        assert_eq!(
+            without_machine_path("/home/ci/idtrail/target/release/idtrail", Some(cwd)),
+            "target/release/idtrail"
+        );
+        assert_eq!(without_machine_path("/var/cache/build/release/bench", Some(cwd)), "bench");
+        assert_eq!(without_machine_path("/var/cache/build/release/bench", None), "bench");
+    }
 }

@@ -1,6 +1,6 @@
 //! The admin actions on risky users (`dismiss`, `confirmCompromised`): what they change, the
 //! history item each change appends, and the directory audit event Identity Protection writes for
-//! it (`graph-reference.md` §3.4). Storage applies all three in one transaction.
+//! it (`docs/graph-notes.md` §3.4). Storage applies all three in one transaction.
 
 use serde_json::{Map, Value, json};
 

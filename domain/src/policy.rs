@@ -95,7 +95,7 @@ pub const SIGN_IN_P2_FIELDS: &[&str] = &["riskDetail", "riskLevelAggregated", "r
 pub const RISK_DETECTION_P2_FIELDS: &[&str] = &["riskLevel", "riskDetail", "mitreTechniqueId"];
 
 /// Risk event types every tier sees by name (lower case); below P2 every other (premium)
-/// detection reads `generic`, as the portal's "Additional risk detected" (`graph-reference.md` §3.3, §10).
+/// detection reads `generic`, as the portal's "Additional risk detected" (`docs/graph-notes.md` §3.3, §10).
 pub const NON_PREMIUM_RISK_EVENT_TYPES: &[&str] = &[
     "generic",
     "anonymizedipaddress",

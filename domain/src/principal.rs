@@ -29,7 +29,7 @@ impl DirectoryRole {
         Self::ComplianceAdministrator,
     ];
 
-    /// The role's template id, as Entra puts it in `wids` (`graph-reference.md` §9).
+    /// The role's template id, as Entra puts it in `wids` (`docs/graph-notes.md` §9).
     #[must_use]
     pub fn template_id(self) -> &'static str {
         match self {

@@ -45,7 +45,7 @@ fn authorize(
 const CA_PROPERTY: &str = "appliedConditionalAccessPolicies";
 
 /// Properties this caller may not see: sign-ins' Conditional Access details need a CA-reading role
-/// or permission (`graph-reference.md` §5.6).
+/// or permission (`docs/graph-notes.md` §5.6).
 fn omitted(res: SetKind, principal: &Principal) -> &'static [&'static str] {
     if res == SetKind::SignIns && !access::can_read_conditional_access(principal) { &[CA_PROPERTY] } else { &[] }
 }

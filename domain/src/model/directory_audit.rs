@@ -1,5 +1,5 @@
 //! `microsoft.graph.directoryAudit` and its complex types, property for property as the v1.0 CSDL
-//! has them (`graph-reference.md` §2).
+//! has them (`docs/graph-notes.md` §2).
 //!
 //! Non-nullable properties (`id`, `activityDateTime`, `activityDisplayName`, `category`,
 //! `initiatedBy`) are plain fields; every nullable one is an `Option` that may also be absent.
@@ -168,7 +168,7 @@ mod tests {
 
     use super::*;
 
-    /// Graph's documented example (`graph-reference.md` §2.2), with its quirks (`"Type"`).
+    /// Graph's documented example (`docs/graph-notes.md` §2.2), with its quirks (`"Type"`).
     fn example() -> Map<String, Value> {
         let v: Value = serde_json::from_str(
             r#"{"id":"id","category":"UserManagement","correlationId":"da159bfb-54fa-4092-8a38-6e1fa7870e30","result":"success",

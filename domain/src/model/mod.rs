@@ -1,4 +1,4 @@
-//! Graph's reporting types, exactly as the v1.0 CSDL (`shared/spec/graph/graph-csdl-reporting.xml`)
+//! Graph's reporting types, exactly as the v1.0 CSDL (`spec/graph/graph-csdl-reporting.xml`)
 //! names them: property names, types and nullability. Deserialising a document into these types is
 //! how ingest validates it; the stored document itself is kept as sent.
 

@@ -1,5 +1,5 @@
 //! `microsoft.graph.riskDetection`, property for property as the v1.0 CSDL has it
-//! (`graph-reference.md` §3.3).
+//! (`docs/graph-notes.md` §3.3).
 //!
 //! Only `id` is non-nullable; every other property is an `Option` that may also be absent, the
 //! timestamps included. `riskEventType` and `source` are free strings in the CSDL (Graph added
@@ -115,7 +115,7 @@ mod tests {
 
     use super::*;
 
-    /// The v1.0 tutorial's example (`graph-reference.md` §3.3), beta-only `riskType` included.
+    /// The v1.0 tutorial's example (`docs/graph-notes.md` §3.3), beta-only `riskType` included.
     fn example() -> Map<String, Value> {
         let v: Value = serde_json::from_str(
             r#"{"id":"d52a631815aaa527bf642b196715da5cf0f35b6879204ea5b5c99b21bd4c16f4","requestId":"06f7fd18-b8f1-407d-86a3-f6cbe3a4be00","correlationId":"2a38abff-5701-4073-a81e-fd3aac09cba3","riskType":"anonymizedIPAddress","riskEventType":"anonymizedIPAddress","riskState":"atRisk","riskLevel":"medium","riskDetail":"none","source":"IdentityProtection","detectionTimingType":"realtime","activity":"signin","tokenIssuerType":"AzureAD","ipAddress":"178.17.170.23","activityDateTime":"2020-11-03T20:51:34.6245276Z","detectedDateTime":"2020-11-03T20:51:34.6245276Z","lastUpdatedDateTime":"2020-11-03T20:53:12.1984203Z","userId":"4628e7df-dff3-407c-a08f-75f08c0806dc","userDisplayName":"MyTestUser1","userPrincipalName":"MyTestUser1@contoso.com","additionalInfo":"[{\"Key\":\"userAgent\",\"Value\":\"Mozilla/5.0 (Windows NT 10.0; rv:78.0) Gecko/20100101 Firefox/78.0\"}]","location":{"city":"Chisinau","state":"Chisinau","countryOrRegion":"MD","geoCoordinates":{"latitude":47.0269,"longitude":28.8416}}}"#,

@@ -1,5 +1,5 @@
 //! `microsoft.graph.riskyUser` and `microsoft.graph.riskyUserHistoryItem`, property for property as
-//! the v1.0 CSDL has them (`graph-reference.md` §3.1, §3.2).
+//! the v1.0 CSDL has them (`docs/graph-notes.md` §3.1, §3.2).
 //!
 //! A history item's type derives from `riskyUser` and adds `activity`, `initiatedBy` and `userId`.
 //! Its inherited properties are written out again rather than flattened in, so that an error
@@ -149,14 +149,14 @@ mod tests {
         serde_json::from_str::<Value>(json).unwrap().as_object().unwrap().clone()
     }
 
-    /// `graph-reference.md` §3.1 (beta riskyusers-get).
+    /// `docs/graph-notes.md` §3.1 (beta riskyusers-get).
     fn user_example() -> Map<String, Value> {
         object(
             r#"{"id":"c2b6c2b9-dddc-acd0-2b39-d519d803dbc3","riskLastUpdatedDateTime":"2016-01-29T20:03:57.7872426Z","isProcessing":true,"isDeleted":true,"riskDetail":"adminConfirmedSigninCompromised","riskLevel":"high","riskState":"atRisk","userDisplayName":"Alex Wilbur","userPrincipalName":"alexw@contoso.com"}"#,
         )
     }
 
-    /// `graph-reference.md` §3.2 (v1.0 riskyuser-get-riskyuserhistoryitem).
+    /// `docs/graph-notes.md` §3.2 (v1.0 riskyuser-get-riskyuserhistoryitem).
     fn history_example() -> Map<String, Value> {
         object(
             r##"{"@odata.type":"#microsoft.graph.riskyUserHistoryItem","id":"41a31b00-3b3b-42d9-8f1c-6d4f14e74c69","isDeleted":false,"isGuest":false,"isProcessing":false,"riskLevel":"none","riskState":"remediated","riskDetail":"userPerformedSecuredPasswordReset","riskLastUpdatedDateTime":"2019-05-03T03:50:34.9565578Z","userDisplayName":"Allan Deyoung","userPrincipalName":"AllanD@contoso.OnMicrosoft.com","userId":"41a31b00-3b3b-42d9-8f1c-6d4f14e74c69","initiatedBy":"68ca8ec0-11f8-456b-a785-70d9936650d5","activity":{"riskEventTypes":[],"detail":"userPerformedSecuredPasswordReset"}}"##,

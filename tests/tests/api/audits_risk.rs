@@ -40,7 +40,7 @@ pub fn enc(s: &str) -> String {
         .collect()
 }
 
-/// A complete v1.0 directory audit (`graph-reference.md` §2.2, with `type` spelled right), plus
+/// A complete v1.0 directory audit (`docs/graph-notes.md` §2.2, with `type` spelled right), plus
 /// the beta-only `userAgent`.
 pub fn audit_doc(n: u64, at: DateTime<Utc>) -> Value {
     json!({
@@ -70,7 +70,7 @@ pub fn audit_doc(n: u64, at: DateTime<Utc>) -> Value {
     })
 }
 
-/// A complete v1.0 risk detection (`graph-reference.md` §3.3, the tutorial's), plus the beta-only
+/// A complete v1.0 risk detection (`docs/graph-notes.md` §3.3, the tutorial's), plus the beta-only
 /// `riskType` and `mitreTechniqueId`. Its time is `detectedDateTime`.
 pub fn detection_doc(n: u64, at: DateTime<Utc>, event: &str, level: &str, user_name: &str) -> Value {
     json!({
@@ -100,7 +100,7 @@ pub fn detection_doc(n: u64, at: DateTime<Utc>, event: &str, level: &str, user_n
     })
 }
 
-/// A complete v1.0 risky user (`graph-reference.md` §3.1), plus the beta-example `isGuest`.
+/// A complete v1.0 risky user (`docs/graph-notes.md` §3.1), plus the beta-example `isGuest`.
 pub fn risky_user_doc(id: &str, at: DateTime<Utc>, state: &str, level: &str, detail: &str, name: &str) -> Value {
     json!({
         "id": id,
@@ -716,7 +716,7 @@ async fn risk_filters_match_the_documented_examples() {
         ] {
             check_filter(&app, RISKY, &admin, filter, &uid(&want)).await;
         }
-        // The 3P query shape of §5.1.
+        // The third-party query shape of docs/graph-notes.md §5.1.
         let q = format!(
             "$select=id%2criskState%2cisDeleted&$top=500&$filter={}",
             enc("riskState eq 'atRisk' and isDeleted eq false and isProcessing eq false")

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const GRAPH_CSDL: &str = include_str!("../../../../shared/spec/graph/graph-csdl-reporting.xml");
+const GRAPH_CSDL: &str = include_str!("../../../spec/graph/graph-csdl-reporting.xml");
 
 /// Property name → (type, nullable).
 type Props = BTreeMap<String, (String, bool)>;

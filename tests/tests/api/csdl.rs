@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const CSDL: &str = include_str!("../../../../shared/spec/graph/graph-csdl-reporting.xml");
+const CSDL: &str = include_str!("../../../spec/graph/graph-csdl-reporting.xml");
 
 struct Prop {
     ty: String,

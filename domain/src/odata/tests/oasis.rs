@@ -12,8 +12,8 @@ use super::yaml::{YamlCase, read_test_cases};
 use crate::odata::{Expr, ExprKind, Literal, parse_filter, parse_orderby};
 
 pub(super) const CORE_FILE: &str = "odata-abnf-testcases.yaml";
-const CORE_YAML: &str = include_str!("../../../../../shared/spec/odata-abnf/odata-abnf-testcases.yaml");
-const FILTER_CASES: &str = include_str!("../../../../../shared/spec/odata-abnf/filter-related-cases.json");
+const CORE_YAML: &str = include_str!("../../../../spec/odata-abnf/odata-abnf-testcases.yaml");
+const FILTER_CASES: &str = include_str!("../../../../spec/odata-abnf/filter-related-cases.json");
 
 /// Rules of the JSON extract that are whole expressions.
 const EXPRESSION_RULES: &[&str] = &["filter", "boolcommonexpr", "commonexpr", "notexpr", "anyexpr", "isofexpr"];

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::oasis::{CORE_FILE, Class, Wrap, classify, option_value, query_filter, run, scope_of};
 use crate::odata::parse_filter;
 
-const VECTORS: &str = include_str!("../../../../../shared/spec/odata-abnf/selected-filter-vectors.json");
+const VECTORS: &str = include_str!("../../../../spec/odata-abnf/selected-filter-vectors.json");
 
 #[test]
 fn selected_filter_vectors_behave_as_listed() {
