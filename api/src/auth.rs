@@ -68,7 +68,7 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     pub exp: i64,
@@ -76,6 +76,27 @@ pub struct Claims {
     pub nbf: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
+}
+
+/// A token's `aud`: one audience, or several (RFC 7519 §4.1.3 allows both). `jsonwebtoken` accepts
+/// the token when one of them is a configured audience.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<&str> for Audience {
+    fn from(s: &str) -> Self {
+        Self::One(s.to_owned())
+    }
+}
+
+impl From<String> for Audience {
+    fn from(s: String) -> Self {
+        Self::One(s)
+    }
 }
 
 /// True when the configuration names JWKS keys (then no development secret is needed).

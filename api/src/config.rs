@@ -2,7 +2,7 @@
 //! `IDTRAIL_*` < command-line flags. Keys are flat, so `auth_audiences` in the file is
 //! `IDTRAIL_AUTH_AUDIENCES` in the environment.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -22,6 +22,10 @@ pub struct Config {
     /// Base of `@odata.context` and `@odata.nextLink` (e.g. `https://idtrail.example.com`);
     /// taken from the request's Host when unset.
     pub public_url: Option<String>,
+    /// Reverse proxies (IP addresses or CIDRs, e.g. `10.0.0.0/8, ::1`) whose `Forwarded` and
+    /// `X-Forwarded-*` headers name the scheme and host of links; from anyone else they are ignored.
+    #[serde(deserialize_with = "list")]
+    pub trusted_proxies: Vec<String>,
     /// Folder for the development secret and the demo tokens file.
     pub data_dir: PathBuf,
     /// Shared secret for HS256 tokens.
@@ -81,6 +85,7 @@ impl Default for Config {
             database_url: "sqlite://idtrail.db".into(),
             bind: "127.0.0.1:8080".into(),
             public_url: None,
+            trusted_proxies: Vec::new(),
             data_dir: PathBuf::from("."),
             auth_hs256_secret: None,
             auth_audiences: DEFAULT_AUDIENCES.iter().map(|s| (*s).to_owned()).collect(),
@@ -106,6 +111,44 @@ impl Default for Config {
             demo_on_empty: true,
             log: "info".into(),
         }
+    }
+}
+
+/// An address block: an IP address and how many leading bits of it count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cidr {
+    addr: IpAddr,
+    bits: u32,
+}
+
+impl Cidr {
+    /// `10.0.0.0/8`, `fd00::/8`, or one address (`127.0.0.1`, `::1`).
+    fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("'{text}' is not an IP address or a CIDR block such as 10.0.0.0/8");
+        let (addr, bits) = match text.trim().split_once('/') {
+            Some((a, b)) => (a.parse::<IpAddr>().map_err(|_| bad())?, Some(b.parse::<u32>().map_err(|_| bad())?)),
+            None => (text.trim().parse::<IpAddr>().map_err(|_| bad())?, None),
+        };
+        let width = if addr.is_ipv4() { 32 } else { 128 };
+        let bits = bits.unwrap_or(width);
+        if bits > width {
+            return Err(bad());
+        }
+        Ok(Self { addr, bits })
+    }
+
+    fn contains(self, ip: IpAddr) -> bool {
+        let number = |ip: IpAddr| match ip {
+            IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
+            IpAddr::V6(v6) => (u128::from(v6), 128),
+        };
+        let (net, width) = number(self.addr);
+        let (candidate, candidate_width) = number(ip.to_canonical());
+        if width != candidate_width {
+            return false;
+        }
+        let shift = width - self.bits;
+        shift >= width || (net >> shift) == (candidate >> shift)
     }
 }
 
@@ -174,7 +217,16 @@ impl Config {
         if self.auth_audiences.is_empty() {
             return Err("auth_audiences must name at least one audience".into());
         }
+        for p in &self.trusted_proxies {
+            Cidr::parse(p).map_err(|e| format!("trusted_proxies: {e}"))?;
+        }
         Ok(())
+    }
+
+    /// Whether `peer` is one of the `trusted_proxies`.
+    #[must_use]
+    pub fn trusts_proxy(&self, peer: IpAddr) -> bool {
+        self.trusted_proxies.iter().filter_map(|p| Cidr::parse(p).ok()).any(|c| c.contains(peer))
     }
 
     /// The retention table.
@@ -237,6 +289,29 @@ mod tests {
         // The crate folder has no idtrail.toml: defaults load.
         assert!(Config::load(None, &Overrides::default()).is_ok());
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_blocks() {
+        let c = Config {
+            trusted_proxies: vec!["10.0.0.0/8".into(), "::1".into(), "192.168.1.7".into(), "0.0.0.0/0".into()],
+            ..Config::default()
+        };
+        c.check().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(c.trusts_proxy(ip("10.200.3.4")));
+        assert!(c.trusts_proxy(ip("::1")));
+        assert!(c.trusts_proxy(ip("::ffff:10.1.2.3")), "v4-mapped addresses are the v4 address");
+        let narrow = Config { trusted_proxies: vec!["10.0.0.0/8".into(), "192.168.1.7".into()], ..Config::default() };
+        assert!(narrow.trusts_proxy(ip("192.168.1.7")));
+        assert!(!narrow.trusts_proxy(ip("192.168.1.8")));
+        assert!(!narrow.trusts_proxy(ip("11.0.0.1")));
+        assert!(!narrow.trusts_proxy(ip("::1")));
+        assert!(!Config::default().trusts_proxy(ip("127.0.0.1")));
+        for bad in ["10.0.0.0/33", "::/129", "proxy.example", "10.0.0.0/x"] {
+            let c = Config { trusted_proxies: vec![bad.into()], ..Config::default() };
+            assert!(c.check().unwrap_err().contains("trusted_proxies"), "{bad}");
+        }
     }
 
     #[test]

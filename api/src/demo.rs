@@ -126,7 +126,7 @@ fn base_claims(config: &Config, tenant: &str, subject: &str, lifetime_secs: i64)
         tid: Some(tenant.to_owned()),
         oid: Some(subject.to_owned()),
         sub: Some(subject.to_owned()),
-        aud: config.auth_audiences.first().cloned(),
+        aud: config.auth_audiences.first().cloned().map(Into::into),
         iss: Some(issuer(config, tenant)),
         exp: now + lifetime_secs,
         nbf: Some(now - 60),

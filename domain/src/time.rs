@@ -1,7 +1,7 @@
 //! Graph timestamps kept exactly: 100-nanosecond ticks since the Unix epoch, as Graph emits them
 //! with 7 fractional digits. Ticks are what storage sorts, pages and partitions on.
 
-use chrono::{DateTime, FixedOffset, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, SecondsFormat, TimeZone, Utc};
 
 use crate::DomainError;
 
@@ -15,15 +15,29 @@ pub const TICKS_PER_DAY: i64 = 86_400 * TICKS_PER_SECOND;
 /// # Errors
 /// [`DomainError::InvalidTimestamp`] when `s` is not RFC 3339 or lies outside 0001..9999.
 pub fn parse_ticks(s: &str) -> Result<i64, DomainError> {
-    let dt: DateTime<FixedOffset> = DateTime::parse_from_rfc3339(s)
-        .map_err(|_| DomainError::InvalidTimestamp { value: s.chars().take(64).collect() })?;
-    Ok(to_ticks(dt.with_timezone(&Utc)))
+    let invalid = || DomainError::InvalidTimestamp { value: s.chars().take(64).collect() };
+    let dt: DateTime<FixedOffset> = DateTime::parse_from_rfc3339(s).map_err(|_| invalid())?;
+    checked_ticks(dt.with_timezone(&Utc)).ok_or_else(invalid)
 }
 
-/// Ticks of a UTC instant (sub-tick nanoseconds are dropped).
+/// The years a timestamp may have: OData's `DateTimeOffset` range as Graph uses it, and what
+/// ticks and every backend's integer columns hold exactly.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Ticks of a UTC instant (sub-tick nanoseconds are dropped), or `None` outside [`YEARS`].
+#[must_use]
+pub fn checked_ticks(dt: DateTime<Utc>) -> Option<i64> {
+    if !YEARS.contains(&dt.year()) {
+        return None;
+    }
+    dt.timestamp().checked_mul(TICKS_PER_SECOND)?.checked_add(i64::from(dt.timestamp_subsec_nanos() / 100))
+}
+
+/// Ticks of a UTC instant (sub-tick nanoseconds are dropped); instants outside [`YEARS`]
+/// saturate instead of wrapping (callers that take outside input use [`checked_ticks`]).
 #[must_use]
 pub fn to_ticks(dt: DateTime<Utc>) -> i64 {
-    dt.timestamp() * TICKS_PER_SECOND + i64::from(dt.timestamp_subsec_nanos() / 100)
+    dt.timestamp().saturating_mul(TICKS_PER_SECOND).saturating_add(i64::from(dt.timestamp_subsec_nanos() / 100))
 }
 
 /// The UTC instant of `ticks`.

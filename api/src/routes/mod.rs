@@ -41,16 +41,39 @@ impl ApiVersion {
     }
 }
 
-/// The base URL clients reach us at: configured, or the request's scheme and Host.
+/// The base URL clients reach us at, for `@odata.context` and `@odata.nextLink`: `public_url`
+/// when configured; otherwise the scheme and host the request came through. `Forwarded` and
+/// `X-Forwarded-*` name them only when the peer is one of `trusted_proxies`: from anyone else they
+/// are ignored, so a client cannot point the links (and the bearer token an SDK sends along them)
+/// at a host of its choosing.
 #[must_use]
 pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
-    match &state.config.public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
+    if let Some(url) = &state.config.public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    if req.peer_addr().is_some_and(|peer| state.config.trusts_proxy(peer.ip())) {
+        let info = req.connection_info();
+        if is_authority(info.host()) {
+            return format!("{}://{}", info.scheme(), info.host());
         }
     }
+    let scheme = if req.app_config().secure() { "https" } else { "http" };
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(actix_web::http::uri::Authority::as_str))
+        .filter(|h| is_authority(h))
+        .unwrap_or_else(|| req.app_config().host());
+    format!("{scheme}://{host}")
+}
+
+/// Whether `host` is a plain `host[:port]` (a name, an IPv4 address or a bracketed IPv6 address):
+/// nothing that would change the meaning of a URL built on it.
+fn is_authority(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
 }
 
 /// A stored document as served: v1.0 properties only under `/v1.0`, everything under `/beta`.

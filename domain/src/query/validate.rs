@@ -7,7 +7,7 @@ use super::filter::{CmpOp, Filter, Func, Operand, Scalar, SortKey, TextMatch};
 use super::registry::{CollectionField, Element, EntitySet, Field, Source, ValueType};
 use crate::odata::ast::{CompareOp, Expr, ExprKind, InRhs, LambdaKind, Literal, MemberPath};
 use crate::odata::{self, OrderItem};
-use crate::time::{TICKS_PER_DAY, to_ticks};
+use crate::time::{TICKS_PER_DAY, checked_ticks};
 
 /// Most items an `in (...)` list may hold.
 pub const MAX_IN_LIST: usize = 200;
@@ -437,6 +437,10 @@ fn literal_kind(s: &Scalar) -> &'static str {
     }
 }
 
+fn out_of_range(offset: usize, value: &dyn std::fmt::Display) -> QueryError {
+    err(offset, format!("the date or time '{value}' is outside the years 0001 to 9999 that timestamps here can hold"))
+}
+
 /// A parsed literal as a normalised scalar.
 fn literal(offset: usize, l: &Literal) -> Result<Scalar, QueryError> {
     Ok(match l {
@@ -456,14 +460,16 @@ fn literal(offset: usize, l: &Literal) -> Result<Scalar, QueryError> {
         }
         Literal::String(s) => Scalar::Text(s.to_lowercase()),
         Literal::Guid(g) => Scalar::Text(g.to_key()),
-        Literal::Date(d) => Scalar::Ticks(
-            d.and_hms_opt(0, 0, 0)
-                .map(|n| to_ticks(n.and_utc()))
-                .ok_or_else(|| err(offset, "invalid date"))?
-                .div_euclid(TICKS_PER_DAY)
-                * TICKS_PER_DAY,
-        ),
-        Literal::DateTimeOffset(dt) => Scalar::Ticks(to_ticks(dt.with_timezone(&chrono::Utc))),
+        Literal::Date(d) => {
+            let ticks = d
+                .and_hms_opt(0, 0, 0)
+                .and_then(|n| checked_ticks(n.and_utc()))
+                .ok_or_else(|| out_of_range(offset, d))?;
+            Scalar::Ticks(ticks.div_euclid(TICKS_PER_DAY) * TICKS_PER_DAY)
+        }
+        Literal::DateTimeOffset(dt) => {
+            Scalar::Ticks(checked_ticks(dt.with_timezone(&chrono::Utc)).ok_or_else(|| out_of_range(offset, dt))?)
+        }
         Literal::Enum(e) => match e.members.as_slice() {
             [one] => Scalar::Text(one.to_lowercase()),
             _ => return Err(err(offset, "flag enum values with several members are not supported here")),
@@ -526,6 +532,21 @@ mod tests {
 
     fn bad(f: &str) -> String {
         resolve_filter(&SIGN_INS, f).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn timestamps_outside_years_1_to_9999_are_refused_by_name() {
+        for f in [
+            "createdDateTime ge 100000-01-01",
+            "createdDateTime ge 0000-12-31",
+            "createdDateTime lt -0001-01-01T00:00:00Z",
+            "createdDateTime ge 10000-01-01T00:00:00Z",
+        ] {
+            let e = bad(f);
+            assert!(e.contains("outside the years 0001 to 9999"), "{f}: {e}");
+        }
+        assert!(resolve_filter(&SIGN_INS, "createdDateTime ge 9999-12-31T23:59:59.9999999Z").is_ok());
+        assert!(resolve_filter(&SIGN_INS, "createdDateTime ge 0001-01-01").is_ok());
     }
 
     #[test]

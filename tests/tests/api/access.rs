@@ -19,6 +19,12 @@ async fn bad_tokens_are_401_with_a_bearer_challenge() {
     let expired = api::auth::Claims { exp: now - 3600, ..good.clone() };
     let not_yet = api::auth::Claims { nbf: Some(now + 3600), ..good.clone() };
     let wrong_aud = api::auth::Claims { aud: Some("api://someone-else".into()), ..good.clone() };
+    let Some(api::auth::Audience::One(ours)) = good.aud.clone() else { panic!("one audience") };
+    let wrong_auds = api::auth::Claims {
+        aud: Some(api::auth::Audience::Many(vec!["api://a".into(), "api://b".into()])),
+        ..good.clone()
+    };
+    let no_auds = api::auth::Claims { aud: Some(api::auth::Audience::Many(vec![])), ..good.clone() };
     let no_tid = api::auth::Claims { tid: None, ..good.clone() };
     let bad_tid = api::auth::Claims { tid: Some("contoso".into()), ..good.clone() };
     let other_secret = api::auth::sign_hs256(b"another-secret-another-secret-another", &good).unwrap();
@@ -36,6 +42,8 @@ async fn bad_tokens_are_401_with_a_bearer_challenge() {
         ("expired", Some(format!("Bearer {}", sign(&expired)))),
         ("not yet valid", Some(format!("Bearer {}", sign(&not_yet)))),
         ("wrong audience", Some(format!("Bearer {}", sign(&wrong_aud)))),
+        ("no listed audience is ours", Some(format!("Bearer {}", sign(&wrong_auds)))),
+        ("an empty audience list", Some(format!("Bearer {}", sign(&no_auds)))),
         ("no tid", Some(format!("Bearer {}", sign(&no_tid)))),
         ("tid not a guid", Some(format!("Bearer {}", sign(&bad_tid)))),
         ("other secret", Some(format!("Bearer {other_secret}"))),
@@ -54,6 +62,13 @@ async fn bad_tokens_are_401_with_a_bearer_challenge() {
     }
     let (s, _) = app.get("/v1.0/auditLogs/signIns", &sign(&good)).await;
     assert_eq!(s, StatusCode::OK);
+    // RFC 7519 allows `aud` as an array: accepted when one of its audiences is ours.
+    let listed = api::auth::Claims {
+        aud: Some(api::auth::Audience::Many(vec!["api://someone-else".into(), ours])),
+        ..good.clone()
+    };
+    let (s, b) = app.get("/v1.0/auditLogs/signIns", &sign(&listed)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
 }
 
 #[actix_web::test]
