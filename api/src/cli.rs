@@ -9,10 +9,9 @@ use domain::ids::{Guid, LicenseTier, TenantId};
 use domain::principal::DirectoryRole;
 use storage::Store;
 
-use crate::auth::{TokenVerifier, sign_hs256};
+use crate::auth::sign_hs256;
 use crate::config::{Config, Overrides};
 use crate::routes::ingest::{BodyFormat, Kind, parse_body, validate};
-use crate::state::AppState;
 
 #[derive(Debug, Parser)]
 #[command(name = "idtrail", version, about = "A self-hosted, Microsoft Graph-compatible identity reporting service")]
@@ -260,11 +259,7 @@ fn init_logging(filter: &str) {
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let retention = config.retention().map_err(anyhow::Error::msg)?;
-    let default_tier = LicenseTier::parse(&config.default_license)?;
-    Ok(Store::open(&config.database_url, config.pool_size)
-        .with_context(|| format!("opening {}", config.database_url))?
-        .with_policy(retention, default_tier))
+    crate::startup::open_store(config, Arc::new(domain::time::SystemClock))
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -282,73 +277,34 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let addr = config.bind_addr().map_err(anyhow::Error::msg)?;
-    let store = {
-        let config = config.clone();
-        actix_web::rt::task::spawn_blocking(move || open_store(&config)).await??
-    };
-    let store = Arc::new(store);
-    {
-        let store = store.clone();
-        actix_web::rt::task::spawn_blocking(move || store.create_partitions_ahead(7)).await??;
-    }
+    let options = crate::startup::Options { hs256_secret: secret.clone(), ..crate::startup::Options::default() };
+    let started = crate::startup::start(config.clone(), options).await?;
     if dev_mode {
-        let store2 = store.clone();
+        let store = started.state.store.clone();
         let load_demo = config.demo_on_empty;
         let present = actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<Vec<TenantId>> {
-            if load_demo && store2.tenants()?.is_empty() {
+            if load_demo && store.tenants()?.is_empty() {
                 let started = std::time::Instant::now();
                 tracing::info!("empty database: loading 30 days of demo data");
                 let cfg = domain::demo::DemoConfig { sign_ins: 50_000, days: 30, seed: 1, end: chrono::Utc::now() };
-                let s = crate::demo::load(&store2, &cfg)?;
+                let s = crate::demo::load(&store, &cfg)?;
                 tracing::info!(inserted = s.inserted, seconds = started.elapsed().as_secs_f64(), "demo data loaded");
             }
-            Ok(store2.tenants()?.into_iter().map(|t| t.id).collect())
+            Ok(store.tenants()?.into_iter().map(|t| t.id).collect())
         })
         .await??;
         let base = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         println!("{}", crate::demo::banner(&config, secret.as_deref().unwrap_or_default(), &base, &present)?);
     }
-    // May fetch the JWKS URL: off the async workers.
-    let verifier = {
-        let (config, secret) = (config.clone(), secret.clone());
-        actix_web::rt::task::spawn_blocking(move || TokenVerifier::from_config(&config, secret.as_deref()))
-            .await?
-            .map_err(anyhow::Error::msg)?
-    };
-    let state = AppState::new(store.clone(), verifier, config).map_err(anyhow::Error::msg)?;
-    // Keep a week of partitions ahead; harmless on SQLite.
-    actix_web::rt::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            let store = store.clone();
-            if let Ok(Err(e)) = actix_web::rt::task::spawn_blocking(move || store.create_partitions_ahead(7)).await {
-                tracing::warn!(error = %e, "creating partitions ahead failed");
-            }
-        }
-    });
-    let purge_every = state.config.purge_interval_seconds;
-    if purge_every > 0 {
-        let store = state.store.clone();
-        actix_web::rt::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(purge_every));
-            loop {
-                tick.tick().await;
-                let store = store.clone();
-                match actix_web::rt::task::spawn_blocking(move || store.purge(false)).await {
-                    Ok(Ok(r)) => tracing::info!(sign_ins = r.total_sign_ins(), "purge done"),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "purge failed"),
-                    Err(e) => tracing::warn!(error = %e, "purge task failed"),
-                }
-            }
-        });
-    }
     tracing::info!(%addr, "listening");
+    let state = started.state.clone();
     actix_web::HttpServer::new(move || crate::app(state.clone()))
         .bind(addr)
         .with_context(|| format!("binding {addr}"))?
         .run()
         .await?;
+    // The background loops stop with the server.
+    drop(started);
     Ok(())
 }
 

@@ -31,7 +31,7 @@ fn plan(conn: &mut AnyConnection, sql: &storage::sql::Sql) -> String {
 #[actix_web::test]
 async fn portal_filters_use_an_index_on_postgres() {
     let Some(db) = postgres_db() else { return };
-    let app = TestApp::new(db);
+    let app = TestApp::new(db).await;
     let now = app.now();
     let docs: Vec<serde_json::Value> =
         (1..=200).map(|n| sign_in_doc(n, now - chrono::Duration::minutes(n.try_into().unwrap()), USER_OID)).collect();
@@ -82,7 +82,7 @@ async fn portal_filters_use_an_index_on_postgres() {
 #[actix_web::test]
 async fn a_rare_policy_result_is_found_from_its_index_on_postgres() {
     let Some(db) = postgres_db() else { return };
-    let app = TestApp::new(db);
+    let app = TestApp::new(db).await;
     let now = app.now();
     let docs: Vec<serde_json::Value> = (1..=2000)
         .map(|n| {
@@ -113,7 +113,18 @@ async fn a_rare_policy_result_is_found_from_its_index_on_postgres() {
     let sql = app.store.sign_in_page_sql(&query, &view);
     let text = plan(&mut conn, &sql);
     assert!(text.contains("_tenant_id_result_"), "the policy result index is not used:\n{text}");
-    assert!(!text.contains("Seq Scan on sign_ins"), "sign-ins are scanned:\n{text}");
+    // Startup made a week of day partitions ahead: they are empty, and scanning them costs
+    // nothing. The partitions that hold the rows must be reached through an index.
+    let days: std::collections::BTreeSet<String> = docs
+        .iter()
+        .map(|d| {
+            let at = chrono::DateTime::parse_from_rfc3339(d["createdDateTime"].as_str().unwrap()).unwrap();
+            format!("sign_ins_d{}", at.with_timezone(&chrono::Utc).format("%Y%m%d"))
+        })
+        .collect();
+    for day in &days {
+        assert!(!text.contains(&format!("Seq Scan on {day} ")), "{day} is scanned:\n{text}");
+    }
     let (page, _) = app.store.sign_in_page(&query).unwrap();
     assert_eq!(page.len(), 5, "2000 sign-ins, every 400th failed a policy");
 }

@@ -113,10 +113,7 @@ async fn json_arrays_and_framing_errors() {
 
 #[actix_web::test]
 async fn bodies_over_the_limit_get_413() {
-    let mut app = TestApp::new(sqlite_db());
-    let mut config = (*app.state.config).clone();
-    config.max_ingest_bytes = 1000;
-    app.state.config = std::sync::Arc::new(config);
+    let app = TestApp::with_config(sqlite_db(), |c| c.max_ingest_bytes = 1000).await;
     let body: String = (1..=10).map(|n| format!("{}\n", sign_in_doc(n, app.now(), USER_OID))).collect();
     let req = TestRequest::post()
         .uri("/ingest/signIns")
