@@ -1,5 +1,7 @@
 //! The `idtrail` command line: `serve` (the default), `demo`, `ingest`, `token`, `tenant`, `openapi`.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -9,11 +11,12 @@ use domain::ids::{Guid, LicenseTier, TenantId};
 use domain::principal::DirectoryRole;
 use storage::Store;
 
-use crate::auth::{TokenVerifier, sign_hs256};
+use crate::auth::sign_hs256;
 use crate::config::{Config, Overrides};
-use crate::routes::ingest::{BodyFormat, parse_body, validate};
-use crate::state::AppState;
+use crate::routes::ingest::{Batch, BodyFormat, ReadError, read_records};
 
+/// The options every command takes (`--config`, `--database-url`) are global; the serving ones
+/// belong to `serve` (and to `idtrail` alone, which serves): other commands do not offer them.
 #[derive(Debug, Parser)]
 #[command(name = "idtrail", version, about = "A self-hosted, Microsoft Graph-compatible identity reporting service")]
 pub struct Cli {
@@ -23,20 +26,29 @@ pub struct Cli {
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (overrides IDTRAIL_DATABASE_URL).
     #[arg(long, global = true)]
     pub database_url: Option<String>,
-    /// Address to listen on (overrides IDTRAIL_BIND).
-    #[arg(long, global = true)]
-    pub bind: Option<String>,
-    /// Public base URL for @odata links (overrides IDTRAIL_PUBLIC_URL).
-    #[arg(long, global = true)]
-    pub public_url: Option<String>,
+    /// `idtrail` without a command serves: these are `serve`'s options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The options of `serve`.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Serve options")]
+pub struct ServeArgs {
+    /// Address to listen on (overrides IDTRAIL_BIND).
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Public base URL for @odata links (overrides IDTRAIL_PUBLIC_URL).
+    #[arg(long)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API (the default). In development mode an empty database gets demo data.
-    Serve,
+    Serve(ServeArgs),
     /// Load deterministic demo data: three tenants (p2, p1, free) and their sign-ins.
     Demo {
         #[arg(long, default_value_t = 50_000)]
@@ -47,6 +59,12 @@ pub enum Command {
         seed: u64,
     },
     /// Ingest a file of Graph-shaped records (NDJSON or a JSON array) into a tenant.
+    ///
+    /// The file is read as a stream, twice: first every record is validated, and one bad record
+    /// refuses the whole file (nothing is stored; the bad records are listed by line or index).
+    /// Then it is stored in batches of 5,000 records, each in one transaction and idempotent by
+    /// id: an interrupted run can simply be run again. Memory stays bounded whatever the file's
+    /// size; standard input (`-`) is first copied to a temporary file.
     Ingest {
         /// Tenant id (GUID).
         #[arg(long)]
@@ -168,11 +186,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         print!("{}", openapi::document_json().map_err(anyhow::Error::msg)?);
         return Ok(());
     }
-    let overrides = Overrides { database_url: cli.database_url, bind: cli.bind, public_url: cli.public_url };
+    let (command, ServeArgs { bind, public_url }) = command_of(cli.command, cli.serve)?;
+    let overrides = Overrides { database_url: cli.database_url, bind, public_url };
     let config = Config::load(cli.config.as_deref(), &overrides).map_err(anyhow::Error::msg)?;
     init_logging(&config.log);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
+    match command {
+        Command::Serve(_) => actix_web::rt::System::new().block_on(serve(config)),
         Command::Demo { sign_ins, days, seed } => {
             let store = open_store(&config)?;
             let cfg = ::demo::DemoConfig { sign_ins, days, seed, end: chrono::Utc::now() };
@@ -187,7 +206,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Ingest { tenant, kind, file } => ingest_file(&config, &tenant, &kind, &file),
+        Command::Ingest { tenant, kind, file } => {
+            let o = ingest_file(&config, &tenant, &kind, &file, FILE_BATCH_RECORDS)?;
+            println!(
+                "{}",
+                serde_json::json!({"inserted": o.inserted, "duplicates": o.duplicates, "expired": o.expired})
+            );
+            Ok(())
+        }
         Command::Token { tenant, oid, upn, roles, app_permissions, scp, expires_in } => {
             let tenant = TenantId::parse(&tenant)?;
             let (secret, _) = resolve_secret(&config, false)?;
@@ -252,6 +278,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The command to run and its serving options. Serving options before another command
+/// (`idtrail --bind ADDR purge`) are refused: they would mean nothing to it.
+fn command_of(command: Option<Command>, before: ServeArgs) -> anyhow::Result<(Command, ServeArgs)> {
+    match command {
+        None => Ok((Command::Serve(before.clone()), before)),
+        Some(Command::Serve(args)) => Ok((Command::Serve(args.clone()), merge(args, before))),
+        Some(_) if before.bind.is_some() || before.public_url.is_some() => {
+            bail!("--bind and --public-url are options of `idtrail serve`; other commands do not take them")
+        }
+        Some(other) => Ok((other, ServeArgs::default())),
+    }
+}
+
+/// `serve`'s own options, else those given before it (`idtrail --bind ADDR serve`).
+fn merge(args: ServeArgs, before: ServeArgs) -> ServeArgs {
+    ServeArgs { bind: args.bind.or(before.bind), public_url: args.public_url.or(before.public_url) }
+}
+
 fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
@@ -260,11 +304,7 @@ fn init_logging(filter: &str) {
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let retention = config.retention().map_err(anyhow::Error::msg)?;
-    let default_tier = LicenseTier::parse(&config.default_license)?;
-    Ok(Store::open(&config.database_url, config.pool_size)
-        .with_context(|| format!("opening {}", config.database_url))?
-        .with_policy(retention, default_tier))
+    crate::startup::open_store(config, Arc::new(domain::time::SystemClock))
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -282,107 +322,192 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let addr = config.bind_addr().map_err(anyhow::Error::msg)?;
-    let store = {
-        let config = config.clone();
-        actix_web::rt::task::spawn_blocking(move || open_store(&config)).await??
-    };
-    let store = Arc::new(store);
-    {
-        let store = store.clone();
-        actix_web::rt::task::spawn_blocking(move || store.create_partitions_ahead(7)).await??;
-    }
+    let options = crate::startup::Options { hs256_secret: secret.clone(), ..crate::startup::Options::default() };
+    let started = crate::startup::start(config.clone(), options).await?;
     if dev_mode {
-        let store2 = store.clone();
+        let store = started.state.store.clone();
         let load_demo = config.demo_on_empty;
         let present = actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<Vec<TenantId>> {
-            if load_demo && store2.tenants()?.is_empty() {
+            if load_demo && store.tenants()?.is_empty() {
                 let started = std::time::Instant::now();
                 tracing::info!("empty database: loading 30 days of demo data");
                 let cfg = ::demo::DemoConfig { sign_ins: 50_000, days: 30, seed: 1, end: chrono::Utc::now() };
-                let s = crate::demo::load(&store2, &cfg)?;
+                let s = crate::demo::load(&store, &cfg)?;
                 tracing::info!(inserted = s.inserted, seconds = started.elapsed().as_secs_f64(), "demo data loaded");
             }
-            Ok(store2.tenants()?.into_iter().map(|t| t.id).collect())
+            Ok(store.tenants()?.into_iter().map(|t| t.id).collect())
         })
         .await??;
         let base = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         println!("{}", crate::demo::banner(&config, secret.as_deref().unwrap_or_default(), &base, &present)?);
     }
-    // May fetch the JWKS URL: off the async workers.
-    let verifier = {
-        let (config, secret) = (config.clone(), secret.clone());
-        actix_web::rt::task::spawn_blocking(move || TokenVerifier::from_config(&config, secret.as_deref()))
-            .await?
-            .map_err(anyhow::Error::msg)?
-    };
-    let state = AppState::new(store.clone(), verifier, config).map_err(anyhow::Error::msg)?;
-    // Keep a week of partitions ahead; harmless on SQLite.
-    actix_web::rt::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            let store = store.clone();
-            if let Ok(Err(e)) = actix_web::rt::task::spawn_blocking(move || store.create_partitions_ahead(7)).await {
-                tracing::warn!(error = %e, "creating partitions ahead failed");
-            }
-        }
-    });
-    let purge_every = state.config.purge_interval_seconds;
-    if purge_every > 0 {
-        let store = state.store.clone();
-        actix_web::rt::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(purge_every));
-            loop {
-                tick.tick().await;
-                let store = store.clone();
-                match actix_web::rt::task::spawn_blocking(move || store.purge(false)).await {
-                    Ok(Ok(r)) => tracing::info!(sign_ins = r.total_sign_ins(), "purge done"),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "purge failed"),
-                    Err(e) => tracing::warn!(error = %e, "purge task failed"),
-                }
-            }
-        });
-    }
     tracing::info!(%addr, "listening");
+    let state = started.state.clone();
     actix_web::HttpServer::new(move || crate::app(state.clone()))
         .bind(addr)
         .with_context(|| format!("binding {addr}"))?
         .run()
         .await?;
+    // The background loops stop with the server.
+    drop(started);
     Ok(())
 }
 
-fn ingest_file(config: &Config, tenant: &str, kind: &str, file: &Path) -> anyhow::Result<()> {
+/// Records `idtrail ingest` stores per transaction.
+pub const FILE_BATCH_RECORDS: usize = 5_000;
+
+/// Bad records of a refused file printed (all are counted).
+const LISTED_FILE_ERRORS: usize = 20;
+
+/// `idtrail ingest`: streams `file` (NDJSON, or a JSON array when its first character is `[`;
+/// `-` is standard input, copied to a temporary file first because it is read twice). First every
+/// record is validated, keeping only the errors: one bad record refuses the file and nothing is
+/// stored. Then the file is read again and stored in batches of `batch_records`, each in one
+/// transaction and idempotent by id, so a run that is interrupted can be run again: what was
+/// stored is counted as duplicates. Memory holds one batch, whatever the file's size.
+///
+/// # Errors
+/// A bad tenant or kind, an unreadable file, invalid records (nothing stored), or a database
+/// error (the batches stored before it stay stored).
+pub fn ingest_file(
+    config: &Config,
+    tenant: &str,
+    kind: &str,
+    file: &Path,
+    batch_records: usize,
+) -> anyhow::Result<storage::IngestOutcome> {
     let kind = crate::routes::ingest::ingest_set(kind).map_err(|e| anyhow::anyhow!("--kind: {e}"))?;
+    let new_batch = || Batch::new(kind).map_err(|e| anyhow::anyhow!("--kind: {e}"));
     let tenant = TenantId::parse(tenant)?;
-    let bytes = if file.as_os_str() == "-" {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
-        v
+    let batch_records = batch_records.max(1);
+    let spooled;
+    let path = if file.as_os_str() == "-" {
+        spooled = Spool::stdin()?;
+        spooled.path.as_path()
     } else {
-        std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
+        file
     };
-    let format = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        BodyFormat::JsonArray
-    } else {
-        BodyFormat::Ndjson
+    let open = || -> anyhow::Result<BufReader<File>> {
+        let f = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(BufReader::with_capacity(1 << 20, f))
     };
-    let docs = parse_body(&bytes, format).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let batch = match validate(kind, &tenant, docs) {
-        Ok(r) => r,
-        Err(crate::error::ApiError::InvalidRecords { message, records }) => {
-            for r in records.iter().take(20) {
-                eprintln!("record {}: {}", r.index, r.reason);
+    let format = sniff_format(open()?).with_context(|| format!("reading {}", path.display()))?;
+
+    // First pass: validate everything, keeping only the errors.
+    let (mut total, mut bad, mut listed) = (0usize, 0usize, Vec::new());
+    let mut scratch = new_batch()?;
+    let read = read_records(open()?, format, |at, record| -> Result<(), std::convert::Infallible> {
+        total += 1;
+        if let Err(reason) = record.and_then(|d| scratch.push(&tenant, d)) {
+            bad += 1;
+            if listed.len() < LISTED_FILE_ERRORS {
+                listed.push(format!("{at}: {reason}"));
             }
-            bail!("{message}");
         }
-        Err(e) => bail!("{e}"),
-    };
+        if scratch.len() >= batch_records {
+            scratch.clear();
+        }
+        Ok(())
+    });
+    drop(scratch);
+    match read {
+        Ok(()) => {}
+        Err(ReadError::Unreadable(why)) => bail!("{}: {why}; nothing was stored", path.display()),
+        Err(ReadError::Stopped(never)) => match never {},
+    }
+    if total == 0 {
+        bail!("{} holds no records; nothing was stored", path.display());
+    }
+    if bad > 0 {
+        for line in &listed {
+            eprintln!("{line}");
+        }
+        let shown =
+            if bad > listed.len() { format!(" (the first {} are listed)", listed.len()) } else { String::new() };
+        bail!(
+            "{bad} of {total} records are invalid{shown}; nothing was stored. First: {}",
+            listed.first().map_or("", String::as_str)
+        );
+    }
+
+    // Second pass: store, batch by batch.
     let store = open_store(config)?;
     store.ensure_tenant(&tenant, LicenseTier::parse(&config.default_license)?)?;
-    let o = batch.store(&store, &tenant)?;
-    println!("{}", serde_json::json!({"inserted": o.inserted, "duplicates": o.duplicates, "expired": o.expired}));
-    Ok(())
+    let mut outcome = storage::IngestOutcome::default();
+    let mut batch = new_batch()?;
+    let mut stored = 0usize;
+    let mut flush = |batch: Batch| -> anyhow::Result<()> {
+        let n = batch.len();
+        let o = batch.store(&store, &tenant)?;
+        outcome.inserted += o.inserted;
+        outcome.duplicates += o.duplicates;
+        outcome.expired += o.expired;
+        stored += n;
+        tracing::info!(stored, total, "batch stored");
+        Ok(())
+    };
+    let read = read_records(open()?, format, |at, record| -> anyhow::Result<()> {
+        let added = record.and_then(|d| batch.push(&tenant, d));
+        added.map_err(|reason| anyhow::anyhow!("{at}: {reason}: the file changed after it was validated"))?;
+        if batch.len() >= batch_records {
+            flush(std::mem::replace(&mut batch, new_batch()?))?;
+        }
+        Ok(())
+    });
+    let finished = match read {
+        Ok(()) if batch.is_empty() => Ok(()),
+        Ok(()) => flush(batch),
+        Err(ReadError::Unreadable(why)) => Err(anyhow::anyhow!("{}: {why}", path.display())),
+        Err(ReadError::Stopped(e)) => Err(e),
+    };
+    if let Err(e) = finished {
+        bail!(
+            "{e:#}. {stored} of {total} records were stored (in whole batches of {batch_records}); \
+             running the same command again stores the rest and skips what is stored"
+        );
+    }
+    Ok(outcome)
+}
+
+/// The framing of a file: a JSON array when its first character that is not white space is `[`.
+fn sniff_format(mut reader: impl BufRead) -> std::io::Result<BodyFormat> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(BodyFormat::Ndjson);
+        }
+        if let Some(b) = buf.iter().find(|b| !b.is_ascii_whitespace()) {
+            return Ok(if *b == b'[' { BodyFormat::JsonArray } else { BodyFormat::Ndjson });
+        }
+        let n = buf.len();
+        reader.consume(n);
+    }
+}
+
+/// Standard input copied to a temporary file (removed when dropped), so it can be read twice.
+struct Spool {
+    path: PathBuf,
+}
+
+impl Spool {
+    fn stdin() -> anyhow::Result<Self> {
+        let n: u64 = rand::random();
+        let spool = Self { path: std::env::temp_dir().join(format!("idtrail-ingest-{n:016x}.tmp")) };
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&spool.path)
+            .with_context(|| format!("creating {}", spool.path.display()))?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut f)
+            .with_context(|| format!("copying standard input to {}", spool.path.display()))?;
+        Ok(spool)
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 fn tenant_json(t: &storage::Tenant) -> serde_json::Value {
@@ -459,12 +584,12 @@ mod tests {
         let bad = dir.join("bad.json");
         std::fs::write(&bad, format!("[{}, {{\"id\": 1}}]", doc("66ea54eb-6301-4ee5-be62-ff5a759b0102"))).unwrap();
         assert!(
-            ingest_file(&config, tenant, "signIns", &bad)
+            ingest_file(&config, tenant, "signIns", &bad, 1)
                 .unwrap_err()
                 .to_string()
                 .contains("1 of 2 records are invalid")
         );
-        ingest_file(&config, tenant, "signIns", &good).unwrap();
+        ingest_file(&config, tenant, "signIns", &good, 1).unwrap();
         let store = open_store(&config).unwrap();
         let t = TenantId::parse(tenant).unwrap();
         let q = storage::Query {
@@ -478,8 +603,49 @@ mod tests {
         };
         let view = store.tenant_view(&t).unwrap();
         assert_eq!(store.count_in(&q, &view).unwrap(), 2, "the bad file stored nothing");
-        assert!(ingest_file(&config, tenant, "audits", &good).is_err());
+        assert!(ingest_file(&config, tenant, "audits", &good, 1).is_err());
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn serving_options_are_offered_only_where_they_mean_something() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let parse = |args: &[&str]| Cli::try_parse_from(std::iter::once("idtrail").chain(args.iter().copied()));
+        for args in [
+            &["ingest", "--tenant", "t", "--bind", "127.0.0.1:1", "f"][..],
+            &["ingest", "--public-url", "https://x", "--tenant", "t", "f"],
+            &["token", "--tenant", "t", "--bind", "127.0.0.1:1"],
+            &["tenant", "list", "--public-url", "https://x"],
+            &["purge", "--bind", "127.0.0.1:1"],
+            &["demo", "--bind", "127.0.0.1:1"],
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{args:?}: {err}");
+        }
+        // Before the command, too: they would mean nothing to it.
+        let cli = parse(&["--public-url", "https://x", "purge"]).unwrap();
+        let err = command_of(cli.command, cli.serve).unwrap_err().to_string();
+        assert!(err.contains("options of `idtrail serve`"), "{err}");
+        let mut cli = Cli::command();
+        cli.build();
+        let help = cli.find_subcommand_mut("ingest").unwrap().render_long_help().to_string();
+        assert!(!help.contains("--bind") && !help.contains("--public-url"), "{help}");
+        assert!(help.contains("--database-url") && help.contains("validated"), "{help}");
+
+        let serving = |args: &[&str]| {
+            let cli = parse(args).unwrap();
+            let (command, args) = command_of(cli.command, cli.serve).unwrap();
+            assert!(matches!(command, Command::Serve(_)));
+            (args.bind.unwrap_or_default(), args.public_url.unwrap_or_default())
+        };
+        let both = ("127.0.0.1:1".to_owned(), "https://x".to_owned());
+        assert_eq!(serving(&["serve", "--bind", "127.0.0.1:1", "--public-url", "https://x"]), both);
+        assert_eq!(serving(&["--bind", "127.0.0.1:1", "--public-url", "https://x"]), both, "idtrail alone serves");
+        assert_eq!(serving(&["--bind", "127.0.0.1:1", "serve", "--public-url", "https://x"]), both);
+        let cli = parse(&["--database-url", "sqlite://x.db", "purge", "--config", "c.toml"]).unwrap();
+        assert!(cli.database_url.is_some() && cli.config.is_some(), "shared options stay global");
+        assert!(parse(&["ingest", "--database-url", "sqlite://x.db", "--tenant", "t", "f"]).is_ok());
     }
 
     #[test]

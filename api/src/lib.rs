@@ -14,6 +14,7 @@ pub mod paging;
 pub mod query;
 pub mod ratelimit;
 pub mod routes;
+pub mod startup;
 pub mod state;
 
 use actix_web::body::MessageBody;

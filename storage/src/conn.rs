@@ -117,8 +117,11 @@ const WRITER_CACHE_KIB: u32 = 64 * 1024;
 /// cache is dropped whenever another connection commits, and a scan's pages come from the OS cache
 /// anyway (16 MB measured slower under concurrency, and multiplied memory by the pool size); the
 /// writer has its own, larger one (`establish_writer`). The WAL is truncated back to 64 MB after
-/// checkpoints instead of keeping its peak size.
-pub const SQLITE_SESSION: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; \
+/// checkpoints instead of keeping its peak size. The busy timeout comes first: the `journal_mode`
+/// statement reads the database, and the last connection of another store closing (it checkpoints
+/// and removes the WAL under an exclusive lock) would otherwise fail it at once with "database is
+/// locked".
+pub const SQLITE_SESSION: &str = "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
      PRAGMA journal_size_limit = 67108864;";
 

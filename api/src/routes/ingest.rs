@@ -6,6 +6,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::ids::TenantId;
+use domain::query::EntitySet;
 use domain::sets::SetKind;
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
@@ -44,22 +45,80 @@ fn not_ingested(name: &str) -> ApiError {
 
 /// A validated batch of one data set.
 #[derive(Debug)]
-pub enum Batch {
+pub struct Batch {
+    records: Records,
+}
+
+#[derive(Debug)]
+enum Records {
     SignIns(Vec<SignInRecord>),
-    Records(Vec<Record>),
+    /// Records of a set stored through its registry (audits, risk detections).
+    Documents(&'static EntitySet, Vec<Record>),
     RiskyUsers(Vec<RiskyUserChange>),
 }
 
 impl Batch {
+    /// An empty batch of `kind`.
+    ///
+    /// # Errors
+    /// [`ApiError::NotFound`] for a set that is not ingested on its own.
+    pub fn new(kind: SetKind) -> Result<Self, ApiError> {
+        let records = match kind {
+            SetKind::SignIns => Records::SignIns(Vec::new()),
+            SetKind::DirectoryAudits | SetKind::RiskDetections => Records::Documents(kind.registry(), Vec::new()),
+            SetKind::RiskyUsers => Records::RiskyUsers(Vec::new()),
+            // Written by the risky-user changes they record, never pushed on their own.
+            SetKind::RiskyUserHistory => return Err(not_ingested(kind.segment())),
+        };
+        Ok(Self { records })
+    }
+
+    /// The records in the batch.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match &self.records {
+            Records::SignIns(r) => r.len(),
+            Records::Documents(_, r) => r.len(),
+            Records::RiskyUsers(r) => r.len(),
+        }
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops the records, keeping the batch's set.
+    pub fn clear(&mut self) {
+        match &mut self.records {
+            Records::SignIns(r) => r.clear(),
+            Records::Documents(_, r) => r.clear(),
+            Records::RiskyUsers(r) => r.clear(),
+        }
+    }
+
+    /// Validates `doc` as a record of the batch's data set (for `tenant`) and adds it.
+    ///
+    /// # Errors
+    /// Why the document is not a valid record; the batch is unchanged then.
+    pub fn push(&mut self, tenant: &TenantId, doc: Map<String, Value>) -> Result<(), String> {
+        match &mut self.records {
+            Records::SignIns(r) => r.push(SignInRecord::from_document(tenant, doc)?),
+            Records::Documents(set, r) => r.push(Record::from_document(set, doc)?),
+            Records::RiskyUsers(r) => r.push(RiskyUserChange::from_document(doc)?),
+        }
+        Ok(())
+    }
+
     /// Stores the batch for `tenant`, all or nothing.
     ///
     /// # Errors
     /// Database errors; nothing is stored then.
     pub fn store(self, store: &Store, tenant: &TenantId) -> StorageResult<IngestOutcome> {
-        match self {
-            Self::SignIns(r) => store.ingest_sign_ins(tenant, r),
-            Self::Records(r) => store.ingest_records(tenant, r),
-            Self::RiskyUsers(r) => store.ingest_risky_users(tenant, r),
+        match self.records {
+            Records::SignIns(r) => store.ingest_sign_ins(tenant, r),
+            Records::Documents(_, r) => store.ingest_records(tenant, r),
+            Records::RiskyUsers(r) => store.ingest_risky_users(tenant, r),
         }
     }
 }
@@ -151,6 +210,18 @@ fn body_format(req: &HttpRequest) -> Result<BodyFormat, ApiError> {
 /// A record of a batch, or why it is not one.
 pub type ParsedRecord = Result<Map<String, Value>, String>;
 
+fn as_object(v: Value) -> ParsedRecord {
+    match v {
+        Value::Object(m) => Ok(m),
+        other => Err(format!("a record must be a JSON object, not {}", kind_of(&other))),
+    }
+}
+
+/// One NDJSON line (not blank) as a record.
+fn record_of_line(line: &str) -> ParsedRecord {
+    serde_json::from_str::<Value>(line).map_err(|e| format!("not valid JSON: {e}")).and_then(as_object)
+}
+
 /// Splits a body into documents; each entry is a record or the reason it is not one.
 ///
 /// # Errors
@@ -158,12 +229,6 @@ pub type ParsedRecord = Result<Map<String, Value>, String>;
 /// NDJSON is read line by line, so each record's JSON tree is dropped as soon as it has become a
 /// stored record: peak memory stays near the body's size, not a multiple of it.
 pub fn parse_body(body: &[u8], format: BodyFormat) -> Result<Box<dyn Iterator<Item = ParsedRecord> + '_>, ApiError> {
-    fn as_object(v: Value) -> ParsedRecord {
-        match v {
-            Value::Object(m) => Ok(m),
-            other => Err(format!("a record must be a JSON object, not {}", kind_of(&other))),
-        }
-    }
     match format {
         BodyFormat::JsonArray => {
             let v: Value = serde_json::from_slice(body)
@@ -180,10 +245,112 @@ pub fn parse_body(body: &[u8], format: BodyFormat) -> Result<Box<dyn Iterator<It
         BodyFormat::Ndjson => {
             let text =
                 std::str::from_utf8(body).map_err(|e| ApiError::BadRequest(format!("The body is not UTF-8: {e}.")))?;
-            Ok(Box::new(text.lines().filter(|l| !l.trim().is_empty()).map(|l| {
-                serde_json::from_str::<Value>(l).map_err(|e| format!("not valid JSON: {e}")).and_then(as_object)
-            })))
+            Ok(Box::new(text.lines().filter(|l| !l.trim().is_empty()).map(record_of_line)))
         }
+    }
+}
+
+/// Where a record of a stream is: its line (NDJSON, from 1) or its place in the array (from 0,
+/// as the HTTP path's `index`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    Line(usize),
+    Element(usize),
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Line(n) => write!(f, "line {n}"),
+            Self::Element(n) => write!(f, "record {n}"),
+        }
+    }
+}
+
+/// Why [`read_records`] stopped before the end.
+#[derive(Debug)]
+pub enum ReadError<E> {
+    /// The stream as a whole cannot be read: an I/O error, or a JSON array that is not valid
+    /// JSON (past a syntax error, no further element can be found).
+    Unreadable(String),
+    /// The callback returned this error.
+    Stopped(E),
+}
+
+/// Reads the records of `reader` one at a time, in order, and calls `each` with the position and
+/// the record (or why it is not one): only one record is in memory at a time, whatever the
+/// stream's size. NDJSON is read line by line (blank lines skipped); a JSON array element by
+/// element.
+///
+/// # Errors
+/// [`ReadError::Unreadable`] for an I/O error or a JSON array that is not valid JSON;
+/// [`ReadError::Stopped`] with the error of `each`, which ends the reading.
+pub fn read_records<R, E, F>(mut reader: R, format: BodyFormat, mut each: F) -> Result<(), ReadError<E>>
+where
+    R: std::io::BufRead,
+    F: FnMut(Position, ParsedRecord) -> Result<(), E>,
+{
+    match format {
+        BodyFormat::Ndjson => {
+            let mut line = Vec::new();
+            let mut number = 0;
+            loop {
+                line.clear();
+                let read = reader
+                    .read_until(b'\n', &mut line)
+                    .map_err(|e| ReadError::Unreadable(format!("reading line {}: {e}", number + 1)))?;
+                if read == 0 {
+                    return Ok(());
+                }
+                number += 1;
+                let record = match std::str::from_utf8(&line) {
+                    Ok(text) if text.trim().is_empty() => continue,
+                    Ok(text) => record_of_line(text),
+                    Err(e) => Err(format!("not UTF-8: {e}")),
+                };
+                each(Position::Line(number), record).map_err(ReadError::Stopped)?;
+            }
+        }
+        BodyFormat::JsonArray => {
+            let mut stopped = None;
+            let mut de = serde_json::Deserializer::from_reader(reader);
+            let read =
+                serde::Deserializer::deserialize_seq(&mut de, Elements { each: &mut each, stopped: &mut stopped })
+                    .and_then(|()| de.end());
+            if let Some(e) = stopped {
+                return Err(ReadError::Stopped(e));
+            }
+            read.map_err(|e| ReadError::Unreadable(format!("not a valid JSON array of records: {e}")))
+        }
+    }
+}
+
+/// Hands each element of a JSON array to `each` as soon as it is read.
+struct Elements<'a, F, E> {
+    each: &'a mut F,
+    stopped: &'a mut Option<E>,
+}
+
+impl<'de, F, E> serde::de::Visitor<'de> for Elements<'_, F, E>
+where
+    F: FnMut(Position, ParsedRecord) -> Result<(), E>,
+{
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of records")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(v) = seq.next_element::<Value>()? {
+            if let Err(e) = (self.each)(Position::Element(index), as_object(v)) {
+                *self.stopped = Some(e);
+                return Err(serde::de::Error::custom("stopped by the caller"));
+            }
+            index += 1;
+        }
+        Ok(())
     }
 }
 
@@ -198,26 +365,8 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-/// The records `read` accepts; the others are listed in `errors` by index.
-fn checked<T>(
-    docs: impl Iterator<Item = ParsedRecord>,
-    errors: &mut Vec<RecordError>,
-    total: &mut usize,
-    read: impl Fn(Map<String, Value>) -> Result<T, String>,
-) -> Vec<T> {
-    let mut out = Vec::new();
-    for (index, doc) in docs.enumerate() {
-        *total += 1;
-        match doc.and_then(&read) {
-            Ok(r) => out.push(r),
-            Err(reason) => errors.push(RecordError { index, reason }),
-        }
-    }
-    out
-}
-
-/// Validates every record; any failure refuses the batch, listing each bad record (the HTTP path
-/// and `idtrail ingest` alike).
+/// Validates every record; any failure refuses the batch, listing each bad record (the HTTP path;
+/// `idtrail ingest` validates a file with [`Batch::push`] too, record by record).
 ///
 /// # Errors
 /// [`ApiError::BadRequest`] for an empty batch, [`ApiError::InvalidRecords`] listing bad records.
@@ -228,20 +377,13 @@ pub fn validate(
 ) -> Result<Batch, ApiError> {
     let mut errors = Vec::new();
     let mut total = 0;
-    let docs = docs.into_iter();
-    let batch = match kind {
-        SetKind::SignIns => {
-            Batch::SignIns(checked(docs, &mut errors, &mut total, |d| SignInRecord::from_document(tenant, d)))
+    let mut batch = Batch::new(kind)?;
+    for (index, doc) in docs.into_iter().enumerate() {
+        total += 1;
+        if let Err(reason) = doc.and_then(|d| batch.push(tenant, d)) {
+            errors.push(RecordError { index, reason });
         }
-        SetKind::DirectoryAudits | SetKind::RiskDetections => {
-            Batch::Records(checked(docs, &mut errors, &mut total, |d| Record::from_document(kind.registry(), d)))
-        }
-        SetKind::RiskyUsers => {
-            Batch::RiskyUsers(checked(docs, &mut errors, &mut total, RiskyUserChange::from_document))
-        }
-        // Written by the risky-user changes they record, never pushed on their own.
-        SetKind::RiskyUserHistory => return Err(not_ingested(kind.segment())),
-    };
+    }
     if total == 0 {
         return Err(ApiError::BadRequest("The body holds no records.".into()));
     }

@@ -13,7 +13,7 @@ fn b64(v: &serde_json::Value) -> String {
 
 #[actix_web::test]
 async fn bad_tokens_are_401_with_a_bearer_challenge() {
-    let app = TestApp::new(sqlite_db());
+    let app = TestApp::new(sqlite_db()).await;
     let now = chrono::Utc::now().timestamp();
     let good = user_claims(TENANT_A, ADMIN_OID, &[GLOBAL_ADMIN]);
     let expired = api::auth::Claims { exp: now - 3600, ..good.clone() };
@@ -73,7 +73,7 @@ async fn bad_tokens_are_401_with_a_bearer_challenge() {
 
 #[actix_web::test]
 async fn apps_need_audit_log_read_all() {
-    let app = TestApp::new(sqlite_db());
+    let app = TestApp::new(sqlite_db()).await;
     let (s, b) = app.get("/v1.0/auditLogs/signIns", &app_token(TENANT_A, &["Something.Else"])).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(b["error"]["code"], "Authentication_MSGraphPermissionMissing");

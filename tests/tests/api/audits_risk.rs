@@ -238,7 +238,7 @@ fn doc_ids(docs: &[Value]) -> Vec<String> {
 #[actix_web::test]
 async fn directory_audits_read_back_exactly_and_ingest_is_idempotent() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let now = app.now();
         let admin = risk_admin(TENANT_A);
         let docs: Vec<Value> = (1..=3).map(|n| audit_doc(n, now - Duration::minutes(n as i64 * 7))).collect();
@@ -328,7 +328,7 @@ async fn directory_audits_read_back_exactly_and_ingest_is_idempotent() {
 #[actix_web::test]
 async fn risk_detections_read_back_exactly_with_their_page_sizes() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let now = app.now();
         let admin = risk_admin(TENANT_A);
         let docs: Vec<Value> = (1..=25)
@@ -399,7 +399,7 @@ async fn risk_detections_read_back_exactly_with_their_page_sizes() {
 #[actix_web::test]
 async fn risky_users_read_back_exactly_with_a_first_history_item() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let now = app.now();
         let admin = risk_admin(TENANT_A);
         let u1 = guid(501);
@@ -599,7 +599,7 @@ async fn check_filter(app: &TestApp, path: &str, token: &str, filter: &str, expe
 #[actix_web::test]
 async fn directory_audit_filters_match_the_documented_examples() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let now = app.now();
         let admin = risk_admin(TENANT_A);
         let docs: Vec<Value> = AUDIT_SPECS.iter().enumerate().map(|(i, s)| spec_audit(i, s, now)).collect();
@@ -652,7 +652,7 @@ async fn directory_audit_filters_match_the_documented_examples() {
 #[actix_web::test]
 async fn risk_filters_match_the_documented_examples() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let now = app.now();
         let admin = risk_admin(TENANT_A);
         let specs = [
@@ -734,7 +734,7 @@ async fn risk_filters_match_the_documented_examples() {
 #[actix_web::test]
 async fn paging_walks_every_set_without_duplicates() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let now = app.now();
         let admin = risk_admin(TENANT_A);
         // Equal times on purpose: the id breaks ties, so no row is skipped or repeated.
@@ -813,7 +813,7 @@ fn by_id(items: &[Value]) -> std::collections::BTreeMap<String, Value> {
 #[actix_web::test]
 async fn ingested_changes_append_history_and_only_newer_states_change_the_user() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let now = app.now();
         let admin = risk_admin(TENANT_A);
         let u = guid(801);
@@ -911,7 +911,7 @@ async fn ingested_changes_append_history_and_only_newer_states_change_the_user()
 #[actix_web::test]
 async fn dismiss_and_confirm_compromised_change_the_user_and_leave_a_trail() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let now = app.now();
         let reader = risk_admin(TENANT_A);
         let (u1, u2, u3) = (guid(901), guid(902), guid(903));
@@ -1031,7 +1031,7 @@ async fn dismiss_and_confirm_compromised_change_the_user_and_leave_a_trail() {
 #[actix_web::test]
 async fn action_bodies_are_checked_and_unknown_ids_ignored() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let now = app.now();
         let admin = risk_admin(TENANT_A);
         let u = guid(950);
@@ -1122,7 +1122,7 @@ fn principal(oid: &str) -> Principal {
 #[actix_web::test]
 async fn an_action_that_cannot_write_everything_writes_nothing() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let now = app.now();
         let (u, v) = (guid(960), guid(961));
         let docs = [
@@ -1191,12 +1191,12 @@ async fn an_action_that_cannot_write_everything_writes_nothing() {
 #[actix_web::test]
 async fn identity_protection_429s_carry_retry_after() {
     each_backend(|app| async move {
-        let mut app = app;
-        let mut config = (*app.state.config).clone();
-        config.rate_limit_identity_protection_per_minute = 1;
-        config.rate_limit_identity_protection_burst = 2;
-        app.state.limits = std::sync::Arc::new(api::ratelimit::RateLimits::from_config(&config));
-        app.state.config = std::sync::Arc::new(config);
+        let app = app
+            .reconfigured(|c| {
+                c.rate_limit_identity_protection_per_minute = 1;
+                c.rate_limit_identity_protection_burst = 2;
+            })
+            .await;
         let u = guid(970);
         ingest_kind(&app, "riskyUsers", TENANT_A, &[risky_user_doc(&u, app.now(), "atRisk", "high", "none", "U")])
             .await;

@@ -83,7 +83,7 @@ async fn get_text(app: &TestApp, path: &str) -> (StatusCode, String, String) {
 
 #[actix_web::test]
 async fn metadata_agrees_with_graphs_csdl() {
-    let app = TestApp::new(sqlite_db());
+    let app = TestApp::new(sqlite_db()).await;
     let (graph_types, graph_enums, graph_nav) = read_csdl(GRAPH_CSDL);
     for version in ["v1.0", "beta"] {
         let (status, ct, xml) = get_text(&app, &format!("/{version}/$metadata")).await;
@@ -147,7 +147,7 @@ async fn metadata_agrees_with_graphs_csdl() {
 
 #[actix_web::test]
 async fn the_document_swagger_ui_and_metadata_are_served() {
-    let app = TestApp::new(sqlite_db());
+    let app = TestApp::new(sqlite_db()).await;
     let (status, ct, body) = get_text(&app, "/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert!(ct.starts_with("application/json"), "{ct}");
@@ -168,7 +168,7 @@ async fn the_document_swagger_ui_and_metadata_are_served() {
 
 #[actix_web::test]
 async fn every_documented_path_is_routed_and_protected_as_documented() {
-    let app = TestApp::new(sqlite_db()).without_rate_limits();
+    let app = TestApp::new(sqlite_db()).await.without_rate_limits().await;
     let doc = openapi::document().unwrap();
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {

@@ -8,7 +8,7 @@ use crate::support::*;
 
 #[actix_web::test]
 async fn errors_carry_the_envelope_and_request_ids() {
-    let app = TestApp::new(sqlite_db());
+    let app = TestApp::new(sqlite_db()).await;
     let req = TestRequest::get()
         .uri("/v1.0/auditLogs/signIns?$top=0")
         .insert_header(("Authorization", format!("Bearer {}", admin_token(TENANT_A))))
@@ -33,7 +33,7 @@ async fn errors_carry_the_envelope_and_request_ids() {
 
 #[actix_web::test]
 async fn query_options_are_refused_by_name() {
-    let app = TestApp::new(sqlite_db());
+    let app = TestApp::new(sqlite_db()).await;
     let token = admin_token(TENANT_A);
     let cases = [
         ("$top=1001", "$top"),
@@ -59,7 +59,7 @@ async fn query_options_are_refused_by_name() {
 
 #[actix_web::test]
 async fn unknown_paths_and_methods() {
-    let app = TestApp::new(sqlite_db());
+    let app = TestApp::new(sqlite_db()).await;
     let token = admin_token(TENANT_A);
     let (s, b) = app.get("/v1.0/auditLogs/nothingHere", &token).await;
     assert_eq!(s, StatusCode::NOT_FOUND);

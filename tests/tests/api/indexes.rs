@@ -30,7 +30,7 @@ fn plan(conn: &mut AnyConnection, sql: &storage::sql::Sql) -> String {
 #[actix_web::test]
 async fn portal_filters_use_an_index_on_postgres() {
     let Some(db) = postgres_db() else { return };
-    let app = TestApp::new(db);
+    let app = TestApp::new(db).await;
     let now = app.now();
     // Every value a filter below looks for is rare (one sign-in in 100), as in a real tenant: on
     // data where every row matches, scanning the primary key is the right plan and proves nothing.
@@ -134,7 +134,7 @@ fn indexes_used(conn: &mut AnyConnection, plan: &str) -> Vec<String> {
 #[actix_web::test]
 async fn a_rare_policy_result_is_found_from_its_index_on_postgres() {
     let Some(db) = postgres_db() else { return };
-    let app = TestApp::new(db);
+    let app = TestApp::new(db).await;
     let now = app.now();
     let docs: Vec<serde_json::Value> = (1..=2000)
         .map(|n| {
@@ -167,7 +167,18 @@ async fn a_rare_policy_result_is_found_from_its_index_on_postgres() {
     let text = plan(&mut conn, &sql);
     let used = indexes_used(&mut conn, &text);
     assert!(used.iter().any(|u| u == "sign_in_ca_policies_by_result"), "the policy result index is not used:\n{text}");
-    assert!(!text.contains("Seq Scan on sign_ins"), "sign-ins are scanned:\n{text}");
+    // Startup made a week of day partitions ahead: they are empty, and scanning them costs
+    // nothing. The partitions that hold the rows must be reached through an index.
+    let days: std::collections::BTreeSet<String> = docs
+        .iter()
+        .map(|d| {
+            let at = chrono::DateTime::parse_from_rfc3339(d["createdDateTime"].as_str().unwrap()).unwrap();
+            format!("sign_ins_d{}", at.with_timezone(&chrono::Utc).format("%Y%m%d"))
+        })
+        .collect();
+    for day in &days {
+        assert!(!text.contains(&format!("Seq Scan on {day} ")), "{day} is scanned:\n{text}");
+    }
     let (page, _) = app.store.page_in(&query, &view, false).unwrap();
     assert_eq!(page.len(), 5, "2000 sign-ins, every 400th failed a policy");
 }

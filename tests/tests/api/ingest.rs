@@ -113,10 +113,7 @@ async fn json_arrays_and_framing_errors() {
 
 #[actix_web::test]
 async fn bodies_over_the_limit_get_413() {
-    let mut app = TestApp::new(sqlite_db());
-    let mut config = (*app.state.config).clone();
-    config.max_ingest_bytes = 1000;
-    app.state.config = std::sync::Arc::new(config);
+    let app = TestApp::with_config(sqlite_db(), |c| c.max_ingest_bytes = 1000).await;
     let body: String = (1..=10).map(|n| format!("{}\n", sign_in_doc(n, app.now(), USER_OID))).collect();
     let req = TestRequest::post()
         .uri("/ingest/signIns")
@@ -158,6 +155,61 @@ async fn a_tenant_first_seen_at_ingest_is_created_on_the_default_tier() {
         assert_eq!(s, StatusCode::OK);
         let t = app.store.tenant(&domain::ids::TenantId::parse(fresh).unwrap()).unwrap().unwrap();
         assert_eq!(t.tier, domain::ids::LicenseTier::Free);
+    })
+    .await;
+}
+
+/// `idtrail ingest FILE` (the command's own function, with batches of 2 records): a file with one
+/// bad record in its middle is refused whole, though it spans several storage batches; a valid
+/// one is stored completely, batch by batch, and running it again adds nothing.
+#[actix_web::test]
+async fn a_file_is_validated_whole_then_stored_in_batches() {
+    each_backend(|app| async move {
+        let dir = std::env::temp_dir().join(format!("idtrail-file-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = api::config::Config { database_url: app.db.url.clone(), ..test_config() };
+        let now = app.now();
+        let docs: Vec<Value> =
+            (1..=9).map(|n| sign_in_doc(n, now - Duration::minutes(i64::try_from(n).unwrap()), USER_OID)).collect();
+        let ndjson = |docs: &[Value]| docs.iter().map(|d| format!("{d}\n")).collect::<String>() + "\n";
+        let array = |docs: &[Value]| Value::Array(docs.to_vec()).to_string();
+        let write = |name: &str, text: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let mut bad = docs.clone();
+        bad[4].as_object_mut().unwrap().remove("createdDateTime");
+        let mut not_json = ndjson(&docs);
+        not_json.insert_str(not_json.find('\n').unwrap() + 1, "{not json\n");
+
+        let refused = [
+            (write("bad.ndjson", ndjson(&bad)), "1 of 9 records are invalid", "line 5: "),
+            (write("bad.json", array(&bad)), "1 of 9 records are invalid", "record 4: "),
+            (write("not-json.ndjson", not_json), "1 of 10 records are invalid", "line 2: not valid JSON"),
+            (write("truncated.json", array(&docs)[..2000].to_owned()), "not a valid JSON array", ""),
+            (write("empty.ndjson", "\n\n".into()), "holds no records", ""),
+        ];
+        for (file, why, at) in &refused {
+            let err = api::cli::ingest_file(&config, TENANT_A, "signIns", file, 2).unwrap_err().to_string();
+            assert!(err.contains(why) && err.contains(at) && err.contains("nothing was stored"), "{err}");
+            assert_eq!(app.count_rows("sign_ins", TENANT_A), 0, "{}: nothing stored", file.display());
+        }
+
+        let outcome = |inserted, duplicates| storage::IngestOutcome { inserted, duplicates, expired: 0 };
+        let good = write("good.ndjson", ndjson(&docs));
+        assert_eq!(api::cli::ingest_file(&config, TENANT_A, "signIns", &good, 2).unwrap(), outcome(9, 0));
+        assert_eq!(app.count_rows("sign_ins", TENANT_A), 9);
+        assert_eq!(app.count_rows("sign_in_ca_policies", TENANT_A), 9);
+        assert_eq!(api::cli::ingest_file(&config, TENANT_A, "signIns", &good, 2).unwrap(), outcome(0, 9));
+        let good = write("good.json", array(&docs));
+        assert_eq!(api::cli::ingest_file(&config, TENANT_B, "signIns", &good, 4).unwrap(), outcome(9, 0));
+        assert_eq!(app.count_rows("sign_ins", TENANT_B), 9);
+        // What was stored is what the API serves.
+        let (s, b) = app.get("/v1.0/auditLogs/signIns?$top=20", &admin_token(TENANT_B)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["value"].as_array().unwrap().len(), 9);
+        std::fs::remove_dir_all(&dir).ok();
     })
     .await;
 }

@@ -210,6 +210,34 @@ async fn purge_removes_exactly_what_no_tier_can_see() {
     .await;
 }
 
+/// The purge loop `idtrail serve` runs is started in the test app too (the same
+/// `api::startup::start`): with a one-second interval, a row past every tier's window goes
+/// without anyone calling purge, and a visible one stays.
+#[actix_web::test]
+async fn the_purge_loop_deletes_what_no_tier_can_see_on_its_own() {
+    for db in databases() {
+        eprintln!("-- on {}", db.backend);
+        let app = TestApp::with_config(db, |c| c.purge_interval_seconds = 1).await;
+        let now = app.now();
+        let docs =
+            [sign_in_doc(1, now - Duration::days(1), USER_OID), sign_in_doc(2, now - Duration::days(20), USER_OID)];
+        let (s, b) = app.ingest(&ingest_token(TENANT_B), &docs).await; // P1: 30 days
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(app.count_rows("sign_ins", TENANT_B), 2);
+
+        app.clock.advance(Duration::days(15));
+        let mut purges = app.purges();
+        let seen = *purges.borrow_and_update();
+        // The second purge from now started after the clock moved.
+        tokio::time::timeout(std::time::Duration::from_secs(30), purges.wait_for(|n| *n >= seen + 2))
+            .await
+            .expect("the purge loop runs every second")
+            .expect("the purge loop is alive");
+        assert_eq!(app.count_rows("sign_ins", TENANT_B), 1, "the 35-day-old row is gone");
+        assert_eq!(app.count_rows("sign_in_ca_policies", TENANT_B), 1);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Directory audits, risk detections, risky users
 // ---------------------------------------------------------------------------------------------
@@ -245,7 +273,7 @@ fn assert_license_refused(s: StatusCode, b: &Value, tier_name: &str, what: &str)
 #[actix_web::test]
 async fn audits_and_detections_keep_each_tiers_window() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         set_tier(&app, TENANT_E, LicenseTier::P2);
         let now = app.now();
         let audit_ages = [6 * 24 + 22, 7 * 24 + 2, 29 * 24 + 22, 30 * 24 + 2];
@@ -334,7 +362,7 @@ async fn audits_and_detections_keep_each_tiers_window() {
 #[actix_web::test]
 async fn risky_users_stay_while_at_risk_and_otherwise_follow_the_detection_window() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let now = app.now();
         let admin = risk_admin(TENANT_A); // P2: 90 days
         let users = [
@@ -386,7 +414,7 @@ async fn risky_users_stay_while_at_risk_and_otherwise_follow_the_detection_windo
 #[actix_web::test]
 async fn identity_protection_license_gates() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         set_tier(&app, TENANT_F, LicenseTier::Free);
         let now = app.now();
         let u = guid(310);
@@ -451,7 +479,7 @@ const MASKED: [(&str, &str, &str); 6] = [
 #[actix_web::test]
 async fn risk_detections_read_hidden_and_generic_below_p2_and_cannot_be_probed() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let now = app.now();
         let docs: Vec<Value> = MASKED
             .iter()
@@ -546,7 +574,7 @@ async fn beta_risk_type_cannot_reveal_premium_detections_below_p2() {
     // Beta serves the deprecated `riskType` (the same detection type as `riskEventType`): below P2
     // it must not name a premium detection that `riskEventType` reads as `generic`.
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let docs = [detection_doc(1, app.now(), "unfamiliarFeatures", "high", "U")];
         assert_eq!(ingest_kind(&app, "riskDetections", TENANT_B, &docs).await.0, StatusCode::OK); // P1
         let admin = risk_admin(TENANT_B);
@@ -664,7 +692,7 @@ async fn purge_removes_expired_audits_detections_and_closed_risky_users() {
 #[actix_web::test]
 async fn a_tier_changed_elsewhere_applies_within_the_refresh_time() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         set_tier(&app, TENANT_E, LicenseTier::P2);
         let admin = risk_admin(TENANT_E);
         let (s, _) = app.get(DETECTIONS, &admin).await;

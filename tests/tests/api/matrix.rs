@@ -85,7 +85,7 @@ fn user_token_with(role: Option<DirectoryRole>, by_name: bool, scoped: bool) -> 
 #[actix_web::test]
 async fn every_cell_of_the_matrix() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let mine = sign_in_doc(1, app.now(), USER_OID);
         let theirs = sign_in_doc(2, app.now(), OTHER_OID);
         app.ingest(&ingest_token(TENANT_A), &[mine.clone(), theirs.clone()]).await;
@@ -380,7 +380,7 @@ async fn risk_fixture(app: &TestApp) -> Fixture {
 #[actix_web::test]
 async fn every_cell_of_the_audit_and_identity_protection_matrix() {
     each_backend(|app| async move {
-        let app = app.without_rate_limits();
+        let app = app.without_rate_limits().await;
         let f = risk_fixture(&app).await;
         let mut cells = 0;
         let mut wrong: Vec<String> = Vec::new();

@@ -114,18 +114,9 @@ async fn tampered_and_foreign_skiptokens_are_refused() {
         assert_eq!(s, StatusCode::BAD_REQUEST);
 
         // The same token survives a restart: the key lives in the database.
-        let reopened = std::sync::Arc::new(storage::Store::open(&app.db.url, 2).unwrap());
-        let config = api::config::Config { public_url: Some("https://idtrail.test".into()), ..Default::default() };
-        let verifier = api::auth::TokenVerifier::hs256(SECRET, &config.auth_audiences, &config.auth_issuers);
-        let restarted = api::state::AppState::new(reopened, verifier, config).unwrap();
-        let service = actix_web::test::init_service(api::app(restarted)).await;
-        let req = actix_web::test::TestRequest::get()
-            .uri(&next)
-            .insert_header(("Authorization", format!("Bearer {}", admin_token(TENANT_A))))
-            .to_request();
-        let res = actix_web::test::call_service(&service, req).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let b: Value = actix_web::test::read_body_json(res).await;
+        let app = app.restarted().await;
+        let (s, b) = app.get(&next, &admin_token(TENANT_A)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!(b["value"].as_array().unwrap().len(), 2);
     })
     .await;

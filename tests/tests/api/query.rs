@@ -12,11 +12,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::http::StatusCode;
-use api::ratelimit::RateLimits;
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use domain::ids::is_guid;
 use domain::query::registry::SIGN_INS;
@@ -304,11 +302,8 @@ fn edge_documents() -> Vec<Value> {
 
 /// Loads demo documents (three tenants, 60% Contoso) and the edge documents into a fresh app
 /// (whose rate limits are off: these tests send thousands of requests).
-async fn fixture(mut app: TestApp) -> Fixture {
-    let mut config = (*app.state.config).clone();
-    config.rate_limit_enabled = false;
-    app.state.limits = Arc::new(RateLimits::from_config(&config));
-    app.state.config = Arc::new(config);
+async fn fixture(app: TestApp) -> Fixture {
+    let app = app.without_rate_limits().await;
     let now = app.now();
     app.clock.advance(anchor() - now);
     let cfg = demo::DemoConfig { sign_ins: 500, days: 25, seed: 20_250_320, end: anchor() };
@@ -1990,7 +1985,7 @@ async fn bad_filters_are_400s_in_graphs_envelope() {
 #[actix_web::test]
 async fn a_100_kb_filter_over_a_socket() {
     use std::io::{Read, Write};
-    let app = TestApp::new(sqlite_db());
+    let app = TestApp::new(sqlite_db()).await;
     let state = app.state.clone();
     let server = actix_web::HttpServer::new(move || api::app(state.clone())).workers(1).bind(("127.0.0.1", 0)).unwrap();
     let addr = server.addrs()[0];

@@ -1,14 +1,11 @@
 //! Rate limits per (tenant, client app) and endpoint family: the burst, then 429 with
 //! `Retry-After` and Graph's envelope; `RateLimit-*` on every limited response.
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
 use actix_web::test::TestRequest;
 use api::auth::{Claims, sign_hs256};
 use api::config::Config;
-use api::ratelimit::RateLimits;
 use serde_json::Value;
 
 use crate::support::{
@@ -19,13 +16,8 @@ use crate::support::{
 const SIGN_INS: &str = "/v1.0/auditLogs/signIns";
 
 /// The app with the rate-limit keys changed (and its buckets rebuilt from them).
-fn app_with(edit: impl FnOnce(&mut Config)) -> TestApp {
-    let mut app = TestApp::new(sqlite_db());
-    let mut config = (*app.state.config).clone();
-    edit(&mut config);
-    app.state.limits = Arc::new(RateLimits::from_config(&config));
-    app.state.config = Arc::new(config);
-    app
+async fn app_with(edit: impl FnOnce(&mut Config)) -> TestApp {
+    TestApp::with_config(sqlite_db(), edit).await
 }
 
 /// One request per minute after a burst of `burst` on every family.
@@ -65,7 +57,7 @@ fn assert_too_many(status: StatusCode, headers: &HeaderMap, body: &Value, limit:
 
 #[actix_web::test]
 async fn requests_past_the_burst_get_429_with_the_headers() {
-    let app = app_with(limited(3));
+    let app = app_with(limited(3)).await;
     let token = admin_token(TENANT_A);
     for expected in [2, 1, 0] {
         let (s, h, b) = get(&app, SIGN_INS, &token).await;
@@ -83,7 +75,7 @@ async fn requests_past_the_burst_get_429_with_the_headers() {
 
 #[actix_web::test]
 async fn identity_protection_has_its_own_quota_and_its_429_has_retry_after() {
-    let app = app_with(limited(1));
+    let app = app_with(limited(1)).await;
     let token = admin_token(TENANT_A);
     let (s, h, _) = get(&app, "/v1.0/identityProtection/riskyUsers", &token).await;
     assert_ne!(s, StatusCode::TOO_MANY_REQUESTS);
@@ -98,7 +90,7 @@ async fn identity_protection_has_its_own_quota_and_its_429_has_retry_after() {
 
 #[actix_web::test]
 async fn each_tenant_and_client_app_has_its_own_bucket() {
-    let app = app_with(limited(1));
+    let app = app_with(limited(1)).await;
     let with_client =
         |tenant: &str, azp: &str| sign(&Claims { azp: Some(azp.into()), ..user_claims(tenant, USER_OID, &[]) });
     assert_eq!(get(&app, SIGN_INS, &admin_token(TENANT_A)).await.0, StatusCode::OK);
@@ -123,7 +115,7 @@ async fn each_tenant_and_client_app_has_its_own_bucket() {
 
 #[actix_web::test]
 async fn invalid_tokens_spend_the_peer_address_quota_not_the_tenant_one() {
-    let app = app_with(limited(2));
+    let app = app_with(limited(2)).await;
     // Claims of tenant A, signed with another key.
     let forged =
         sign_hs256(b"not-the-secret-not-the-secret-not-the-secret", &user_claims(TENANT_A, USER_OID, &[])).unwrap();
@@ -154,7 +146,8 @@ async fn ingest_has_its_own_bucket() {
     let app = app_with(|c| {
         limited(1)(c);
         c.rate_limit_ingest_burst = 2;
-    });
+    })
+    .await;
     let token = ingest_token(TENANT_A);
     let (s, h, b) = get(&app, SIGN_INS, &app_token(TENANT_A, &["AuditLog.Read.All", "IdTrail.Ingest"])).await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -179,7 +172,7 @@ async fn ingest_has_its_own_bucket() {
 
 #[actix_web::test]
 async fn health_is_not_limited() {
-    let app = app_with(limited(1));
+    let app = app_with(limited(1)).await;
     for _ in 0..5 {
         for path in ["/healthz", "/readyz"] {
             let (s, h, b) = app.send(TestRequest::get().uri(path)).await;
@@ -194,7 +187,8 @@ async fn disabled_limits_never_refuse() {
     let app = app_with(|c| {
         limited(1)(c);
         c.rate_limit_enabled = false;
-    });
+    })
+    .await;
     for _ in 0..5 {
         let (s, h, b) = get(&app, SIGN_INS, &admin_token(TENANT_A)).await;
         assert_eq!(s, StatusCode::OK, "{b}");
@@ -208,7 +202,7 @@ async fn the_defaults_are_generous() {
     assert!(c.rate_limit_enabled);
     assert!(c.rate_limit_reports_burst >= 100 && c.rate_limit_reports_per_minute >= 600);
     assert!(c.rate_limit_identity_protection_burst >= 100 && c.rate_limit_ingest_burst >= 30);
-    let app = TestApp::new(sqlite_db());
+    let app = TestApp::new(sqlite_db()).await;
     let (s, h, b) = get(&app, SIGN_INS, &admin_token(TENANT_A)).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(number(&h, "ratelimit-limit"), u64::from(c.rate_limit_reports_burst));

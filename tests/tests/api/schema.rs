@@ -51,7 +51,7 @@ fn schema_columns(select_sql: &str, table: &str) -> BTreeSet<String> {
 async fn migrations_create_the_columns_schema_rs_declares() {
     for db in databases() {
         let backend = db.backend;
-        let app = TestApp::new(db);
+        let app = TestApp::new(db).await;
         let mut conn = app.connection();
         let declared = [
             (

@@ -10,8 +10,9 @@ use std::task::{Context, Poll};
 
 use actix_web::http::StatusCode;
 use actix_web::test;
-use api::auth::{Claims, TokenVerifier, sign_hs256};
+use api::auth::{Claims, sign_hs256};
 use api::config::Config;
+use api::startup::{Options, Started};
 use api::state::AppState;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
@@ -98,34 +99,85 @@ pub fn databases() -> Vec<TestDb> {
     v
 }
 
-/// The app under test, on one database, with a clock the test controls.
+/// The configuration of the app under test (its database URL is set by [`TestApp::start`]).
+pub fn test_config() -> Config {
+    Config { public_url: Some("https://idtrail.test".into()), pool_size: 4, ..Config::default() }
+}
+
+/// The app under test, on one database, with a clock the test controls. It is started by
+/// `api::startup::start`, as `idtrail serve` is: its partition and purge loops run.
 pub struct TestApp {
-    pub db: TestDb,
     pub state: AppState,
     pub store: Arc<Store>,
     pub clock: Arc<ManualClock>,
+    started: Started,
+    secret: Option<Vec<u8>>,
+    pub db: TestDb,
 }
 
 impl TestApp {
-    pub fn new(db: TestDb) -> Self {
+    /// The app on `db` with the test configuration.
+    pub async fn new(db: TestDb) -> Self {
+        Self::with_config(db, |_| {}).await
+    }
+
+    /// Like [`TestApp::new`], with `edit` applied to the test configuration.
+    pub async fn with_config(db: TestDb, edit: impl FnOnce(&mut Config)) -> Self {
+        let mut config = test_config();
+        edit(&mut config);
+        Self::start(db, config, Some(SECRET)).await
+    }
+
+    /// Starts the app on `db` with `config` (its database URL replaced by the test database's),
+    /// accepting HS256 tokens signed with `secret` when given. Returns once the first purge is
+    /// done, so that no purge of the start runs while the test moves the clock. Tenants A (P2) and
+    /// B (P1) exist.
+    pub async fn start(db: TestDb, config: Config, secret: Option<&[u8]>) -> Self {
         let clock = Arc::new(ManualClock::at(chrono::Utc::now()));
-        let store = Arc::new(Store::open_with_clock(&db.url, 4, clock.clone()).expect("open store"));
-        let config = Config { public_url: Some("https://idtrail.test".into()), ..Config::default() };
-        let verifier = TokenVerifier::hs256(SECRET, &config.auth_audiences, &config.auth_issuers);
-        let state = AppState::new(store.clone(), verifier, config).expect("state");
+        let app = Self::launch(db, config, secret.map(<[u8]>::to_vec), clock).await;
         for (t, tier) in [(TENANT_A, LicenseTier::P2), (TENANT_B, LicenseTier::P1)] {
-            store.set_tenant(&TenantId::parse(t).expect("tenant"), None, tier).expect("tenant");
+            app.store.set_tenant(&TenantId::parse(t).expect("tenant"), None, tier).expect("tenant");
         }
-        Self { db, state, store, clock }
+        app
+    }
+
+    async fn launch(db: TestDb, mut config: Config, secret: Option<Vec<u8>>, clock: Arc<ManualClock>) -> Self {
+        config.database_url.clone_from(&db.url);
+        let purging = config.purge_interval_seconds > 0;
+        let options = Options { clock: clock.clone(), hs256_secret: secret.clone() };
+        let started = api::startup::start(config, options).await.expect("start");
+        if purging {
+            started.purges().wait_for(|n| *n >= 1).await.expect("the purge loop runs");
+        }
+        let state = started.state.clone();
+        let store = state.store.clone();
+        Self { state, store, clock, started, secret, db }
+    }
+
+    /// The same database and clock, started again (as after a restart) with `edit` applied to the
+    /// configuration. The previous instance's loops stop.
+    pub async fn reconfigured(self, edit: impl FnOnce(&mut Config)) -> Self {
+        let Self { state, clock, started, secret, db, store } = self;
+        let mut config = (*state.config).clone();
+        edit(&mut config);
+        drop((state, store));
+        started.stop().await;
+        Self::launch(db, config, secret, clock).await
+    }
+
+    /// The same app, started again.
+    pub async fn restarted(self) -> Self {
+        self.reconfigured(|_| {}).await
     }
 
     /// The same app with rate limits off (for tests that make many calls on purpose).
-    pub fn without_rate_limits(mut self) -> Self {
-        let mut config = (*self.state.config).clone();
-        config.rate_limit_enabled = false;
-        self.state.limits = Arc::new(api::ratelimit::RateLimits::from_config(&config));
-        self.state.config = Arc::new(config);
-        self
+    pub async fn without_rate_limits(self) -> Self {
+        self.reconfigured(|c| c.rate_limit_enabled = false).await
+    }
+
+    /// Finished runs of the purge loop (see `api::startup::Started::purges`).
+    pub fn purges(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.started.purges()
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -212,7 +264,7 @@ where
     for db in databases() {
         let backend = db.backend;
         eprintln!("-- on {backend}");
-        let run = CatchUnwind(Box::pin(async { scenario(TestApp::new(db)).await }));
+        let run = CatchUnwind(Box::pin(async { scenario(TestApp::new(db).await).await }));
         if let Err(panic) = run.await {
             fail_on(backend, panic);
         }

@@ -14,7 +14,6 @@ use actix_web::test::TestRequest;
 use api::auth::{Claims, TokenVerifier};
 use api::config::Config;
 use api::error::ApiError;
-use api::state::AppState;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -99,11 +98,9 @@ fn file_config(issuers: &[&str]) -> Config {
     Config { auth_jwks_file: Some(fixture("jwks.json")), ..base_config(issuers) }
 }
 
-/// The test app with `verifier` in place of the HS256-only one.
-fn app_with(verifier: TokenVerifier, config: Config) -> TestApp {
-    let mut app = TestApp::new(sqlite_db());
-    app.state = AppState::new(app.store.clone(), verifier, config).unwrap();
-    app
+/// The test app started with `config`'s keys only (no HS256 secret).
+async fn app_with(config: Config) -> TestApp {
+    TestApp::start(sqlite_db(), config, None).await
 }
 
 fn reason(result: Result<domain::principal::Principal, ApiError>) -> String {
@@ -128,7 +125,7 @@ async fn rs256_and_es256_tokens_from_a_jwks_file_validate() {
     verifier.verify(&rs256("rsa-key-1", &Claims { exp: now - 30, ..claims.clone() })).unwrap();
     verifier.verify(&es256(&Claims { nbf: Some(now + 30), ..claims.clone() })).unwrap();
 
-    let app = app_with(verifier, config);
+    let app = app_with(config).await;
     for token in [rs256("rsa-key-1", &claims), es256(&claims)] {
         let (status, body) = app.get(SIGN_INS, &token).await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -277,7 +274,7 @@ async fn attack_tokens_are_401_with_the_reason() {
     assert!(why.contains("no kid"), "{why}");
 
     // Over HTTP: each is 401 with the Bearer challenge and Graph's error code.
-    let app = app_with(verifier, config);
+    let app = app_with(config).await;
     let (status, body) = app.get(SIGN_INS, &valid).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     for (name, token, _) in &cases {
