@@ -27,9 +27,9 @@ use serde_json::{Map, Value, json};
 use super::catalog::{Policy, PolicyState, Rule, TenantProfile};
 use super::identity_protection::{Analysis, analyse, window};
 use super::people::{self, Person};
-use super::rng::{Rng, hash_str, mix, stable_guid};
+use super::rng::{Rng, hash_str, mix, pick, stable_guid};
 use super::schedule::local_hour_and_weekday;
-use super::{DemoConfig, DemoTenant, TENANTS};
+use super::{DemoConfig, DemoTenant, DemoUser, TENANTS};
 use domain::ids::LicenseTier;
 use domain::time::{TICKS_PER_DAY, TICKS_PER_SECOND, format_ticks, from_ticks, parse_ticks};
 
@@ -293,7 +293,8 @@ struct Tenant {
 impl Tenant {
     fn new(index: usize, tenant: DemoTenant, seed: u64, start: i64, end: i64) -> Self {
         let profile = people::profile_of(&tenant);
-        let directory = &DIRECTORIES[index.min(DIRECTORIES.len() - 1)];
+        let [.., last] = &DIRECTORIES;
+        let directory = DIRECTORIES.get(index).unwrap_or(last);
         let people = people::people(&tenant);
         let hash = hash_str(tenant.id);
         let by_id = people.iter().enumerate().map(|(i, p)| (p.user.object_id.clone(), i)).collect();
@@ -417,13 +418,15 @@ impl Tenant {
 
     /// Where `who` works from at `at`: the office's egress address during office hours, else home.
     fn address(&mut self, who: usize, at: i64) -> String {
-        let (remote, office, home) = {
-            let p = &self.people[who];
-            (p.remote, p.office, p.home_v4)
-        };
+        let Some(&Person { remote, office, home_v4: home, .. }) = self.people.get(who) else { return String::new() };
         let (hour, weekday) = local_hour_and_weekday(at, self.profile.region.utc_offset_hours);
-        if weekday < 5 && (8..18).contains(&hour) && !remote && self.rng.chance(0.8) {
-            let [a, b, c] = self.profile.offices[office.min(self.profile.offices.len() - 1)].egress;
+        // `office` is 0 or 1, and 1 only where there are two offices.
+        let offices = self.profile.offices;
+        let office = offices.get(office).or(offices.last());
+        if let Some(office) =
+            office.filter(|_| weekday < 5 && (8..18).contains(&hour) && !remote && self.rng.chance(0.8))
+        {
+            let [a, b, c] = office.egress;
             format!("{a}.{b}.{c}.{}", 30 + self.rng.below(8))
         } else {
             let [a, b, c, d] = home;
@@ -437,20 +440,26 @@ impl Tenant {
     }
 
     fn user_initiator_from(&self, who: usize, ip: &str) -> Value {
-        let u = &self.people[who].user;
-        json!({"user": {"id": u.object_id, "displayName": u.display_name, "userPrincipalName": u.user_principal_name,
-            "ipAddress": ip}, "app": null})
+        let u = self.user(who);
+        json!({"user": {"id": u.map(|u| &u.object_id), "displayName": u.map(|u| &u.display_name),
+            "userPrincipalName": u.map(|u| &u.user_principal_name), "ipAddress": ip}, "app": null})
+    }
+
+    /// The user of `who`, an index into the tenant's people (always in range: every index is drawn
+    /// below `people.len()` or found in `people`).
+    fn user(&self, who: usize) -> Option<&DemoUser> {
+        self.people.get(who).map(|p| &p.user)
     }
 
     /// The browser `who` administers the directory with.
     fn user_agent(&self, who: usize) -> String {
-        self.people[who].computer.user_agent.clone()
+        self.people.get(who).map(|p| p.computer.user_agent.clone()).unwrap_or_default()
     }
 
     fn user_target(&self, who: usize, props: Vec<Value>) -> Value {
-        let u = &self.people[who].user;
-        json!({"id": u.object_id, "displayName": null, "type": "User", "userPrincipalName": u.user_principal_name,
-            "groupType": null, "modifiedProperties": props})
+        let u = self.user(who);
+        json!({"id": u.map(|u| &u.object_id), "displayName": null, "type": "User",
+            "userPrincipalName": u.map(|u| &u.user_principal_name), "groupType": null, "modifiedProperties": props})
     }
 
     /// The service principal (enterprise app) of `app_id` in this tenant.
@@ -462,7 +471,7 @@ impl Tenant {
         let (prefix, digits) = e.service.id_shape();
         let mut id = format!("{prefix}_{}_", e.correlation);
         for _ in 0..5 {
-            id.push(char::from(*self.rng.pick(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")));
+            id.push(char::from(*pick!(self.rng, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")));
         }
         let low = 10_u64.pow(digits - 1);
         id.push_str(&format!("_{}", low + self.rng.below(9 * low)));
@@ -493,11 +502,14 @@ impl Tenant {
         } else {
             ("JobTitle", self.directory.titles, &mut self.titles)
         };
-        let old = current[who];
+        let Some(slot) = current.get_mut(who) else { return };
+        let old = *slot;
         let new = (old + 1 + self.rng.below(list.len() as u64 - 1) as usize) % list.len();
-        current[who] = new;
+        *slot = new;
+        // Both are indexes into `list`: `new` by the modulo, `old` because it was once a `new`.
+        let (Some(old_name), Some(new_name)) = (list.get(old), list.get(new)) else { return };
         let props = vec![
-            prop(name, Some(listed(list[old])), Some(listed(list[new]))),
+            prop(name, Some(listed(old_name)), Some(listed(new_name))),
             prop("Included Updated Properties", None, Some(quoted(name))),
             prop("TargetId.UserType", None, Some(quoted("Member"))),
         ];
@@ -533,19 +545,16 @@ impl Tenant {
     fn group_membership(&mut self, at: i64) {
         let g = self.rng.below(self.groups.len() as u64) as usize;
         let add = self.rng.chance(0.65);
-        let candidates: Vec<usize> =
-            (0..self.people.len()).filter(|i| self.groups[g].members.contains(i) != add).collect();
-        if candidates.is_empty() {
-            return;
-        }
-        let who = *self.rng.pick(&candidates);
-        let owner = self.groups[g].members.iter().copied().find(|m| *m != who).filter(|_| self.rng.chance(0.5));
+        let Some(group) = self.groups.get(g) else { return };
+        let candidates: Vec<usize> = (0..self.people.len()).filter(|i| group.members.contains(i) != add).collect();
+        let Some(&who) = self.rng.choose(&candidates) else { return };
+        let owner = group.members.iter().copied().find(|m| *m != who).filter(|_| self.rng.chance(0.5));
         let by = owner.unwrap_or(0);
         self.membership(at, g, who, add, by, None);
     }
 
     fn membership(&mut self, at: i64, g: usize, who: usize, add: bool, by: usize, correlation: Option<String>) {
-        let group = &mut self.groups[g];
+        let Some(group) = self.groups.get_mut(g) else { return };
         if add {
             group.members.insert(who);
         } else {
@@ -579,7 +588,7 @@ impl Tenant {
     fn new_group(&mut self, at: i64) {
         let projects = self.directory.projects;
         let round = self.created_groups / projects.len();
-        let base = projects[self.created_groups % projects.len()];
+        let Some(&base) = projects.get(self.created_groups % projects.len()) else { return };
         self.created_groups += 1;
         let name = if round == 0 { base.to_owned() } else { format!("{base} {}", round + 1) };
         let creator = self.rng.below(self.people.len() as u64) as usize;
@@ -633,11 +642,12 @@ impl Tenant {
     /// Global Administrator to one for everyone, or an administrator to one of Microsoft's tools.
     fn consent(&mut self, at: i64) {
         let roll = self.rng.below(100);
-        let admins: Vec<usize> = (0..self.people.len()).filter(|i| self.people[*i].user.admin_role.is_some()).collect();
-        let custom = *self.rng.pick(self.profile.custom_apps);
+        let admins: Vec<usize> = (0..self.people.len()).filter(|&i| self.user(i).is_some_and(is_admin)).collect();
+        let Some(&custom) = self.rng.choose(self.profile.custom_apps) else { return };
         let (who, name, app_id, scope, for_all) = if roll < 25 {
-            let (name, id, scope) = *self.rng.pick(&ADMIN_TOOLS);
-            (*self.rng.pick(&admins), name.to_owned(), id.to_owned(), scope, false)
+            let (name, id, scope) = *pick!(self.rng, &ADMIN_TOOLS);
+            let Some(&admin) = self.rng.choose(&admins) else { return };
+            (admin, name.to_owned(), id.to_owned(), scope, false)
         } else {
             let app_id = stable_guid(&[self.hash, hash_str(custom)]);
             let scope = "openid profile offline_access User.Read";
@@ -648,7 +658,7 @@ impl Tenant {
             }
         };
         let sp = self.service_principal(&app_id);
-        let principal = if for_all { String::new() } else { self.people[who].user.object_id.clone() };
+        let principal = if for_all { None } else { self.user(who).map(|u| u.object_id.clone()) }.unwrap_or_default();
         let grant = grant_id(&mut self.rng);
         let permissions = format!(
             "[] => [[Id: {grant}, ClientId: {sp}, PrincipalId: {principal}, ResourceId: {}, ConsentType: {}, \
@@ -665,7 +675,7 @@ impl Tenant {
             prop("ConsentAction.Permissions", None, Some(quoted(&permissions))),
             prop("TargetId.ServicePrincipalNames", None, Some(quoted(&app_id))),
         ];
-        let blocked = !for_all && self.people[who].user.admin_role.is_none() && self.rng.chance(0.15);
+        let blocked = !for_all && self.user(who).is_some_and(|u| !is_admin(u)) && self.rng.chance(0.15);
         let initiator = self.user_initiator(who, at);
         let correlation = self.rng.guid();
         self.push(Event {
@@ -685,12 +695,10 @@ impl Tenant {
 
     /// The Global Administrator gives someone a directory role for a few days, then takes it away.
     fn role_assignment(&mut self, at: i64) {
-        let plain: Vec<usize> = (0..self.people.len()).filter(|i| self.people[*i].user.admin_role.is_none()).collect();
-        if plain.is_empty() {
-            return;
-        }
-        let who = *self.rng.pick(&plain);
-        let (role, template) = *self.rng.pick(&TEMPORARY_ROLES);
+        let plain: Vec<usize> =
+            (0..self.people.len()).filter(|&i| self.user(i).is_some_and(|u| !is_admin(u))).collect();
+        let Some(&who) = self.rng.choose(&plain) else { return };
+        let (role, template) = *pick!(self.rng, &TEMPORARY_ROLES);
         let role_id = stable_guid(&[self.hash, hash_str(template)]);
         let removed = at + i64::from(self.rng.between(1, 5)) * TICKS_PER_DAY;
         for (add, at) in [(true, at), (false, removed)] {
@@ -729,9 +737,8 @@ impl Tenant {
     /// includes it again.
     fn policy_update(&mut self, at: i64) {
         let i = self.rng.below(self.profile.policies.len() as u64) as usize;
-        let policy = &self.profile.policies[i];
         let emergency = stable_guid(&[self.hash, hash_str("emergency access account")]);
-        let log = &mut self.policies[i];
+        let (Some(policy), Some(log)) = (self.profile.policies.get(i), self.policies.get_mut(i)) else { return };
         let old = policy_json(policy, log, &emergency);
         log.excludes_emergency_account = !log.excludes_emergency_account;
         log.modified = Some(at);
@@ -815,7 +822,7 @@ impl Tenant {
     /// Someone registers a new multi-factor authentication method.
     fn security_info(&mut self, at: i64) {
         let who = self.rng.below(self.people.len() as u64) as usize;
-        let reason = *self.rng.pick(&SECURITY_INFO);
+        let reason = *pick!(self.rng, &SECURITY_INFO);
         let initiator = self.user_initiator(who, at);
         let targets = vec![self.user_target(who, Vec::new())];
         let correlation = self.rng.guid();
@@ -888,10 +895,14 @@ fn listed(s: &str) -> String {
     json!([s]).to_string()
 }
 
+fn is_admin(user: &DemoUser) -> bool {
+    user.admin_role.is_some()
+}
+
 /// An OAuth2 permission grant id: 43 base64url characters.
 fn grant_id(rng: &mut Rng) -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    (0..43).map(|_| char::from(*rng.pick(CHARS))).collect()
+    const CHARS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    (0..43).map(|_| char::from(*pick!(rng, CHARS))).collect()
 }
 
 /// A `conditionalAccessPolicy` as the audit log records it (JSON text), with the time format the

@@ -53,7 +53,8 @@ pub(super) fn evaluate(
         .policies
         .iter()
         .zip(objects)
-        .map(|(policy, objects)| {
+        // `policy_objects` builds one object per result (0..7), so none is ever skipped.
+        .filter_map(|(policy, objects)| {
             let applies = evaluated
                 && match policy.rule {
                     Rule::MfaForAdmins => facts.is_admin && !facts.legacy,
@@ -89,7 +90,7 @@ pub(super) fn evaluate(
                 (PolicyState::ReportOnly, true, true) => 4,
                 (PolicyState::ReportOnly, true, false) => 5,
             };
-            objects[result].clone()
+            objects.get(result).cloned()
         })
         .collect();
     let status = if any_failure {

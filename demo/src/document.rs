@@ -13,7 +13,7 @@ use super::conditional_access;
 use super::people::{self, Device, Person};
 use super::regions::{ABROAD, City, TRAVEL_CITIES};
 use super::risk;
-use super::rng::{Rng, guid_from, hash_str, stable_guid};
+use super::rng::{Rng, guid_from, hash_str, pick, stable_guid, weighted};
 use super::schedule::local_hour_and_weekday;
 use domain::time::format_ticks;
 
@@ -115,10 +115,12 @@ impl TenantState {
         }
     }
 
-    fn pick_person(&self, rng: &mut Rng) -> usize {
+    /// Someone, in proportion to their activity; `None` only when the tenant has no people.
+    fn pick_person(&self, rng: &mut Rng) -> Option<&Person> {
         let total = self.cumulative_activity.last().copied().unwrap_or(0.0);
         let roll = rng.unit() * total;
-        self.cumulative_activity.partition_point(|&c| c <= roll).min(self.people.len() - 1)
+        let i = self.cumulative_activity.partition_point(|&c| c <= roll);
+        self.people.get(i).or(self.people.last())
     }
 }
 
@@ -142,9 +144,10 @@ const GUESSED_ACCOUNTS: [&str; 5] = ["admin", "info", "test", "support", "admini
 /// What Entra ID logs as the user id of an account that does not exist.
 const UNKNOWN_USER_ID: &str = "00000000-0000-0000-0000-000000000000";
 
-/// Builds the document of one sign-in of `state`'s tenant at `ticks`.
+/// Builds the document of one sign-in of `state`'s tenant at `ticks`; `None` only for a tenant
+/// without people or apps, which the catalog does not have.
 #[allow(clippy::too_many_lines)]
-pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Map<String, Value> {
+pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Option<Map<String, Value>> {
     let profile = state.profile;
     let region = profile.region;
     let id = {
@@ -154,23 +157,23 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Map<Str
     };
     let correlation_id = rng.guid();
     let spray = rng.chance(0.01);
-    let person =
-        &state.people[if spray { rng.below(state.people.len() as u64) as usize } else { state.pick_person(rng) }];
+    let person = if spray { rng.choose(&state.people) } else { state.pick_person(rng) }?;
     let is_admin = person.user.admin_role.is_some();
 
     // The client and app.
+    let exchange = state.apps.get(EXCHANGE_APP);
     let (client, app) = if spray {
-        (Client::Legacy(rng.weighted(&SPRAY_CLIENTS)), &state.apps[EXCHANGE_APP])
+        (Client::Legacy(weighted!(rng, &SPRAY_CLIENTS)), exchange?)
     } else if let Some(protocol) = person.legacy_client.filter(|_| rng.chance(0.22)) {
-        (Client::Legacy(protocol), &state.apps[EXCHANGE_APP])
+        (Client::Legacy(protocol), exchange?)
     } else if rng.chance(0.002) {
-        (Client::Legacy("Other clients"), &state.apps[EXCHANGE_APP])
+        (Client::Legacy("Other clients"), exchange?)
     } else {
         let weights = if is_admin { &state.admin_app_weights } else { &state.user_app_weights };
-        let app = &state.apps[rng.weighted(weights)];
+        let app = rng.choose_weighted(weights).and_then(|i| state.apps.get(i))?;
         let c = app.clients;
         let mut client =
-            rng.weighted(&[(Client::Browser, c.browser), (Client::Desktop, c.desktop), (Client::Mobile, c.mobile)]);
+            weighted!(rng, &[(Client::Browser, c.browser), (Client::Desktop, c.desktop), (Client::Mobile, c.mobile)]);
         if client == Client::Desktop && person.computer.os == "Linux" && !app.azure_cli {
             client = Client::Browser;
         }
@@ -186,8 +189,8 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Map<Str
     let (resource_id, resource_name) = if app.own_resource && rng.chance(0.6) {
         (app.id.as_str(), app.name.as_str())
     } else {
-        let r = rng.pick(&app.resources);
-        (r.id, r.name)
+        // An app without resources of its own signs people in to itself.
+        rng.choose(&app.resources).map_or((app.id.as_str(), app.name.as_str()), |r| (r.id, r.name))
     };
 
     // Identity Protection.
@@ -200,11 +203,13 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Map<Str
     // Where from.
     let (local_hour, weekday) = local_hour_and_weekday(ticks, region.utc_offset_hours);
     let office_hours = weekday < 5 && (8..18).contains(&local_hour);
-    let home = &state.home_locations[person.home_city];
+    let home = state.home_locations.get(person.home_city)?;
+    // `office` is 0 or 1, and 1 only where there are two offices.
+    let office = profile.offices.get(person.office).or(profile.offices.last());
     let origin = if spray || risk.as_ref().is_some_and(|r| r.foreign) {
-        foreign(state, rng.below(ABROAD.len() as u64) as usize, rng)
+        foreign(state, rng.below(ABROAD.len() as u64) as usize, rng)?
     } else if rng.chance(0.012) {
-        foreign(state, rng.below(TRAVEL_CITIES as u64) as usize, rng)
+        foreign(state, rng.below(TRAVEL_CITIES as u64) as usize, rng)?
     } else if device.is_phone() && !legacy {
         let ip = if rng.chance(0.65) {
             let [a, b] = region.mobile_v6;
@@ -214,10 +219,10 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Map<Str
             format!("{a}.{b}.{}.{}", rng.below(256), rng.between(1, 254))
         };
         Origin { location: home, ip }
-    } else if office_hours && !person.remote && rng.chance(0.8) {
-        let office = &profile.offices[person.office.min(profile.offices.len() - 1)];
+    } else if let Some(office) = office.filter(|_| office_hours && !person.remote && rng.chance(0.8)) {
         let [a, b, c] = office.egress;
-        Origin { location: &state.home_locations[office.city], ip: format!("{a}.{b}.{c}.{}", 30 + rng.below(8)) }
+        let location = state.home_locations.get(office.city).unwrap_or(home);
+        Origin { location, ip: format!("{a}.{b}.{c}.{}", 30 + rng.below(8)) }
     } else {
         let ip = match person.home_v6 {
             Some(prefix) if rng.chance(0.6) => ipv6(prefix, rng),
@@ -231,7 +236,7 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Map<Str
 
     // Who: a spray sometimes guesses an account that does not exist.
     let guessed =
-        (spray && rng.chance(0.1)).then(|| format!("{}@{}", rng.pick(&GUESSED_ACCOUNTS), state.tenant.domain));
+        (spray && rng.chance(0.1)).then(|| format!("{}@{}", pick!(rng, &GUESSED_ACCOUNTS), state.tenant.domain));
 
     // How it ended.
     let failure: Option<&'static Failure> = if guessed.is_some() {
@@ -331,7 +336,7 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Map<Str
     doc.insert("servicePrincipalId".into(), Value::Null);
     doc.insert("servicePrincipalName".into(), Value::Null);
     doc.insert("userAgent".into(), user_agent(device, client).into());
-    doc
+    Some(doc)
 }
 
 /// Failures of an ordinary interactive sign-in, per 10,000: about 8% fail, mostly on the
@@ -361,12 +366,11 @@ fn modern_failure(rng: &mut Rng) -> Option<&'static Failure> {
     None
 }
 
-fn foreign<'a>(state: &'a TenantState, city: usize, rng: &mut Rng) -> Origin<'a> {
-    let [a, b] = ABROAD[city].ip_prefix;
-    Origin {
-        location: &state.abroad_locations[city],
-        ip: format!("{a}.{b}.{}.{}", rng.below(256), rng.between(1, 254)),
-    }
+/// A sign-in from `ABROAD[city]`; `None` when there is no such city.
+fn foreign<'a>(state: &'a TenantState, city: usize, rng: &mut Rng) -> Option<Origin<'a>> {
+    let (place, location) = ABROAD.iter().zip(&state.abroad_locations).nth(city)?;
+    let [a, b] = place.ip_prefix;
+    Some(Origin { location, ip: format!("{a}.{b}.{}.{}", rng.below(256), rng.between(1, 254)) })
 }
 
 /// An address in a /64: the prefix, then a privacy-extension interface id.

@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 use super::audits::DemoRecord;
 use super::people::{self, Person};
 use super::rng::{Rng, hash_str, mix, stable_guid};
-use super::{DemoConfig, TENANTS, sign_ins};
+use super::{DemoConfig, DemoTenant, TENANTS, sign_ins};
 use domain::time::{TICKS_PER_DAY, TICKS_PER_SECOND, format_ticks, parse_ticks, to_ticks};
 
 /// A risky user of a demo tenant: its current state and how it got there.
@@ -207,7 +207,9 @@ pub(super) fn analyse(cfg: &DemoConfig) -> Analysis {
             continue;
         }
         if d.get("riskState").and_then(Value::as_str).is_some_and(|r| r != "none") {
-            risky[t].push(s.document);
+            if let Some(list) = risky.get_mut(t) {
+                list.push(s.document);
+            }
         } else if d.get("status").and_then(|s| s.get("errorCode")).and_then(Value::as_i64) == Some(50055) {
             expired_passwords.push((t, s.document));
         }
@@ -215,8 +217,8 @@ pub(super) fn analyse(cfg: &DemoConfig) -> Analysis {
     let mut detections = Vec::new();
     let mut risky_users = Vec::new();
     let mut password_resets = Vec::new();
-    for (t, found) in risky.into_iter().enumerate() {
-        let people = people::people(&TENANTS[t]);
+    for ((t, tenant), found) in TENANTS.iter().enumerate().zip(risky) {
+        let people = people::people(tenant);
         let index: HashMap<&str, usize> =
             people.iter().enumerate().map(|(i, p)| (p.user.object_id.as_str(), i)).collect();
         let security_admin =
@@ -228,19 +230,20 @@ pub(super) fn analyse(cfg: &DemoConfig) -> Analysis {
             let (Some(user), Some(at)) = (user, at) else { continue };
             let id = doc.get("id").and_then(Value::as_str).unwrap_or_default();
             let rng = Rng::new(mix(&[cfg.seed, hash_str(id), 0x1DE7]));
-            per_user[user].push(Finding { doc, at, detected: Vec::new(), settled: None, rng });
+            if let Some(list) = per_user.get_mut(user) {
+                list.push(Finding { doc, at, detected: Vec::new(), settled: None, rng });
+            }
         }
-        for (u, findings) in per_user.iter_mut().enumerate() {
+        for ((u, findings), person) in per_user.iter_mut().enumerate().zip(&people) {
             if findings.is_empty() {
                 continue;
             }
             settle(findings, end);
-            let person = &people[u];
             for f in findings.iter_mut() {
-                detections.extend(detection_docs(t, person, f, end));
+                detections.extend(detection_docs(tenant, person, f, end));
             }
             let steps = steps(findings, u, security_admin, end, t, &mut password_resets);
-            risky_users.push(risky_user(t, &people, u, steps, cfg.seed));
+            risky_users.push(risky_user(tenant, &people, person, steps, cfg.seed));
         }
     }
     detections.sort_by(|a, b| {
@@ -291,7 +294,7 @@ fn settle(findings: &mut [Finding], end: i64) {
     }
 }
 
-fn detection_docs(tenant: usize, person: &Person, f: &mut Finding, end: i64) -> Vec<DemoRecord> {
+fn detection_docs(tenant: &DemoTenant, person: &Person, f: &mut Finding, end: i64) -> Vec<DemoRecord> {
     let events = f.events();
     let mut out = Vec::with_capacity(events.len());
     for (event, detected) in events.iter().zip(f.detected.clone()) {
@@ -324,16 +327,16 @@ fn detection_docs(tenant: usize, person: &Person, f: &mut Finding, end: i64) -> 
         d.insert("userPrincipalName".into(), f.text("userPrincipalName").into());
         d.insert("additionalInfo".into(), info);
         d.insert("location".into(), linked("location"));
-        out.push(DemoRecord { tenant_id: TENANTS[tenant].id, document: d });
+        out.push(DemoRecord { tenant_id: tenant.id, document: d });
     }
     out
 }
 
 /// `additionalInfo`: the user agent, and for travel detections the earlier sign-in from home.
-fn additional_info(tenant: usize, person: &Person, f: &mut Finding, kind: &Kind) -> Value {
+fn additional_info(tenant: &DemoTenant, person: &Person, f: &mut Finding, kind: &Kind) -> Value {
     let mut info = vec![json!({"Key": "userAgent", "Value": f.text("userAgent")})];
-    if kind.travel {
-        let home = &people::profile_of(&TENANTS[tenant]).region.cities[person.home_city].0;
+    let home = people::profile_of(tenant).region.cities.get(person.home_city).map(|(city, _)| city);
+    if let Some(home) = home.filter(|_| kind.travel) {
         let earlier = f.at - i64::from(f.rng.between(45, 300)) * MINUTE;
         info.push(json!({"Key": "relatedEventTimeInUtc", "Value": format_ticks(earlier)}));
         info.push(json!({"Key": "relatedUserAgent", "Value": person.computer.user_agent}));
@@ -418,8 +421,14 @@ fn level_rank(level: &str) -> u8 {
 }
 
 /// Replays the steps into history items and the current state.
-fn risky_user(tenant: usize, people: &[Person], index: usize, steps: Vec<(i64, Step)>, seed: u64) -> DemoRiskyUser {
-    let user = &people[index].user;
+fn risky_user(
+    tenant: &DemoTenant,
+    people: &[Person],
+    person: &Person,
+    steps: Vec<(i64, Step)>,
+    seed: u64,
+) -> DemoRiskyUser {
+    let user = &person.user;
     let (mut state, mut level) = ("none", "none".to_owned());
     let mut history = Vec::with_capacity(steps.len());
     for (n, (at, step)) in steps.into_iter().enumerate() {
@@ -462,7 +471,7 @@ fn risky_user(tenant: usize, people: &[Person], index: usize, steps: Vec<(i64, S
     }
     current.insert("userDisplayName".into(), user.display_name.clone().into());
     current.insert("userPrincipalName".into(), user.user_principal_name.clone().into());
-    DemoRiskyUser { tenant_id: TENANTS[tenant].id, current, history }
+    DemoRiskyUser { tenant_id: tenant.id, current, history }
 }
 
 /// The window `[start, end]` of a config, in ticks.

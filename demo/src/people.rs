@@ -10,7 +10,7 @@ use super::DemoTenant;
 use super::DemoUser;
 use super::catalog::{PROFILES, TenantProfile};
 use super::regions::Region;
-use super::rng::{Rng, hash_str, mix, stable_guid};
+use super::rng::{Rng, hash_str, mix, pick, stable_guid, weighted};
 
 /// The private profile of `tenant` (the first demo tenant's for a tenant that is not one of them).
 pub(super) fn profile_of(tenant: &DemoTenant) -> &'static TenantProfile {
@@ -36,8 +36,9 @@ pub(super) fn users(tenant: &DemoTenant) -> Vec<DemoUser> {
     while names.len() < profile.user_count && attempt < 100_000 {
         let h = mix(&[tenant_hash, attempt, 0x4E41_4D45]);
         attempt += 1;
-        let first = region.first_names[(h % region.first_names.len() as u64) as usize];
-        let last = region.last_names[((h >> 32) % region.last_names.len() as u64) as usize];
+        let (Some(first), Some(last)) = (nth_of(region.first_names, h), nth_of(region.last_names, h >> 32)) else {
+            break;
+        };
         let display = format!("{first} {last}");
         let local = mail_local_part(&display);
         push(display, local, &mut names);
@@ -52,6 +53,12 @@ pub(super) fn users(tenant: &DemoTenant) -> Vec<DemoUser> {
             admin_role: profile.roles.get(i).copied(),
         })
         .collect()
+}
+
+/// The item of `items` that `hash` falls on; `None` when there is none.
+fn nth_of(items: &[&'static str], hash: u64) -> Option<&'static str> {
+    let i = hash.checked_rem(items.len() as u64)?;
+    items.get(usize::try_from(i).ok()?).copied()
 }
 
 /// `first.last` in lower-case ASCII, the way directories usually spell mail nicknames.
@@ -143,9 +150,21 @@ pub(super) struct Person {
     pub legacy_client: Option<&'static str>,
 }
 
-/// Chromium `major -> build` for the majors the generator uses (120..=131), Chrome and Edge.
-const CHROME_BUILDS: [u16; 12] = [6099, 6167, 6261, 6312, 6367, 6422, 6478, 6533, 6613, 6668, 6723, 6778];
-const EDGE_BUILDS: [u16; 12] = [2210, 2277, 2365, 2420, 2478, 2535, 2592, 2651, 2739, 2792, 2849, 2903];
+/// The `(Chrome, Edge)` builds of the Chromium majors the generator uses, 120 at index 0 to 131.
+const CHROMIUM_BUILDS: [(u16, u16); 12] = [
+    (6099, 2210),
+    (6167, 2277),
+    (6261, 2365),
+    (6312, 2420),
+    (6367, 2478),
+    (6422, 2535),
+    (6478, 2592),
+    (6533, 2651),
+    (6613, 2739),
+    (6668, 2792),
+    (6723, 2849),
+    (6778, 2903),
+];
 const ANDROID_MODELS: [&str; 5] = ["SM-S911B", "SM-A546B", "Pixel 8", "Pixel 7a", "SM-G991B"];
 
 pub(super) fn people(tenant: &DemoTenant) -> Vec<Person> {
@@ -177,7 +196,7 @@ fn person(profile: &TenantProfile, user: DemoUser, index: usize, rng: &mut Rng) 
     let office_city = profile.offices.get(office).map_or(0, |o| o.city);
     let home_city = if !remote && rng.chance(0.75) { office_city } else { weighted_city(region, rng) };
     let home_v4 =
-        [*rng.pick(region.isp_v4), rng.between(1, 254) as u8, rng.below(256) as u8, rng.between(1, 254) as u8];
+        [*pick!(rng, &region.isp_v4), rng.between(1, 254) as u8, rng.below(256) as u8, rng.between(1, 254) as u8];
     let home_v6 = rng.chance(0.45).then(|| {
         [region.isp_v6[0], region.isp_v6[1] | rng.below(256) as u16, rng.below(65_536) as u16, rng.below(65_536) as u16]
     });
@@ -185,7 +204,7 @@ fn person(profile: &TenantProfile, user: DemoUser, index: usize, rng: &mut Rng) 
     let computer = computer(profile, index, &first_name, rng);
     let phone = phone(profile, rng);
     let mobile_share = 0.08 + rng.unit() * 0.27;
-    let legacy_client = rng.chance(0.09).then(|| rng.weighted(&super::catalog::LEGACY_CLIENTS));
+    let legacy_client = rng.chance(0.09).then(|| weighted!(rng, &super::catalog::LEGACY_CLIENTS));
     Person { user, activity, office, remote, home_city, home_v4, home_v6, computer, phone, mobile_share, legacy_client }
 }
 
@@ -210,15 +229,16 @@ enum Browser {
 }
 
 fn computer(profile: &TenantProfile, index: usize, first_name: &str, rng: &mut Rng) -> Device {
-    let os = rng.weighted(&[("Windows 11", 40), ("Windows 10", 32), ("MacOs", 19), ("Linux", 4)]);
+    let os = weighted!(rng, &[("Windows 11", 40), ("Windows 10", 32), ("MacOs", 19), ("Linux", 4)]);
     let browser = match os {
         "MacOs" => {
-            rng.weighted(&[(Browser::Safari, 45), (Browser::Chrome, 40), (Browser::Edge, 10), (Browser::Firefox, 5)])
+            weighted!(rng, &[(Browser::Safari, 45), (Browser::Chrome, 40), (Browser::Edge, 10), (Browser::Firefox, 5)])
         }
-        "Linux" => rng.weighted(&[(Browser::Firefox, 55), (Browser::Chrome, 45)]),
-        _ => rng.weighted(&[(Browser::Edge, 55), (Browser::Chrome, 38), (Browser::Firefox, 7)]),
+        "Linux" => weighted!(rng, &[(Browser::Firefox, 55), (Browser::Chrome, 45)]),
+        _ => weighted!(rng, &[(Browser::Edge, 55), (Browser::Chrome, 38), (Browser::Firefox, 7)]),
     };
-    let chromium = rng.below(12) as usize;
+    let [first, rest @ ..] = &CHROMIUM_BUILDS;
+    let (chromium, &(chrome_build, edge_build)) = rng.pick_indexed(first, rest);
     let major = 120 + chromium;
     let patch = rng.between(40, 190);
     let (platform, firefox_platform) = match os {
@@ -228,15 +248,14 @@ fn computer(profile: &TenantProfile, index: usize, first_name: &str, rng: &mut R
     };
     let (browser_name, user_agent) = match browser {
         Browser::Edge => (
-            format!("Edge {major}.0.{}", EDGE_BUILDS[chromium]),
+            format!("Edge {major}.0.{edge_build}"),
             format!(
                 "Mozilla/5.0 ({platform}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36 \
-                 Edg/{major}.0.{}.{patch}",
-                EDGE_BUILDS[chromium]
+                 Edg/{major}.0.{edge_build}.{patch}"
             ),
         ),
         Browser::Chrome => (
-            format!("Chrome {major}.0.{}", CHROME_BUILDS[chromium]),
+            format!("Chrome {major}.0.{chrome_build}"),
             format!(
                 "Mozilla/5.0 ({platform}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"
             ),
@@ -249,7 +268,7 @@ fn computer(profile: &TenantProfile, index: usize, first_name: &str, rng: &mut R
             )
         }
         Browser::Safari => {
-            let (maj, min) = *rng.pick(&[(17, 2), (17, 4), (17, 5), (17, 6), (18, 0), (18, 1)]);
+            let (maj, min) = *pick!(rng, &[(17, 2), (17, 4), (17, 5), (17, 6), (18, 0), (18, 1)]);
             (
                 format!("Safari {maj}.{min}"),
                 format!(
@@ -302,7 +321,7 @@ fn computer(profile: &TenantProfile, index: usize, first_name: &str, rng: &mut R
 
 fn phone(profile: &TenantProfile, rng: &mut Rng) -> Device {
     let (os, display, browser, user_agent, app_user_agent) = if rng.chance(0.55) {
-        let (maj, min) = *rng.pick(&[(16, 7), (17, 3), (17, 4), (17, 5), (17, 6), (18, 0), (18, 1)]);
+        let (maj, min) = *pick!(rng, &[(16, 7), (17, 3), (17, 4), (17, 5), (17, 6), (18, 0), (18, 1)]);
         let webkit = "AppleWebKit/605.1.15 (KHTML, like Gecko)";
         (
             "Ios",
@@ -316,10 +335,10 @@ fn phone(profile: &TenantProfile, rng: &mut Rng) -> Device {
         )
     } else {
         let android = rng.between(12, 14);
-        let chromium = rng.below(12) as usize;
+        let [first, rest @ ..] = &CHROMIUM_BUILDS;
+        let (chromium, &(build, _)) = rng.pick_indexed(first, rest);
         let major = 120 + chromium;
-        let build = CHROME_BUILDS[chromium];
-        let model = *rng.pick(&ANDROID_MODELS);
+        let model = *pick!(rng, &ANDROID_MODELS);
         (
             "Android",
             model.to_owned(),
@@ -372,10 +391,10 @@ fn rich_client(rng: &mut Rng) -> String {
 
 /// A Windows out-of-box host name, `DESKTOP-` and seven characters.
 fn desktop_name(rng: &mut Rng) -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const CHARS: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut name = String::from("DESKTOP-");
     for _ in 0..7 {
-        name.push(char::from(*rng.pick(CHARS)));
+        name.push(char::from(*pick!(rng, CHARS)));
     }
     name
 }

@@ -38,8 +38,8 @@ pub(super) struct Region {
     pub cities: &'static [(City, u32)],
     pub first_names: &'static [&'static str],
     pub last_names: &'static [&'static str],
-    /// First octets of home broadband addresses.
-    pub isp_v4: &'static [u8],
+    /// First octets of home broadband addresses, one per provider.
+    pub isp_v4: [u8; 6],
     /// The first two hextets of home broadband IPv6 prefixes.
     pub isp_v6: [u16; 2],
     pub mobile_v4: [u8; 2],
@@ -63,7 +63,7 @@ pub(super) static US: Region = Region {
     ],
     first_names: US_FIRST_NAMES,
     last_names: US_LAST_NAMES,
-    isp_v4: &[73, 98, 24, 71, 67, 76],
+    isp_v4: [73, 98, 24, 71, 67, 76],
     isp_v6: [0x2601, 0x0600],
     mobile_v4: [174, 205],
     mobile_v6: [0x2607, 0xfb90],
@@ -83,7 +83,7 @@ pub(super) static CENTRAL_EUROPE: Region = Region {
     ],
     first_names: CENTRAL_EUROPE_FIRST_NAMES,
     last_names: CENTRAL_EUROPE_LAST_NAMES,
-    isp_v4: &[84, 87, 91, 93, 79, 217],
+    isp_v4: [84, 87, 91, 93, 79, 217],
     isp_v6: [0x2003, 0x00e4],
     mobile_v4: [80, 187],
     mobile_v6: [0x2a01, 0x0598],
@@ -102,7 +102,7 @@ pub(super) static AUSTRALIA: Region = Region {
     ],
     first_names: AUSTRALIA_FIRST_NAMES,
     last_names: AUSTRALIA_LAST_NAMES,
-    isp_v4: &[49, 101, 110, 120, 124, 58],
+    isp_v4: [49, 101, 110, 120, 124, 58],
     isp_v6: [0x2001, 0x8003],
     mobile_v4: [110, 145],
     mobile_v6: [0x2001, 0x8004],

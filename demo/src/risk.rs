@@ -3,7 +3,7 @@
 //! Values are generated for every tier; hiding them below P2 (`hidden`) is the API's job.
 
 use super::catalog::{RISK_EVENTS, RISK_LEVELS, RISK_OUTCOMES};
-use super::rng::Rng;
+use super::rng::{Rng, weighted};
 
 /// An Identity Protection finding on a sign-in.
 #[derive(Debug)]
@@ -16,19 +16,19 @@ pub(super) struct Risk {
 }
 
 pub(super) fn risk(rng: &mut Rng) -> Risk {
-    let (state, detail) = rng.weighted(&RISK_OUTCOMES);
+    let (state, detail) = weighted!(rng, &RISK_OUTCOMES);
     let (v1, v2, _, foreign) = *pick_event(rng);
     let mut events = vec![(v1, v2)];
     if v1 == "anonymizedIPAddress" && rng.chance(0.3) {
         events.push(("unfamiliarFeatures", "unfamiliarFeatures"));
     }
-    Risk { level: rng.weighted(&RISK_LEVELS), state, detail, events, foreign }
+    Risk { level: weighted!(rng, &RISK_LEVELS), state, detail, events, foreign }
 }
 
 pub(super) fn spray_risk(rng: &mut Rng) -> Risk {
     let event = if rng.chance(0.6) { "maliciousIPAddress" } else { "unfamiliarFeatures" };
     Risk {
-        level: rng.weighted(&[("low", 40), ("medium", 45), ("high", 15)]),
+        level: weighted!(rng, &[("low", 40), ("medium", 45), ("high", 15)]),
         state: "atRisk",
         detail: "none",
         events: vec![(event, event)],

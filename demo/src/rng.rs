@@ -26,6 +26,25 @@ pub(crate) fn hash_str(s: &str) -> u64 {
     s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
 }
 
+/// `$rng.pick(first, rest)` of an array (or a reference to one): the irrefutable pattern splits
+/// it, so an empty array does not compile and the pick cannot fail.
+macro_rules! pick {
+    ($rng:expr, $items:expr) => {{
+        let [first, rest @ ..] = $items;
+        $rng.pick(first, rest)
+    }};
+}
+
+/// `$rng.weighted(first, rest)` of an array of `(item, weight)` pairs, split like [`pick!`].
+macro_rules! weighted {
+    ($rng:expr, $items:expr) => {{
+        let [first, rest @ ..] = $items;
+        $rng.weighted(first, rest)
+    }};
+}
+
+pub(super) use {pick, weighted};
+
 /// xoshiro256**: fast, small state, good enough statistics for synthetic logs.
 #[derive(Debug, Clone)]
 pub(super) struct Rng {
@@ -69,22 +88,42 @@ impl Rng {
         self.unit() < p
     }
 
-    pub(super) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
+    /// One of a non-empty list, given as its first item and the rest (so that there always is one),
+    /// uniformly, with its index in the list. Takes one draw, `below(1 + rest.len())`.
+    pub(super) fn pick_indexed<'a, T>(&mut self, first: &'a T, rest: &'a [T]) -> (usize, &'a T) {
+        let i = self.below(1 + rest.len() as u64) as usize;
+        (i, i.checked_sub(1).and_then(|r| rest.get(r)).unwrap_or(first))
     }
 
-    /// An item of `(item, weight)` pairs, chosen in proportion to its weight.
-    pub(super) fn weighted<T: Copy>(&mut self, items: &[(T, u32)]) -> T {
-        let total: u64 = items.iter().map(|(_, w)| u64::from(*w)).sum();
+    /// [`Rng::pick_indexed`] without the index. Arrays use the [`pick!`] macro.
+    pub(super) fn pick<'a, T>(&mut self, first: &'a T, rest: &'a [T]) -> &'a T {
+        self.pick_indexed(first, rest).1
+    }
+
+    /// One of `items`, uniformly; `None`, without a draw, when it is empty.
+    pub(super) fn choose<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        items.split_first().map(|(first, rest)| self.pick(first, rest))
+    }
+
+    /// An item of a non-empty list of `(item, weight)` pairs (its first pair and the rest), chosen
+    /// in proportion to its weight; the last when all weights are 0. Arrays use [`weighted!`].
+    pub(super) fn weighted<T: Copy>(&mut self, first: &(T, u32), rest: &[(T, u32)]) -> T {
+        let items = || std::iter::once(first).chain(rest);
+        let total: u64 = items().map(|(_, w)| u64::from(*w)).sum();
         let mut roll = self.below(total);
-        for (item, w) in items {
+        for (item, w) in items() {
             let w = u64::from(*w);
             if roll < w {
                 return *item;
             }
             roll -= w;
         }
-        items[items.len() - 1].0
+        rest.last().unwrap_or(first).0
+    }
+
+    /// [`Rng::weighted`] of a slice; `None`, without a draw, when it is empty.
+    pub(super) fn choose_weighted<T: Copy>(&mut self, items: &[(T, u32)]) -> Option<T> {
+        items.split_first().map(|(first, rest)| self.weighted(first, rest))
     }
 
     /// A random version-4 GUID.
@@ -98,7 +137,9 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn push_hex(out: &mut String, value: u64, digits: u32) {
     for i in (0..digits).rev() {
-        out.push(char::from(HEX[((value >> (i * 4)) & 0xF) as usize]));
+        let nibble = ((value >> (i * 4)) & 0xF) as usize;
+        // A nibble is below 16, the length of `HEX`.
+        out.extend(HEX.get(nibble).map(|&h| char::from(h)));
     }
 }
 
@@ -157,8 +198,8 @@ mod tests {
     fn weighted_choice_follows_the_weights() {
         let mut rng = Rng::new(3);
         let items = [("rare", 1), ("common", 9), ("never", 0)];
-        let common = (0..10_000).filter(|_| rng.weighted(&items) == "common").count();
+        let common = (0..10_000).filter(|_| weighted!(rng, &items) == "common").count();
         assert!((8_700..9_300).contains(&common), "{common}");
-        assert!((0..1_000).all(|_| rng.weighted(&items) != "never"));
+        assert!((0..1_000).all(|_| weighted!(rng, &items) != "never"));
     }
 }

@@ -112,7 +112,7 @@ impl Iterator for Schedule {
         if self.next >= self.batch.len() && !self.refill() {
             return None;
         }
-        let item = self.batch[self.next];
+        let item = *self.batch.get(self.next)?;
         self.next += 1;
         Some(item)
     }
@@ -139,7 +139,9 @@ fn hour_weight(seed: u64, tenant: usize, utc_offset_hours: i64, h: i64, start: i
     let (hour, weekday) = local_hour_and_weekday(h * TICKS_PER_HOUR, utc_offset_hours);
     let local_day = (h + utc_offset_hours).div_euclid(24);
     let day_noise = 0.85 + 0.3 * ((mix(&[seed, tenant as u64, local_day as u64]) >> 11) as f64 / (1_u64 << 53) as f64);
-    covered * HOURLY[hour] * WEEKDAY[weekday] * day_noise
+    // `hour` is below 24 and `weekday` below 7, the lengths of the tables.
+    let (hourly, daily) = (HOURLY.get(hour).copied().unwrap_or(0.0), WEEKDAY.get(weekday).copied().unwrap_or(0.0));
+    covered * hourly * daily * day_noise
 }
 
 #[cfg(test)]
