@@ -8,33 +8,72 @@ use actix_web::http::uri::PathAndQuery;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse};
 use domain::sets::SetKind;
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 use crate::error::{ApiError, RequestIds, code_for_status, header_value, inner_error};
 
 /// Path segments we route on besides the entity sets' own (`SetKind::path_segments`).
 const CANONICAL_SEGMENTS: &[&str] = &["dismiss", "confirmCompromised", "ingest", "beta", "v1.0", "$metadata", "$count"];
 
-/// Rewrites known segments to their canonical case, so `/v1.0/auditlogs/signins` routes as Graph
-/// would route it. Ids and unknown segments are left alone.
-fn canonical_path(path: &str) -> Option<String> {
-    let mut changed = false;
-    let mut out = String::with_capacity(path.len());
-    let trimmed = if path.len() > 1 { path.trim_end_matches('/') } else { path };
-    changed |= trimmed.len() != path.len();
-    for (i, segment) in trimmed.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
+/// Characters re-escaped when a decoded segment goes back into the URI: what a path may not hold
+/// literally, and `%` itself (so the router's own decoding gives back the same segment).
+const SEGMENT_ESCAPES: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// The path every spelling of a route shares, so that the rate limiter (which picks its family
+/// from the path) and the router see the same route: percent-escapes decoded, empty and `.`
+/// segments dropped, `..` resolved, no trailing slash, and known segments in Graph's case
+/// (`/v1.0/auditlogs/signins` routes as Graph would route it; ids and unknown segments keep their
+/// case). `None` when the path is already in that form.
+///
+/// # Errors
+/// A segment whose escapes decode to `/`, a control character or invalid UTF-8: no route has one.
+fn canonical_path(path: &str) -> Result<Option<String>, ApiError> {
+    let mut segments: Vec<String> = Vec::new();
+    for raw in path.split('/') {
+        let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| {
+            ApiError::BadRequest(format!("The path segment '{raw}' is not UTF-8 once its %-escapes are decoded."))
+        })?;
+        if decoded.contains('/') || decoded.chars().any(char::is_control) {
+            return Err(ApiError::BadRequest(format!(
+                "The path segment '{raw}' escapes a '/' or a control character, which no route takes."
+            )));
         }
-        let sets = SetKind::ALL.into_iter().flat_map(SetKind::path_segments);
-        match CANONICAL_SEGMENTS.iter().copied().chain(sets).find(|c| c.eq_ignore_ascii_case(segment)) {
-            Some(c) if c != segment => {
-                out.push_str(c);
-                changed = true;
+        match decoded.as_ref() {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
             }
-            _ => out.push_str(segment),
+            segment => {
+                let sets = SetKind::ALL.into_iter().flat_map(SetKind::path_segments);
+                let known = CANONICAL_SEGMENTS.iter().copied().chain(sets).find(|c| c.eq_ignore_ascii_case(segment));
+                segments.push(known.map_or_else(|| segment.to_owned(), str::to_owned));
+            }
         }
     }
-    changed.then_some(out)
+    let mut out = String::with_capacity(path.len());
+    for segment in &segments {
+        out.push('/');
+        out.extend(utf8_percent_encode(segment, SEGMENT_ESCAPES));
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    Ok((out != path).then_some(out))
 }
 
 /// Makes request ids, canonicalises the path, stamps the ids on the response and turns every
@@ -53,7 +92,14 @@ pub async fn graph_envelope(
     let ids = RequestIds { request_id, client_request_id };
     req.extensions_mut().insert(ids.clone());
 
-    if let Some(path) = canonical_path(req.path()) {
+    let canonical = match canonical_path(req.path()) {
+        Ok(path) => path,
+        Err(e) => {
+            let res = req.error_response(e).map_into_boxed_body();
+            return Ok(finish(rebuild_error(res, &ids), &ids));
+        }
+    };
+    if let Some(path) = canonical {
         let pq = match req.uri().query() {
             Some(q) => format!("{path}?{q}"),
             None => path,
@@ -72,15 +118,20 @@ pub async fn graph_envelope(
     // comes from the middleware inside this one (`ratelimit::enforce`, which answers its refusals
     // as responses too) and is rendered by actix.
     let res = next.call(req).await?.map_into_boxed_body();
-    let mut res =
+    let res =
         if res.status().is_client_error() || res.status().is_server_error() { rebuild_error(res, &ids) } else { res };
+    Ok(finish(res, &ids))
+}
+
+/// Stamps the request ids on a response.
+fn finish(mut res: ServiceResponse<BoxBody>, ids: &RequestIds) -> ServiceResponse<BoxBody> {
     let headers = res.headers_mut();
     headers.insert(actix_web::http::header::HeaderName::from_static("request-id"), header_value(&ids.request_id));
     headers.insert(
         actix_web::http::header::HeaderName::from_static("client-request-id"),
         header_value(&ids.client_request_id),
     );
-    Ok(res)
+    res
 }
 
 fn rebuild_error(res: ServiceResponse<BoxBody>, ids: &RequestIds) -> ServiceResponse<BoxBody> {
@@ -127,13 +178,32 @@ mod tests {
 
     #[test]
     fn known_segments_get_graph_case() {
-        assert_eq!(canonical_path("/V1.0/AUDITLOGS/signins").as_deref(), Some("/v1.0/auditLogs/signIns"));
-        assert_eq!(canonical_path("/v1.0/auditLogs/signIns"), None);
-        assert_eq!(canonical_path("/v1.0/auditLogs/signIns/").as_deref(), Some("/v1.0/auditLogs/signIns"));
-        assert_eq!(
-            canonical_path("/beta/auditlogs/signins/ABC-def").as_deref(),
-            Some("/beta/auditLogs/signIns/ABC-def")
-        );
+        let canonical = |p: &str| canonical_path(p).unwrap();
+        assert_eq!(canonical("/V1.0/AUDITLOGS/signins").as_deref(), Some("/v1.0/auditLogs/signIns"));
+        assert_eq!(canonical("/v1.0/auditLogs/signIns"), None);
+        assert_eq!(canonical("/v1.0/auditLogs/signIns/").as_deref(), Some("/v1.0/auditLogs/signIns"));
+        assert_eq!(canonical("/beta/auditlogs/signins/ABC-def").as_deref(), Some("/beta/auditLogs/signIns/ABC-def"));
+        assert_eq!(canonical("/"), None);
+    }
+
+    #[test]
+    fn every_spelling_of_a_path_is_one_path() {
+        let canonical = |p: &str| canonical_path(p).unwrap().unwrap_or_else(|| p.to_owned());
+        for p in [
+            "/v1%2E0/auditLogs/signIns/$count",
+            "/v1.0/auditLogs/signIns/%24count",
+            "//v1.0//auditLogs/signIns/$count",
+            "/v1.0/./auditLogs/x/../signIns/$count/",
+            "/%76%31%2e%30/AUDITLOGS/SIGNINS/%24COUNT",
+        ] {
+            assert_eq!(canonical(p), "/v1.0/auditLogs/signIns/$count", "{p}");
+        }
+        assert_eq!(canonical("/%69ngest/signIns"), "/ingest/signIns");
+        assert_eq!(canonical("/../../ingest/signIns"), "/ingest/signIns");
+        assert_eq!(canonical("/v1.0/auditLogs/signIns/a%20b"), "/v1.0/auditLogs/signIns/a%20b");
+        for bad in ["/v1.0/auditLogs%2FsignIns", "/v1.0/%ff", "/v1.0/a%00b", "/v1.0/a%0Ab"] {
+            assert!(canonical_path(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

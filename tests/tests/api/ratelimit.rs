@@ -207,3 +207,70 @@ async fn the_defaults_are_generous() {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(number(&h, "ratelimit-limit"), u64::from(c.rate_limit_reports_burst));
 }
+
+/// Every spelling of a route spends the same bucket as the plain one: the limiter and the router
+/// see one normalised path (percent-escapes, doubled slashes, dot segments, a trailing slash,
+/// case). A spelling no route takes (an escaped `/`) is refused with 400.
+#[actix_web::test]
+async fn every_spelling_of_a_route_is_limited_like_the_route() {
+    let app = app_with(limited(1)).await;
+    let admin = admin_token(TENANT_A);
+    let routes: &[(&str, &str)] = &[
+        ("/v1.0/auditLogs/signIns", "reports"),
+        ("/v1.0/auditLogs/signIns/$count", "reports"),
+        ("/beta/auditLogs/directoryAudits", "reports"),
+        ("/v1.0/auditLogs/signIns/66ea54eb-6301-4ee5-be62-ff5a759b0100", "reports"),
+        ("/v1.0/identityProtection/riskDetections", "identityProtection"),
+        ("/v1.0/identityProtection/riskyUsers", "identityProtection"),
+        ("/v1.0/identityProtection/riskyUsers/66ea54eb-6301-4ee5-be62-ff5a759b0100/history", "identityProtection"),
+    ];
+    // Spend each family's one request with the plain spelling (answered, whatever the answer).
+    for path in ["/v1.0/auditLogs/signIns", "/v1.0/identityProtection/riskyUsers"] {
+        let (s, h, b) = get(&app, path, &admin).await;
+        assert_ne!(s, StatusCode::TOO_MANY_REQUESTS, "{path}: {b}");
+        assert_eq!(number(&h, "ratelimit-remaining"), 0, "{path}");
+    }
+    let spellings = |path: &str| -> Vec<String> {
+        vec![
+            path.to_owned(),
+            path.replacen("v1.0", "v1%2E0", 1).replacen("beta", "%62eta", 1),
+            path.replace('$', "%24"),
+            path.replacen("/auditLogs", "//auditLogs", 1).replacen("/identityProtection", "//identityProtection", 1),
+            format!("{path}/"),
+            path.to_uppercase().replace("V1.0", "v1.0"),
+            path.replacen("/auditLogs", "/./auditLogs", 1).replacen(
+                "/identityProtection",
+                "/x/../identityProtection",
+                1,
+            ),
+        ]
+    };
+    for (route, family) in routes {
+        for p in spellings(route) {
+            let (s, h, b) = get(&app, &p, &admin).await;
+            assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{p} ({family}) was not limited: {b}");
+            assert_eq!(number(&h, "ratelimit-remaining"), 0, "{p}");
+        }
+    }
+    // Ingest: the plain route spends the bucket, the spellings find it empty.
+    let ingest = ingest_token(TENANT_A);
+    let doc = sign_in_doc(1, app.now(), USER_OID);
+    let post = |path: &str| {
+        TestRequest::post()
+            .uri(path)
+            .insert_header(("Authorization", format!("Bearer {ingest}")))
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(serde_json::to_vec(&vec![doc.clone()]).unwrap())
+    };
+    let (s, _, b) = app.send(post("/ingest/signIns")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    for p in ["/%69ngest/signIns", "/INGEST/SIGNINS", "/ingest//signIns/", "/x/../ingest/signIns"] {
+        let (s, _, b) = app.send(post(p)).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{p} was not limited: {b}");
+    }
+    for p in ["/v1.0/auditLogs%2FsignIns", "/v1.0/auditLogs/signIns%00"] {
+        let (s, _, b) = get(&app, p, &admin).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{p}: {b}");
+        assert_eq!(b["error"]["code"], "BadRequest", "{p}");
+    }
+}
