@@ -163,6 +163,7 @@ pub fn resolve_secret(config: &Config, serving: bool) -> anyhow::Result<(Vec<u8>
         }
     }
     let path = dev_secret_path(config);
+    refuse_shared_secret_file(&path)?;
     if let Ok(s) = std::fs::read_to_string(&path) {
         let s = s.trim();
         if s.len() >= 32 {
@@ -174,6 +175,25 @@ pub fn resolve_secret(config: &Config, serving: bool) -> anyhow::Result<(Vec<u8>
     crate::demo::write_private(&path, secret.as_bytes())
         .with_context(|| format!("writing the development secret to {}", path.display()))?;
     Ok((secret.into_bytes(), true))
+}
+
+/// Refuses a development secret file that others than its owner may read: anyone who reads it can
+/// sign tokens for any tenant and role. (idtrail writes it with mode 0600.)
+fn refuse_shared_secret_file(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "refusing to use the development secret {}: its mode is {mode:o}, so other users can read it and sign \
+                 tokens. Run `chmod 600 {}` (or delete it to get a new one).",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Runs the command line.
@@ -646,6 +666,23 @@ mod tests {
         let cli = parse(&["--database-url", "sqlite://x.db", "purge", "--config", "c.toml"]).unwrap();
         assert!(cli.database_url.is_some() && cli.config.is_some(), "shared options stay global");
         assert!(parse(&["ingest", "--database-url", "sqlite://x.db", "--tenant", "t", "f"]).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_development_secret_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("idtrail-dev-mode-{}", std::process::id()));
+        let config = config_in(&dir, "127.0.0.1:8080", None);
+        let (secret, _) = resolve_secret(&config, true).unwrap();
+        let path = dev_secret_path(&config);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = resolve_secret(&config, true).unwrap_err().to_string();
+        assert!(e.contains("chmod 600") && e.contains("644"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(resolve_secret(&config, true).unwrap().0, secret, "the same secret once it is private again");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
