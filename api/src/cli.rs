@@ -397,7 +397,8 @@ pub fn ingest_file(
     batch_records: usize,
 ) -> anyhow::Result<storage::IngestOutcome> {
     let kind = crate::routes::ingest::ingest_set(kind).map_err(|e| anyhow::anyhow!("--kind: {e}"))?;
-    let new_batch = || Batch::new(kind).map_err(|e| anyhow::anyhow!("--kind: {e}"));
+    let latest = crate::routes::ingest::latest_event_ticks(domain::time::to_ticks(chrono::Utc::now()), config);
+    let new_batch = || Batch::new(kind, latest).map_err(|e| anyhow::anyhow!("--kind: {e}"));
     let tenant = TenantId::parse(tenant)?;
     let batch_records = batch_records.max(1);
     let spooled;

@@ -49,6 +49,9 @@ pub struct Config {
     pub default_license: String,
     /// Largest ingest body, in bytes.
     pub max_ingest_bytes: usize,
+    /// How far past now (seconds) an ingested event may be dated, for producers' clock skew;
+    /// later records refuse their batch.
+    pub ingest_max_future_skew_seconds: u64,
     /// Rate limits per (tenant, client app) and endpoint family; `false` turns them all off.
     pub rate_limit_enabled: bool,
     /// Requests per minute to `/v1.0` and `/beta` (but identity protection); 0: no limit.
@@ -96,6 +99,7 @@ impl Default for Config {
             auth_enforce_scopes: true,
             default_license: "free".into(),
             max_ingest_bytes: 64 * 1024 * 1024,
+            ingest_max_future_skew_seconds: 600,
             rate_limit_enabled: true,
             rate_limit_reports_per_minute: 600,
             rate_limit_reports_burst: 100,

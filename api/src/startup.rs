@@ -21,8 +21,9 @@ use crate::auth::TokenVerifier;
 use crate::config::Config;
 use crate::state::AppState;
 
-/// Days of partitions kept ready ahead of today.
-pub const PARTITION_DAYS_AHEAD: i64 = 7;
+/// Days of partitions kept ready ahead of today: tomorrow (the latest day an event may have, see
+/// `Store::partition_range`), so that midnight never waits for a partition.
+pub const PARTITION_DAYS_AHEAD: i64 = 1;
 
 /// How often the partitions ahead are renewed.
 pub const PARTITION_INTERVAL: Duration = Duration::from_secs(3600);

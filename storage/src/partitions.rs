@@ -3,6 +3,7 @@
 
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
+use domain::policy::DataSet;
 use domain::sets::SetKind;
 use domain::time::{TICKS_PER_DAY, day_start, format_ticks};
 
@@ -37,9 +38,11 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub fn ensure_partitions(&self, days: impl IntoIterator<Item = i64>) -> StorageResult<()> {
+        let (first, last) = self.partition_range();
         let missing: Vec<i64> = {
             let known = self.known_partitions.lock().map_err(|_| poisoned())?;
-            let mut v: Vec<i64> = days.into_iter().map(day_start).filter(|d| !known.contains(d)).collect();
+            let mut v: Vec<i64> =
+                days.into_iter().map(day_start).filter(|d| (first..=last).contains(d) && !known.contains(d)).collect();
             v.sort_unstable();
             v.dedup();
             v
@@ -71,7 +74,19 @@ impl Store {
         Ok(())
     }
 
-    /// Creates the partitions for today and the next `days_ahead` days.
+    /// The first and last day (starts, ticks) a partition may exist for now: from the oldest day any
+    /// tier may still see to tomorrow. Ingest refuses events dated later than a few minutes ahead,
+    /// and older ones are expired, so no row needs a day outside; creating none there keeps a
+    /// forged date from adding partitions every query then plans over.
+    #[must_use]
+    pub fn partition_range(&self) -> (i64, i64) {
+        let now = self.clock().now_ticks();
+        let longest = i64::from(self.retention().longest_days(DataSet::SignIns));
+        (day_start(now - longest * TICKS_PER_DAY), day_start(now) + TICKS_PER_DAY)
+    }
+
+    /// Creates the partitions for today and the next `days_ahead` days, as far as
+    /// [`Store::partition_range`] allows (tomorrow).
     ///
     /// # Errors
     /// Database errors.

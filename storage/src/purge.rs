@@ -71,6 +71,7 @@ impl Store {
         let longest = now - i64::from(self.retention().longest_days(DataSet::SignIns)) * TICKS_PER_DAY;
         if self.backend() == Backend::Postgres {
             self.drop_old_partitions(longest, dry_run, &mut report)?;
+            self.drop_empty_future_partitions(dry_run, &mut report)?;
         }
         for tenant in self.tenants()? {
             let view = self.view_for(tenant.tier);
@@ -253,6 +254,40 @@ impl Store {
                     break;
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Drops the day partitions after tomorrow that hold no rows (made ahead by an older version, or
+    /// by a clock set forward): no event may be dated there, and every query plans over them.
+    fn drop_empty_future_partitions(&self, dry_run: bool, report: &mut PurgeReport) -> StorageResult<()> {
+        let (_, last) = self.partition_range();
+        for name in self.partition_days()? {
+            let Some(day) = partition_day(&name) else { continue };
+            if day <= last {
+                continue;
+            }
+            let mut conn = self.conn()?;
+            let mut sql = Sql::new(Backend::Postgres);
+            // The name came from the catalogue and matched our pattern: digits only after the prefix.
+            sql.push("SELECT COUNT(*) AS n FROM ").push(&name);
+            if count(&mut conn, &sql)? > 0 {
+                tracing::warn!(partition = %name, "a future day partition holds rows; kept");
+                continue;
+            }
+            if !dry_run {
+                let suffix = name.strip_prefix("sign_ins_d").unwrap_or_default();
+                let ddl: String =
+                    PARTITIONED_TABLES.iter().map(|t| format!("DROP TABLE IF EXISTS {t}_d{suffix};")).collect();
+                conn.batch_execute(&ddl)?;
+                tracing::info!(partition = %name, "dropped an empty day partition after tomorrow");
+                if let Ok(mut known) = self.known_partitions.lock() {
+                    known.remove(&day);
+                }
+            }
+            report.dropped_partitions.push((name, 0));
         }
         Ok(())
     }

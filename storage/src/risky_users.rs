@@ -77,6 +77,12 @@ impl RiskyUserChange {
     pub fn user_id(&self) -> &str {
         self.user.id()
     }
+
+    /// When the change happened (`riskLastUpdatedDateTime`, ticks).
+    #[must_use]
+    pub fn ticks(&self) -> i64 {
+        self.user.ticks()
+    }
 }
 
 #[derive(QueryableByName)]

@@ -29,6 +29,14 @@ fn ingest_slots() -> &'static tokio::sync::Semaphore {
     SLOTS.get_or_init(|| tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT))
 }
 
+/// The latest event time an ingested record may have at `now_ticks`: `ingest_max_future_skew_seconds`
+/// ahead.
+#[must_use]
+pub fn latest_event_ticks(now_ticks: i64, config: &crate::config::Config) -> i64 {
+    let skew = i64::try_from(config.ingest_max_future_skew_seconds).unwrap_or(i64::MAX / 2);
+    now_ticks.saturating_add(skew.saturating_mul(domain::time::TICKS_PER_SECOND))
+}
+
 /// The set ingested at `/ingest/{name}` (case-insensitive).
 ///
 /// # Errors
@@ -47,6 +55,8 @@ fn not_ingested(name: &str) -> ApiError {
 #[derive(Debug)]
 pub struct Batch {
     records: Records,
+    /// The latest event time (ticks) a record may have: now plus the allowed clock skew.
+    latest: i64,
 }
 
 #[derive(Debug)]
@@ -58,11 +68,11 @@ enum Records {
 }
 
 impl Batch {
-    /// An empty batch of `kind`.
+    /// An empty batch of `kind` whose records may be dated up to `latest` (ticks).
     ///
     /// # Errors
     /// [`ApiError::NotFound`] for a set that is not ingested on its own.
-    pub fn new(kind: SetKind) -> Result<Self, ApiError> {
+    pub fn new(kind: SetKind, latest: i64) -> Result<Self, ApiError> {
         let records = match kind {
             SetKind::SignIns => Records::SignIns(Vec::new()),
             SetKind::DirectoryAudits | SetKind::RiskDetections => Records::Documents(kind.registry(), Vec::new()),
@@ -70,7 +80,7 @@ impl Batch {
             // Written by the risky-user changes they record, never pushed on their own.
             SetKind::RiskyUserHistory => return Err(not_ingested(kind.segment())),
         };
-        Ok(Self { records })
+        Ok(Self { records, latest })
     }
 
     /// The records in the batch.
@@ -102,10 +112,23 @@ impl Batch {
     /// # Errors
     /// Why the document is not a valid record; the batch is unchanged then.
     pub fn push(&mut self, tenant: &TenantId, doc: Map<String, Value>) -> Result<(), String> {
+        let latest = self.latest;
         match &mut self.records {
-            Records::SignIns(r) => r.push(SignInRecord::from_document(tenant, doc)?),
-            Records::Documents(set, r) => r.push(Record::from_document(set, doc)?),
-            Records::RiskyUsers(r) => r.push(RiskyUserChange::from_document(doc)?),
+            Records::SignIns(r) => {
+                let record = SignInRecord::from_document(tenant, doc)?;
+                not_later(SetKind::SignIns, record.created_ticks(), latest)?;
+                r.push(record);
+            }
+            Records::Documents(set, r) => {
+                let record = Record::from_document(set, doc)?;
+                not_later(set.kind, record.ticks(), latest)?;
+                r.push(record);
+            }
+            Records::RiskyUsers(r) => {
+                let record = RiskyUserChange::from_document(doc)?;
+                not_later(SetKind::RiskyUsers, record.ticks(), latest)?;
+                r.push(record);
+            }
         }
         Ok(())
     }
@@ -163,9 +186,10 @@ pub async fn ingest(
     let store = state.store.clone();
     let tenant = principal.tenant.clone();
     let default_tier = state.default_tier;
+    let latest = latest_event_ticks(store.clock().now_ticks(), &state.config);
     let outcome = web::block(move || -> Result<storage::IngestOutcome, ApiError> {
         let docs = parse_body(&body, format)?;
-        let batch = validate(kind, &tenant, docs)?;
+        let batch = validate(kind, latest, &tenant, docs)?;
         store.ensure_tenant(&tenant, default_tier)?;
         Ok(batch.store(&store, &tenant)?)
     })
@@ -365,6 +389,20 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// Refuses an event dated after `latest`: a clock far ahead, or a forged date, would sit first in
+/// every list and (on PostgreSQL) create partitions no purge reaches.
+fn not_later(kind: SetKind, ticks: i64, latest: i64) -> Result<(), String> {
+    if ticks <= latest {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: {} is later than now plus the allowed clock skew ({}); events cannot come from the future",
+        kind.registry().time_field,
+        domain::time::format_ticks(ticks),
+        domain::time::format_ticks(latest)
+    ))
+}
+
 /// Validates every record; any failure refuses the batch, listing each bad record (the HTTP path;
 /// `idtrail ingest` validates a file with [`Batch::push`] too, record by record).
 ///
@@ -372,12 +410,13 @@ fn kind_of(v: &Value) -> &'static str {
 /// [`ApiError::BadRequest`] for an empty batch, [`ApiError::InvalidRecords`] listing bad records.
 pub fn validate(
     kind: SetKind,
+    latest: i64,
     tenant: &TenantId,
     docs: impl IntoIterator<Item = ParsedRecord>,
 ) -> Result<Batch, ApiError> {
     let mut errors = Vec::new();
     let mut total = 0;
-    let mut batch = Batch::new(kind)?;
+    let mut batch = Batch::new(kind, latest)?;
     for (index, doc) in docs.into_iter().enumerate() {
         total += 1;
         if let Err(reason) = doc.and_then(|d| batch.push(tenant, d)) {

@@ -213,3 +213,59 @@ async fn a_file_is_validated_whole_then_stored_in_batches() {
     })
     .await;
 }
+
+/// Events dated past now plus `ingest_max_future_skew_seconds` refuse their batch, each listed like
+/// any invalid record; on PostgreSQL no partition is made for them, and an empty partition after
+/// tomorrow (left by an older version) is dropped by the purge.
+#[actix_web::test]
+async fn records_from_the_future_are_refused_and_make_no_partition() {
+    each_backend(|app| async move {
+        let now = app.now();
+        let partitions_before = app.store.partition_days().unwrap();
+        let mut docs: Vec<Value> = (1..=4).map(|n| sign_in_doc(n, now, USER_OID)).collect();
+        docs[1]["createdDateTime"] = json!("3000-01-01T00:00:00Z");
+        docs[3]["createdDateTime"] = json!(domain::time::format_ticks(domain::time::to_ticks(now + Duration::hours(1))));
+        let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        let indexes: Vec<i64> = b["error"]["details"].as_array().unwrap().iter().map(|d| d["index"].as_i64().unwrap()).collect();
+        assert_eq!(indexes, [1, 3], "{b}");
+        assert!(b["error"]["details"][0]["message"].as_str().unwrap().contains("later than now plus the allowed clock skew"));
+        assert_eq!(app.count_rows("sign_ins", TENANT_A), 0, "nothing stored");
+        assert_eq!(app.store.partition_days().unwrap(), partitions_before, "no partition for a refused day");
+        // Within the skew (10 minutes by default) a producer's clock may run ahead.
+        let ahead = vec![sign_in_doc(9, now + Duration::minutes(5), USER_OID)];
+        let (s, b) = app.ingest(&ingest_token(TENANT_A), &ahead).await;
+        assert_eq!((s, b["inserted"].clone()), (StatusCode::OK, json!(1)));
+        // The other sets are held to the same rule.
+        let audit = json!({"id": "Directory_future", "category": "UserManagement", "correlationId": guid(5),
+            "result": "success", "resultReason": "", "activityDisplayName": "Add user", "activityDateTime": "2999-01-01T00:00:00Z",
+            "loggedByService": "Core Directory", "operationType": "Add", "initiatedBy": {"user": null, "app": null},
+            "targetResources": [], "additionalDetails": []});
+        let (s, _, b) = app
+            .send(
+                actix_web::test::TestRequest::post()
+                    .uri("/ingest/directoryAudits")
+                    .insert_header(("Authorization", format!("Bearer {}", ingest_token(TENANT_A))))
+                    .insert_header(("Content-Type", "application/json"))
+                    .set_payload(json!([audit]).to_string()),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        assert!(b["error"]["message"].as_str().unwrap().contains("activityDateTime: 2999-01-01T00:00:00.0000000Z is later than now"), "{b}");
+        if app.db.backend == "postgres" {
+            let mut conn = app.connection();
+            let storage::conn::AnyConnection::Postgresql(pg) = &mut conn else { unreachable!() };
+            diesel::connection::SimpleConnection::batch_execute(
+                pg,
+                "CREATE TABLE sign_ins_d29991231 PARTITION OF sign_ins FOR VALUES FROM (1000000000000000000) TO (1000000864000000000);\
+                 CREATE TABLE sign_in_ca_policies_d29991231 PARTITION OF sign_in_ca_policies FOR VALUES FROM (1000000000000000000) TO (1000000864000000000);\
+                 CREATE TABLE sign_in_risk_event_types_d29991231 PARTITION OF sign_in_risk_event_types FOR VALUES FROM (1000000000000000000) TO (1000000864000000000);",
+            )
+            .unwrap();
+            let report = app.store.purge(false).unwrap();
+            assert!(report.dropped_partitions.iter().any(|(p, n)| p == "sign_ins_d29991231" && *n == 0), "{report:?}");
+            assert!(!app.store.partition_days().unwrap().contains(&"sign_ins_d29991231".to_owned()));
+        }
+    })
+    .await;
+}
