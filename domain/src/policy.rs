@@ -90,9 +90,10 @@ impl RetentionPolicy {
 /// Sign-in properties that read `hidden` below P2.
 pub const SIGN_IN_P2_FIELDS: &[&str] = &["riskDetail", "riskLevelAggregated", "riskLevelDuringSignIn"];
 
-/// Risk-detection properties that read `hidden` below P2 (the beta-only `mitreTechniqueId` would
-/// name the premium detection too).
-pub const RISK_DETECTION_P2_FIELDS: &[&str] = &["riskLevel", "riskDetail", "mitreTechniqueId"];
+/// Risk-detection properties that read `hidden` below P2: the beta-only `mitreTechniqueId` and the
+/// `additionalInfo` details (related locations, user agents, alert URLs) would name the premium
+/// detection that `generic` stands for.
+pub const RISK_DETECTION_P2_FIELDS: &[&str] = &["riskLevel", "riskDetail", "mitreTechniqueId", "additionalInfo"];
 
 /// Risk event types every tier sees by name (lower case); below P2 every other (premium)
 /// detection reads `generic`, as the portal's "Additional risk detected" (`docs/graph-notes.md` §3.3, §10).

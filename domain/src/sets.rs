@@ -125,7 +125,14 @@ impl SetKind {
             return Masks::NONE;
         }
         match self {
-            Self::SignIns => Masks { hidden: SIGN_IN_P2_FIELDS, generic: None },
+            // A sign-in's risk event types name the same detections as risk detections do.
+            Self::SignIns => Masks {
+                hidden: SIGN_IN_P2_FIELDS,
+                generic: Some(GenericMask {
+                    fields: &["riskEventTypes", "riskEventTypes_v2"],
+                    shown: NON_PREMIUM_RISK_EVENT_TYPES,
+                }),
+            },
             Self::RiskDetections => Masks {
                 hidden: RISK_DETECTION_P2_FIELDS,
                 // `riskType` is the beta-only, deprecated name of the same value.
@@ -219,6 +226,9 @@ mod tests {
         assert_eq!(m.hidden, ["riskLevel", "riskDetail", "mitreTechniqueId"]);
         assert!(SetKind::RiskDetections.masks(LicenseTier::P2).is_empty());
         assert!(SetKind::DirectoryAudits.masks(LicenseTier::Free).is_empty());
-        assert_eq!(SetKind::SignIns.masks(LicenseTier::P1).hidden, SIGN_IN_P2_FIELDS);
+        let sign_ins = SetKind::SignIns.masks(LicenseTier::P1);
+        assert_eq!(sign_ins.hidden, SIGN_IN_P2_FIELDS);
+        assert_eq!(sign_ins.generic_of("riskEventTypes_v2").unwrap().apply("unlikelyTravel"), "generic");
+        assert!(m.hidden.contains(&"additionalInfo"), "a detection's details would name what generic hides");
     }
 }

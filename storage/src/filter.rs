@@ -274,7 +274,23 @@ impl<'a> Compiler<'a> {
                     Some(Element::Primitive { column, .. }) => column,
                     _ => "value",
                 };
-                sql.push(alias).push(".").push(column);
+                match c.and_then(|c| self.masks.generic_of(c.path)) {
+                    // Premium values of a masked collection read `generic`, as in responses.
+                    Some(g) => {
+                        sql.push("(CASE WHEN ").push(alias).push(".").push(column).push(" IN (");
+                        for (i, v) in g.shown.iter().enumerate() {
+                            if i > 0 {
+                                sql.push(", ");
+                            }
+                            sql.bind(Param::Text((*v).to_owned()));
+                        }
+                        sql.push(") THEN ").push(alias).push(".").push(column);
+                        sql.push(" ELSE ").bind(Param::Text(domain::policy::GENERIC.to_owned())).push(" END)");
+                    }
+                    None => {
+                        sql.push(alias).push(".").push(column);
+                    }
+                }
             }
             Operand::Literal(v) => {
                 sql.bind(scalar_param(v));

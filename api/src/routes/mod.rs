@@ -159,6 +159,22 @@ fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, str> {
                     let shown = g.apply(&s).to_owned();
                     (k, serde_json::Value::String(shown))
                 }
+                // A collection of masked values (a sign-in's risk event types): each reads through
+                // the mask, and repeats of `generic` are one, so neither names nor counts tell
+                // the premium detections apart.
+                (Some(g), serde_json::Value::Array(items)) => {
+                    let mut shown: Vec<serde_json::Value> = Vec::with_capacity(items.len());
+                    for item in items {
+                        let item = match item {
+                            serde_json::Value::String(s) => serde_json::Value::String(g.apply(&s).to_owned()),
+                            other => other,
+                        };
+                        if !shown.contains(&item) {
+                            shown.push(item);
+                        }
+                    }
+                    (k, serde_json::Value::Array(shown))
+                }
                 (_, v) => (k, v),
             }
         })

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::filter::{CmpOp, Filter, Func, Operand, Scalar, SortKey, TextMatch};
 use super::registry::{CollectionField, Element, Field, ValueType};
-use crate::policy::Masks;
+use crate::policy::{GenericMask, Masks};
 use crate::time::{TICKS_PER_DAY, TICKS_PER_SECOND, from_ticks, parse_ticks};
 use chrono::{Datelike, Timelike};
 
@@ -78,13 +78,18 @@ fn as_f64(s: &Scalar) -> f64 {
 struct Env<'v> {
     doc: &'v Value,
     element: Option<&'v Value>,
+    /// The license's mask of the collection `element` belongs to, if it has one.
+    element_mask: Option<GenericMask>,
     masks: &'v Masks,
 }
 
 fn operand(o: &Operand, env: &Env<'_>) -> Scalar {
     match o {
         Operand::Field(f) => field_value_masked(env.doc, f, env.masks),
-        Operand::Element(ty) => normalise(env.element, *ty),
+        Operand::Element(ty) => match (normalise(env.element, *ty), env.element_mask) {
+            (Scalar::Text(t), Some(g)) => Scalar::Text(g.apply(&t).to_owned()),
+            (v, _) => v,
+        },
         Operand::ElementField(f) => normalise(env.element.and_then(|e| at_path(e, f.path)), f.ty),
         Operand::Literal(s) => s.clone(),
         Operand::Call(func, inner) => apply(*func, operand(inner, env)),
@@ -160,14 +165,20 @@ fn eval(f: &Filter, env: &Env<'_>) -> bool {
         Filter::IsTrue(o) => operand(o, env) == Scalar::Bool(true),
         Filter::Any { collection, predicate } => {
             let items = elements(env.doc, collection);
+            let element_mask = env.masks.generic_of(collection.path);
             match predicate {
                 None => !items.is_empty(),
-                Some(p) => items.iter().any(|e| eval(p, &Env { doc: env.doc, element: Some(e), masks: env.masks })),
+                Some(p) => items
+                    .iter()
+                    .any(|e| eval(p, &Env { doc: env.doc, element: Some(e), element_mask, masks: env.masks })),
             }
         }
-        Filter::All { collection, predicate } => elements(env.doc, collection)
-            .iter()
-            .all(|e| eval(predicate, &Env { doc: env.doc, element: Some(e), masks: env.masks })),
+        Filter::All { collection, predicate } => {
+            let element_mask = env.masks.generic_of(collection.path);
+            elements(env.doc, collection)
+                .iter()
+                .all(|e| eval(predicate, &Env { doc: env.doc, element: Some(e), element_mask, masks: env.masks }))
+        }
     }
 }
 
@@ -180,7 +191,7 @@ pub fn matches(filter: &Filter, doc: &Value) -> bool {
 /// Whether `doc` satisfies `filter` for a tenant whose license masks fields with `masks`.
 #[must_use]
 pub fn matches_masked(filter: &Filter, doc: &Value, masks: &Masks) -> bool {
-    eval(filter, &Env { doc, element: None, masks })
+    eval(filter, &Env { doc, element: None, element_mask: None, masks })
 }
 
 /// Orders two sort-key values: nulls first ascending, last descending.

@@ -247,6 +247,7 @@ use crate::audits_risk::{
     risky_user_doc, walk,
 };
 
+const SIGN_INS: &str = "/v1.0/auditLogs/signIns";
 const TENANT_E: &str = "eeeeeeee-0000-4000-8000-000000000005";
 const TENANT_F: &str = "ffffffff-0000-4000-8000-000000000006";
 
@@ -710,6 +711,94 @@ async fn a_tier_changed_elsewhere_applies_within_the_refresh_time() {
         set_tier(&app, TENANT_E, LicenseTier::P2);
         let (s, _) = app.get(DETECTIONS, &admin).await;
         assert_eq!(s, StatusCode::OK, "a change through this instance applies at once");
+    })
+    .await;
+}
+
+/// Below P2 a sign-in's risk event types follow the detections' rule: premium types read `generic`
+/// in responses, and no filter, count or order on them (nor on a detection's `additionalInfo`) can
+/// tell them apart.
+#[actix_web::test]
+async fn premium_risk_detail_cannot_be_probed_below_p2() {
+    each_backend(|app| async move {
+        let app = app.without_rate_limits().await;
+        let now = app.now();
+        let types: [&[&str]; 4] =
+            [&["unfamiliarFeatures"], &["unlikelyTravel", "unfamiliarFeatures"], &["leakedCredentials"], &[]];
+        let docs: Vec<Value> = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let mut d = sign_in_doc(i as u64 + 1, now - Duration::minutes(i as i64 + 1), USER_OID);
+                d["riskEventTypes"] = json!(t);
+                d["riskEventTypes_v2"] = json!(t);
+                d
+            })
+            .collect();
+        assert_eq!(app.ingest(&ingest_token(TENANT_B), &docs).await.0, StatusCode::OK); // P1
+        let admin = admin_token(TENANT_B);
+        let (_, b) = app.get(SIGN_INS, &admin).await;
+        let shown: Vec<Value> = b["value"].as_array().unwrap().iter().map(|d| d["riskEventTypes_v2"].clone()).collect();
+        assert_eq!(shown, [json!(["generic"]), json!(["generic"]), json!(["leakedCredentials"]), json!([])]);
+        let v1: Vec<Value> = b["value"].as_array().unwrap().iter().map(|d| d["riskEventTypes"].clone()).collect();
+        assert_eq!(v1, shown, "riskEventTypes reads like riskEventTypes_v2");
+        let id = docs[1]["id"].as_str().unwrap();
+        let (_, d) = app.get(&format!("{SIGN_INS}/{id}?$select=riskEventTypes_v2"), &admin).await;
+        assert_eq!(d["riskEventTypes_v2"], json!(["generic"]), "{d}");
+        for (filter, expected) in [
+            ("riskEventTypes_v2/any(t: t eq 'unfamiliarFeatures')", 0),
+            ("riskEventTypes/any(t: t eq 'unfamiliarFeatures')", 0),
+            ("riskEventTypes_v2/any(t: t eq 'unlikelyTravel')", 0),
+            ("riskEventTypes_v2/any(t: contains(t, 'unfamiliar'))", 0),
+            ("riskEventTypes_v2/any(t: startswith(t, 'unlikely'))", 0),
+            ("riskEventTypes_v2/any(t: t in ('unfamiliarFeatures', 'unlikelyTravel'))", 0),
+            ("riskEventTypes_v2/all(t: t ne 'unlikelyTravel')", 4),
+            ("riskEventTypes_v2/all(t: t eq 'generic')", 3),
+            ("riskEventTypes_v2/any(t: t eq 'generic')", 2),
+            ("riskEventTypes/any(t: t eq 'generic')", 2),
+            ("riskEventTypes_v2/any(t: t eq 'leakedCredentials')", 1),
+            ("riskEventTypes_v2/any(t: length(t) eq 18)", 0),
+        ] {
+            let f = enc(filter);
+            let (s, b) = app.get(&format!("{SIGN_INS}?$filter={f}&$count=true"), &admin).await;
+            assert_eq!(s, StatusCode::OK, "{filter}: {b}");
+            assert_eq!(b["@odata.count"].as_i64(), Some(expected), "{filter}");
+            let (_, n) = app.get(&format!("{SIGN_INS}/$count?$filter={f}"), &admin).await;
+            assert_eq!(n, json!(expected), "/$count {filter}");
+        }
+        // The collections cannot be sorted on at all.
+        let (s, _) = app.get(&format!("{SIGN_INS}?$orderby=riskEventTypes_v2"), &admin).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+
+        // A detection's additionalInfo would name the premium detection (related locations for
+        // travel, user agents for unfamiliar features): hidden, and filters on it find nothing.
+        let mut detection = detection_doc(1, now, "unlikelyTravel", "high", "U");
+        detection["additionalInfo"] = json!("[{\"Key\":\"relatedLocation\",\"Value\":{\"city\":\"Paris\"}}]");
+        assert_eq!(ingest_kind(&app, "riskDetections", TENANT_B, &[detection]).await.0, StatusCode::OK);
+        let risk = risk_admin(TENANT_B);
+        let (_, b) = app.get(DETECTIONS, &risk).await;
+        assert_eq!(b["value"][0]["additionalInfo"], "hidden", "{b}");
+        for filter in [
+            "contains(additionalInfo, 'relatedLocation')",
+            "riskEventType eq 'generic' and contains(additionalInfo, 'relatedLocation')",
+            "startswith(additionalInfo, '[')",
+        ] {
+            let (_, n) = app.get(&format!("{DETECTIONS}/$count?$filter={}", enc(filter)), &risk).await;
+            assert_eq!(n, json!(0), "{filter}");
+        }
+        // On P2 everything reads as stored.
+        set_tier(&app, TENANT_B, LicenseTier::P2);
+        let (_, n) = app
+            .get(
+                &format!("{SIGN_INS}/$count?$filter={}", enc("riskEventTypes_v2/any(t: t eq 'unfamiliarFeatures')")),
+                &admin,
+            )
+            .await;
+        assert_eq!(n, json!(2));
+        let (_, n) = app
+            .get(&format!("{DETECTIONS}/$count?$filter={}", enc("contains(additionalInfo, 'relatedLocation')")), &risk)
+            .await;
+        assert_eq!(n, json!(1));
     })
     .await;
 }
