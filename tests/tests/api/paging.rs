@@ -121,3 +121,61 @@ async fn tampered_and_foreign_skiptokens_are_refused() {
     })
     .await;
 }
+
+/// Links name the host the client called: `public_url` when set, else the request's `Host`.
+/// `Forwarded` and `X-Forwarded-*` count only from a peer in `trusted_proxies`, so a client cannot
+/// point `@odata.nextLink` (and the token an SDK sends along it) at a host of its choosing.
+#[actix_web::test]
+async fn links_take_their_host_from_forwarded_headers_only_from_trusted_proxies() {
+    use actix_web::test::TestRequest;
+    let app = TestApp::with_config(sqlite_db(), |c| {
+        c.public_url = None;
+        c.trusted_proxies = vec!["10.0.0.0/8".into()];
+    })
+    .await;
+    let now = app.now();
+    let docs: Vec<Value> =
+        (1..=3).map(|n| sign_in_doc(n, now - Duration::minutes(i64::try_from(n).unwrap()), USER_OID)).collect();
+    app.ingest(&ingest_token(TENANT_A), &docs).await;
+    let token = admin_token(TENANT_A);
+    let next = |peer: &str, headers: &[(&str, &str)]| {
+        let mut req = TestRequest::get()
+            .uri("/v1.0/auditLogs/signIns?$top=1")
+            .peer_addr(peer.parse().unwrap())
+            .insert_header(("Host", "idtrail.internal:8080"))
+            .insert_header(("Authorization", format!("Bearer {token}")));
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        req
+    };
+    let untrusted = "203.0.113.9:50000";
+    for headers in [
+        vec![("X-Forwarded-Host", "evil.example")],
+        vec![("X-Forwarded-Host", "evil.example"), ("X-Forwarded-Proto", "https")],
+        vec![("Forwarded", "host=evil.example;proto=https")],
+        vec![("X-Forwarded-Proto", "https")],
+        vec![],
+    ] {
+        let (s, _, b) = app.send(next(untrusted, &headers)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let link = b["@odata.nextLink"].as_str().unwrap();
+        assert!(link.starts_with("http://idtrail.internal:8080/v1.0/auditLogs/signIns?"), "{headers:?}: {link}");
+        assert!(b["@odata.context"].as_str().unwrap().starts_with("http://idtrail.internal:8080/"), "{headers:?}");
+    }
+    // From a trusted proxy, its headers name the public scheme and host.
+    let (_, _, b) = app
+        .send(next("10.1.2.3:443", &[("X-Forwarded-Host", "idtrail.example.com"), ("X-Forwarded-Proto", "https")]))
+        .await;
+    assert!(b["@odata.nextLink"].as_str().unwrap().starts_with("https://idtrail.example.com/v1.0/"), "{b}");
+    let (_, _, b) = app.send(next("10.1.2.3:443", &[("Forwarded", "host=idtrail.example.com;proto=https")])).await;
+    assert!(b["@odata.nextLink"].as_str().unwrap().starts_with("https://idtrail.example.com/v1.0/"), "{b}");
+    // A Host that is not a host is not used in a link.
+    let (_, _, b) = app.send(next(untrusted, &[]).insert_header(("Host", "evil.example/x?"))).await;
+    assert!(!b["@odata.nextLink"].as_str().unwrap().contains("evil.example"), "{b}");
+    // public_url wins over everything.
+    let configured = TestApp::with_config(sqlite_db(), |c| c.trusted_proxies = vec!["10.0.0.0/8".into()]).await;
+    configured.ingest(&ingest_token(TENANT_A), &docs).await;
+    let (_, _, b) = configured.send(next("10.1.2.3:443", &[("X-Forwarded-Host", "idtrail.example.com")])).await;
+    assert!(b["@odata.nextLink"].as_str().unwrap().starts_with("https://idtrail.test/v1.0/"), "{b}");
+}
