@@ -1,9 +1,11 @@
 //! Connections: one `AnyConnection` enum over SQLite and PostgreSQL, chosen from the URL scheme
 //! (never by trial, since SQLite accepts any string), pooled with r2d2, migrated at start.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{InstrumentationEvent, SimpleConnection};
 use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -150,6 +152,49 @@ pub(crate) fn establish(url: &DatabaseUrl) -> Result<AnyConnection, diesel::Conn
     }
 }
 
+/// Whether `e` says the connection itself is gone (the server closed it, was restarted, or an
+/// administrator terminated the backend), as opposed to a statement that failed on a live one.
+#[must_use]
+pub fn is_connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::DatabaseErrorKind;
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        )
+    ) || matches!(e, diesel::result::Error::DatabaseError(_, info)
+        if ["server closed the connection", "no connection to the server", "terminating connection", "could not receive data"]
+            .iter()
+            .any(|m| info.message().contains(m)))
+}
+
+/// A pooled connection and whether a statement on it found the connection gone; such a
+/// connection is discarded when it goes back to the pool, so the next checkout gets a new one.
+pub struct PoolConn {
+    conn: AnyConnection,
+    lost: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for PoolConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PoolConn({:?}, lost: {})", self.conn, self.lost.load(Ordering::Relaxed))
+    }
+}
+
+impl std::ops::Deref for PoolConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PoolConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
 /// The r2d2 manager: builds the right variant from the URL.
 #[derive(Debug)]
 pub struct Manager {
@@ -157,21 +202,35 @@ pub struct Manager {
 }
 
 impl ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = PoolConn;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
-        establish(&self.url).map_err(r2d2::Error::ConnectionError)
+    fn connect(&self) -> Result<PoolConn, r2d2::Error> {
+        let mut conn = establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+        // Every statement reports its outcome here (diesel's instrumentation), so a lost connection
+        // is noticed by the statement that found it, at no cost to the others.
+        let lost = Arc::new(AtomicBool::new(false));
+        let flag = lost.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::FinishQuery { error: Some(e), .. } = event
+                && is_connection_lost(e)
+            {
+                flag.store(true, Ordering::Relaxed);
+            }
+        });
+        Ok(PoolConn { conn, lost })
     }
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+    fn is_valid(&self, conn: &mut PoolConn) -> Result<(), r2d2::Error> {
         conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
-    /// diesel's own check: a connection left in a broken transaction state (or returned during
-    /// a panic) is discarded. It does not see a connection whose server went away.
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
+    /// Discards a connection a statement found gone, one left in a broken transaction state
+    /// (diesel's own check), or one returned during a panic.
+    fn has_broken(&self, conn: &mut PoolConn) -> bool {
+        std::thread::panicking()
+            || conn.lost.load(Ordering::Relaxed)
+            || diesel::r2d2::R2D2Connection::is_broken(&mut conn.conn)
     }
 }
 
@@ -200,10 +259,12 @@ pub fn connect(url: &DatabaseUrl, size: u32) -> StorageResult<Pool> {
         // tenant set`) could exit while such a connect was under way in libpq, and crash in its
         // TLS teardown. Connections open on demand and stay pooled.
         .min_idle(Some(0))
-        .connection_timeout(Duration::from_secs(10))
-        // No `SELECT 1` before every use: it doubled the statements of a read. So a connection the
-        // server dropped is not noticed at checkout: it keeps failing until r2d2 retires it at its
-        // maximum lifetime (30 minutes by default).
+        // How long a request waits for a connection (the pool is busy, or the database is down and
+        // each attempt to connect fails) before it answers 503.
+        .connection_timeout(Duration::from_secs(5))
+        // No `SELECT 1` before every use: it doubled the statements of a read. A connection the
+        // server dropped fails the one statement that finds it gone (503, retried by the client)
+        // and is discarded on its way back (`has_broken`); the next checkout connects anew.
         .test_on_check_out(false)
         .build(Manager { url: url.clone() })
         .map_err(|e| StorageError::Unavailable(e.to_string()))

@@ -27,6 +27,15 @@ impl From<diesel::result::Error> for StorageError {
             diesel::result::Error::DatabaseError(_, info) if info.message().contains("statement timeout") => {
                 Self::Timeout
             }
+            // The connection is gone (server restarted, backend terminated): the pool replaces it,
+            // and the request is worth retrying.
+            _ if crate::conn::is_connection_lost(&e) => Self::Unavailable(e.to_string()),
+            // SQLite's writer lock held past the busy timeout.
+            diesel::result::Error::DatabaseError(_, info)
+                if info.message().contains("database is locked") || info.message().contains("database is busy") =>
+            {
+                Self::Unavailable(e.to_string())
+            }
             _ => Self::Database(e),
         }
     }

@@ -206,7 +206,7 @@ impl Store {
     /// [`StorageError::Unavailable`] when no connection can be had; whatever `f` returns.
     fn write<T>(&self, f: impl FnOnce(&mut conn::AnyConnection) -> StorageResult<T>) -> StorageResult<T> {
         if self.backend == Backend::Postgres {
-            return f(&mut *self.conn()?);
+            return f(&mut **self.conn()?);
         }
         let mut writer = self.sqlite_writer.lock().unwrap_or_else(|poisoned| {
             // A writer panicked, perhaps inside a transaction: go on with a fresh connection.

@@ -51,7 +51,7 @@ impl Store {
             return Ok(());
         }
         let mut conn = self.conn()?;
-        let AnyConnection::Postgresql(pg) = &mut *conn else {
+        let AnyConnection::Postgresql(pg) = &mut **conn else {
             return Ok(());
         };
         for day in &missing {
@@ -106,7 +106,7 @@ impl Store {
             name: String,
         }
         let mut conn = self.conn()?;
-        if !matches!(&*conn, AnyConnection::Postgresql(_)) {
+        if !matches!(&**conn, AnyConnection::Postgresql(_)) {
             return Ok(Vec::new());
         }
         let mut sql = crate::sql::Sql::new(self.backend());

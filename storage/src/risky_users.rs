@@ -4,8 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::{QueryableByName, RunQueryDsl};
 use domain::actions::{self, RiskyUserAction};
 use domain::ids::{TenantId, derived_guid};
 use domain::principal::Principal;
@@ -83,6 +83,23 @@ impl RiskyUserChange {
     pub fn ticks(&self) -> i64 {
         self.user.ticks()
     }
+}
+
+/// Makes concurrent actions on the same users take turns (PostgreSQL; SQLite's writers already
+/// do): a transaction-scoped advisory lock per (tenant, user), taken in id order so two actions on
+/// overlapping users cannot deadlock. Each action then reads the state the previous one committed,
+/// and writes its own history item and audit event on top of it.
+fn lock_users(c: &mut crate::conn::AnyConnection, tenant: &TenantId, user_ids: &[String]) -> diesel::QueryResult<()> {
+    let crate::conn::AnyConnection::Postgresql(pg) = c else { return Ok(()) };
+    let mut ids: Vec<&String> = user_ids.iter().collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        diesel::sql_query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked")
+            .bind::<Text, _>(format!("risky-user {} {id}", tenant.as_str()))
+            .execute(pg)?;
+    }
+    Ok(())
 }
 
 #[derive(QueryableByName)]
@@ -182,6 +199,7 @@ impl Store {
         let now = self.clock().now_ticks();
         let backend = self.backend();
         let changed = self.write_transaction(|c| {
+            lock_users(c, tenant, user_ids)?;
             let users = current_users(c, backend, tenant, user_ids, Some(view.risk_detections_from))?;
             let mut changed = Vec::with_capacity(users.len());
             for u in users {

@@ -43,7 +43,7 @@ impl Store {
     /// Database errors.
     pub fn tenant(&self, id: &TenantId) -> StorageResult<Option<Tenant>> {
         let mut conn = self.conn()?;
-        let row = tenants::table.find(id.as_str()).first::<TenantRow>(&mut *conn).optional()?;
+        let row = tenants::table.find(id.as_str()).first::<TenantRow>(&mut **conn).optional()?;
         Ok(row.and_then(TenantRow::into_tenant))
     }
 
@@ -53,7 +53,7 @@ impl Store {
     /// Database errors.
     pub fn tenants(&self) -> StorageResult<Vec<Tenant>> {
         let mut conn = self.conn()?;
-        let rows = tenants::table.order(tenants::id).load::<TenantRow>(&mut *conn)?;
+        let rows = tenants::table.order(tenants::id).load::<TenantRow>(&mut **conn)?;
         Ok(rows.into_iter().filter_map(TenantRow::into_tenant).collect())
     }
 
@@ -105,7 +105,7 @@ impl Store {
                 license_tier: default_tier.as_str().to_owned(),
                 created_ticks: self.clock().now_ticks(),
             })
-            .execute(&mut *conn);
+            .execute(&mut **conn);
         drop(conn);
         self.forget_tier(id);
         match inserted {
@@ -126,18 +126,18 @@ impl Store {
     pub fn setting_or_insert(&self, name: &str, make: impl FnOnce() -> String) -> StorageResult<String> {
         let mut conn = self.conn()?;
         let existing =
-            server_settings::table.find(name).select(server_settings::value).first::<String>(&mut *conn).optional()?;
+            server_settings::table.find(name).select(server_settings::value).first::<String>(&mut **conn).optional()?;
         if let Some(v) = existing {
             return Ok(v);
         }
         let value = make();
         let inserted = diesel::insert_into(server_settings::table)
             .values((server_settings::name.eq(name), server_settings::value.eq(&value)))
-            .execute(&mut *conn);
+            .execute(&mut **conn);
         match inserted {
             Ok(_) => Ok(value),
             Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-                Ok(server_settings::table.find(name).select(server_settings::value).first::<String>(&mut *conn)?)
+                Ok(server_settings::table.find(name).select(server_settings::value).first::<String>(&mut **conn)?)
             }
             Err(e) => Err(e.into()),
         }

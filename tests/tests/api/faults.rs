@@ -1,0 +1,127 @@
+//! Faults: the database goes away under the service. Requests answer 200 or 503 (never 500), the
+//! pool replaces lost connections by itself, and every acknowledged ingest is stored exactly once.
+
+use std::time::{Duration as StdDuration, Instant};
+
+use actix_web::http::StatusCode;
+use chrono::Duration;
+use diesel::prelude::*;
+use serde_json::Value;
+
+use crate::support::*;
+
+/// Terminates every backend of `url`'s database but the caller's, as an administrator would.
+fn terminate_backends(url: &str) -> usize {
+    #[derive(QueryableByName)]
+    struct Killed {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        _killed: bool,
+    }
+    let mut admin = diesel::PgConnection::establish(url).unwrap();
+    diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) AS _killed FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .load::<Killed>(&mut admin)
+    .unwrap()
+    .len()
+}
+
+#[actix_web::test]
+async fn terminated_backends_are_replaced_without_a_restart() {
+    let Some(db) = postgres_db() else { return };
+    let url = db.url.clone();
+    let app = TestApp::new(db).await.without_rate_limits().await;
+    let admin = admin_token(TENANT_A);
+    let list = "/v1.0/auditLogs/signIns?$top=5";
+    let mut acknowledged = 0usize;
+    let mut n = 0u64;
+    for round in 0..5 {
+        // Put several connections in the pool, then cut them all.
+        for _ in 0..6 {
+            let (s, b) = app.get(list, &admin).await;
+            assert!(s == StatusCode::OK || s == StatusCode::SERVICE_UNAVAILABLE, "round {round}: {s} {b}");
+        }
+        let killed = terminate_backends(&url);
+        assert!(killed > 0, "round {round}: no backend to terminate");
+        let cut = Instant::now();
+        let mut failed = 0;
+        loop {
+            let (s, b) = app.get(list, &admin).await;
+            match s {
+                StatusCode::OK => break,
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    failed += 1;
+                    assert_eq!(b["error"]["code"], "ServiceUnavailable", "{b}");
+                }
+                other => panic!("round {round}: {other} after the backends were terminated: {b}"),
+            }
+            assert!(
+                cut.elapsed() < StdDuration::from_secs(5),
+                "round {round}: no recovery within 5 s ({failed} failures)"
+            );
+        }
+        // Ingest right after another cut: acknowledged or refused with 503, never half-stored.
+        terminate_backends(&url);
+        for _ in 0..3 {
+            let now = app.now();
+            let docs: Vec<Value> = (0..20)
+                .map(|_| {
+                    n += 1;
+                    sign_in_doc(n, now - Duration::minutes(i64::try_from(n).unwrap()), USER_OID)
+                })
+                .collect();
+            let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
+            match s {
+                StatusCode::OK => acknowledged += b["inserted"].as_u64().unwrap() as usize,
+                StatusCode::SERVICE_UNAVAILABLE => {}
+                other => panic!("round {round}: ingest answered {other}: {b}"),
+            }
+        }
+    }
+    assert!(acknowledged > 0);
+    let (s, count) = app.get("/v1.0/auditLogs/signIns/$count", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    let stored = app.count_rows("sign_ins", TENANT_A);
+    assert_eq!(stored, acknowledged as i64, "every acknowledged row once, no refused one ({count})");
+    let (s, _) = app.get("/readyz", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+/// Eight concurrent `confirmCompromised` on one user take turns: each answers 204 and writes its
+/// own history item and audit event.
+#[actix_web::test]
+async fn concurrent_actions_on_one_user_take_turns() {
+    use crate::audits_risk::{confirm, ingest_kind, risky_user_doc};
+    each_backend(|app| async move {
+        let app = app.without_rate_limits().await;
+        let user = guid(4242);
+        let doc = risky_user_doc(&user, app.now() - Duration::hours(1), "atRisk", "medium", "none", "U");
+        assert_eq!(ingest_kind(&app, "riskyUsers", TENANT_A, &[doc]).await.0, StatusCode::OK);
+        let writer = crate::audits_risk::delegated(
+            TENANT_A,
+            ADMIN_OID,
+            &[domain::principal::DirectoryRole::SecurityAdministrator],
+            "IdentityRiskyUser.ReadWrite.All",
+        );
+        let ids = [user.as_str()];
+        let calls = (0..8).map(|_| confirm(&app, &writer, &ids));
+        let answers = futures_util::future::join_all(calls).await;
+        for (s, b) in &answers {
+            assert_eq!(*s, StatusCode::NO_CONTENT, "{b}");
+        }
+        let history = app.count_rows("risky_user_history", TENANT_A);
+        assert_eq!(history, 1 + 8, "the ingested change and one per action");
+        let (s, b) = app
+            .get(
+                &format!(
+                    "/v1.0/auditLogs/directoryAudits/$count?$filter={}",
+                    crate::audits_risk::enc("activityDisplayName eq 'ConfirmAccountCompromised'")
+                ),
+                &admin_token(TENANT_A),
+            )
+            .await;
+        assert_eq!((s, b), (StatusCode::OK, serde_json::json!(8)));
+    })
+    .await;
+}
