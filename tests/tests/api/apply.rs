@@ -318,3 +318,36 @@ async fn the_cap_on_groups_is_a_400_and_top_caps_the_groups() {
     })
     .await;
 }
+
+/// Every collection takes `$apply`: its total and its per-day groups add up to `@odata.count`.
+#[actix_web::test]
+async fn every_collection_aggregates() {
+    each_backend(|app| async move {
+        let cfg = demo::DemoConfig { sign_ins: 300, days: 10, seed: 7, end: app.now() };
+        api::demo::load(&app.store, &cfg).expect("demo data loads");
+        let admin = crate::audits_risk::risk_admin(contoso());
+        let (s, b) = app.get("/v1.0/identityProtection/riskyUsers?$top=1", &admin).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let user = b["value"][0]["id"].as_str().expect("a risky user in the demo data").to_owned();
+        for set in SetKind::ALL {
+            let path = match set.parent() {
+                Some(parent) => format!("/v1.0/{}/{user}/{}", parent.registry().name, set.segment()),
+                None => format!("/v1.0/{}", set.registry().name),
+            };
+            let (s, b) = app.get(&format!("{path}?$count=true&$top=1"), &admin).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {b}");
+            let total = b["@odata.count"].as_u64().unwrap();
+            let (s, b) = app.get(&format!("{path}?$apply={}", enc("aggregate($count as n)")), &admin).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {b}");
+            assert_eq!(b["value"], json!([{"@odata.id": null, "n": total}]), "{path}");
+            let time = set.registry().time_field;
+            let text = format!("compute(date({time}) as day)/groupby((day),aggregate($count as n))");
+            let (s, b) = app.get(&format!("{path}?$apply={}", enc(&text)), &admin).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {b}");
+            let days = b["value"].as_array().unwrap();
+            assert_eq!(days.iter().map(|d| d["n"].as_u64().unwrap()).sum::<u64>(), total, "{path}: {b}");
+            assert!(total == 0 || !days.is_empty(), "{path}");
+        }
+    })
+    .await;
+}
