@@ -223,7 +223,7 @@ mod tests {
         assert_eq!(g.apply("unfamiliarFeatures"), "generic");
         assert_eq!(g.apply("leakedCredentials"), "leakedCredentials");
         assert_eq!(g.apply("unfamiliarFeatures"), m.generic_of("riskType").unwrap().apply("unfamiliarFeatures"));
-        assert_eq!(m.hidden, ["riskLevel", "riskDetail", "mitreTechniqueId"]);
+        assert_eq!(m.hidden, ["riskLevel", "riskDetail", "mitreTechniqueId", "additionalInfo"]);
         assert!(SetKind::RiskDetections.masks(LicenseTier::P2).is_empty());
         assert!(SetKind::DirectoryAudits.masks(LicenseTier::Free).is_empty());
         let sign_ins = SetKind::SignIns.masks(LicenseTier::P1);

@@ -392,6 +392,42 @@ fn orderby_param(set: &EntitySet) -> Value {
     })
 }
 
+fn apply_param(set: &EntitySet) -> Value {
+    let keys: Vec<String> = set.fields.iter().map(|f| format!("`{}`", f.path)).collect();
+    let time = set.time_field;
+    let examples = [
+        format!("groupby(({}),aggregate($count as n))/topcount(3,n)", set.fields.get(2).map_or("id", |f| f.path)),
+        format!("compute(date({time}) as day)/groupby((day),aggregate($count as n))/orderby(day)"),
+        format!("aggregate($count as n,{time} with max as latest)"),
+    ];
+    let mut ex = Map::new();
+    for (i, e) in examples.iter().enumerate() {
+        ex.insert(format!("example{}", i + 1), json!({"value": e}));
+    }
+    json!({
+        "name": "$apply",
+        "in": "query",
+        "required": false,
+        "description": format!(
+            "OData Data Aggregation, computed in the database over the rows this caller may list (same tenant, \
+             own-only scope, retention and license masks). Steps chained with `/`: any `filter(<$filter \
+             expression>)` and `compute(<date|year|month|day|hour>({time}) as alias)`, then one \
+             `groupby((key,...))`, `groupby((key,...),aggregate(...))` or `aggregate(...)`, where an aggregate is \
+             `$count as alias` or `<property> with <sum|min|max|average|countdistinct> as alias`; then optionally \
+             `topcount(n,alias)` and `orderby(output [asc|desc],...)`. Other transformations are refused with 400 \
+             naming them. Cannot be combined with $filter, $orderby, $select, $skiptoken or $count; $top caps \
+             the groups returned. More than {max} groups is a 400. The response's `value` then holds one object \
+             per group (`@odata.id` null, the keys, nested by path, and the aggregates).\n\nGroup keys: {}, \
+             or a compute alias.\n\nExamples:\n{}",
+            keys.join(", "),
+            examples.iter().map(|e| format!("- `{e}`")).collect::<Vec<_>>().join("\n"),
+            max = domain::query::apply::MAX_GROUPS,
+        ),
+        "schema": {"type": "string"},
+        "examples": ex,
+    })
+}
+
 fn top_param(set: &EntitySet) -> Value {
     json!({
         "name": "$top",
@@ -415,6 +451,7 @@ fn parameters() -> Map<String, Value> {
         out.insert(format!("{k}.select.beta"), select_param(set, true));
         out.insert(format!("{k}.orderby"), orderby_param(set));
         out.insert(format!("{k}.top"), top_param(set));
+        out.insert(format!("{k}.apply"), apply_param(set));
     }
     out.insert(
         "skiptoken".into(),
@@ -609,6 +646,7 @@ fn set_paths(paths: &mut Map<String, Value>, version: &str, set: &EntitySet, bas
         param_ref(&format!("{k}.top")),
         param_ref("skiptoken"),
         param_ref("count"),
+        param_ref(&format!("{k}.apply")),
     ]);
     let mut list_errors = READ_ERRORS.to_vec();
     if !extra.is_empty() {

@@ -194,7 +194,7 @@ pub fn default_order(set: &'static EntitySet) -> Vec<SortKey> {
 
 /// The tenant, the caller's scope and the retention window: first in every WHERE clause, outside
 /// anything the caller wrote, so no filter, id or skiptoken can widen them.
-fn push_scope(sql: &mut Sql, set: &EntitySet, tenant: &TenantId, user: Option<&str>, view: &TenantView) {
+pub(crate) fn push_scope(sql: &mut Sql, set: &EntitySet, tenant: &TenantId, user: Option<&str>, view: &TenantView) {
     sql.push(" WHERE s.tenant_id = ").bind(Param::Text(tenant.as_str().to_owned()));
     let from = view.window_start(set);
     match set.kind.retention() {

@@ -117,6 +117,12 @@ impl<'a> Compiler<'a> {
         self.filter(sql, filter, &Scope { element: None });
     }
 
+    /// Appends the SQL value of a top-level operand (a property as the tenant sees it, or a
+    /// function of one): what `$apply` groups and aggregates.
+    pub fn push_value(&self, sql: &mut Sql, o: &Operand) {
+        self.operand(sql, o, &Scope { element: None });
+    }
+
     fn filter(&self, sql: &mut Sql, f: &Filter, scope: &Scope<'_>) {
         match f {
             Filter::Const(b) => {

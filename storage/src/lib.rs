@@ -3,6 +3,7 @@
 //! Every read takes the tenant, and the caller's scope within it, as arguments and puts them in
 //! the SQL it runs; every value is a bound parameter. This crate never sees HTTP.
 
+pub mod apply;
 mod checkpoint;
 pub mod conn;
 pub mod entities;

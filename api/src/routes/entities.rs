@@ -22,7 +22,10 @@ use crate::paging;
 use crate::query::{self, QueryOptions};
 use crate::state::AppState;
 
-const LIST_OPTIONS: &[&str] = &["top", "skiptoken", "filter", "orderby", "select", "count"];
+const LIST_OPTIONS: &[&str] = &["top", "skiptoken", "filter", "orderby", "select", "count", "apply"];
+/// The options `$apply` cannot be combined with (OData applies them to its result; idtrail takes
+/// `filter(...)` and `orderby(...)` inside `$apply` instead).
+const NOT_WITH_APPLY: &[&str] = &["$filter", "$orderby", "$select", "$skiptoken", "$count"];
 const COUNT_OPTIONS: &[&str] = &["filter"];
 
 /// The caller's access, decided by the authorization matrix for the tenant's current tier:
@@ -144,6 +147,10 @@ pub async fn list(
     let set = res.registry();
     let version = ApiVersion::of(&req);
     let options = query::parse(req.query_string(), LIST_OPTIONS, set.max_top)?;
+    if let Some(value) = option(&options, "$apply") {
+        let value = value.to_owned();
+        return aggregate(res, parent, &req, caller.0, &state, &options, &value).await;
+    }
     let resolved = resolve(set, &options, version)?;
     let principal = caller.0;
     let omit = omitted(res, &principal);
@@ -204,6 +211,57 @@ pub async fn list(
     let how = Presentation { select: resolved.select.as_deref(), masks, omit };
     let body = collection_body(envelope, &docs, version, how);
     Ok(HttpResponse::Ok().content_type("application/json; odata.metadata=minimal").body(body))
+}
+
+/// A collection with `$apply`: the groups the database computes over the rows the caller may
+/// list (same tenant, own-only scope, retention and masks as the list), as OData aggregation
+/// JSON. `$top` caps the groups returned; without it more than `MAX_GROUPS` groups is a 400.
+async fn aggregate(
+    res: SetKind,
+    parent: Option<String>,
+    req: &HttpRequest,
+    principal: Principal,
+    state: &web::Data<AppState>,
+    options: &QueryOptions,
+    value: &str,
+) -> Result<HttpResponse, ApiError> {
+    use domain::query::apply::{MAX_GROUPS, resolve_apply};
+    let set = res.registry();
+    let version = ApiVersion::of(req);
+    let clashing: Vec<&str> =
+        NOT_WITH_APPLY.iter().copied().filter(|name| options.pairs.iter().any(|(k, _)| k == name)).collect();
+    if !clashing.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "$apply cannot be combined with {}: filter and order inside $apply, as in \
+             $apply=filter(...)/groupby((...),aggregate(...))/orderby(...).",
+            clashing.join(", ")
+        )));
+    }
+    let apply = resolve_apply(set, value).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    check_visible(apply.filter.as_ref(), omitted(res, &principal))?;
+    let limit = options.top.unwrap_or(MAX_GROUPS + 1);
+    let store = state.store.clone();
+    let enforce = state.config.auth_enforce_scopes;
+    let path = context_path(res, parent.as_deref());
+    let resolved = apply.clone();
+    let rows = web::block(move || -> Result<_, ApiError> {
+        let (user, view) = scoped_user(&store, res, &principal, enforce, parent.as_deref())?;
+        Ok(store.apply_in(set, &principal.tenant, user.as_deref(), &resolved, limit, &view)?)
+    })
+    .await??;
+    if options.top.is_none() && rows.len() > MAX_GROUPS {
+        return Err(ApiError::BadRequest(format!(
+            "The $apply result has more than {MAX_GROUPS} groups (the cap on groups); narrow it with \
+             filter(...), group by fewer properties, or keep the largest with topcount(n,alias) or $top."
+        )));
+    }
+    let names: Vec<&str> = apply.names().collect();
+    let context = format!("{}/{}/$metadata#{path}({})", base_url(req, state), version.segment(), names.join(","));
+    let body = serde_json::json!({
+        "@odata.context": context,
+        "value": rows.iter().map(|r| apply.render(r)).collect::<Vec<_>>(),
+    });
+    Ok(HttpResponse::Ok().content_type("application/json; odata.metadata=minimal").body(body.to_string()))
 }
 
 /// The keyset position of a row: its sort key values as the tenant sees them, then its id.

@@ -14,6 +14,7 @@
 //! bound to a path, named function parameters, binary or geospatial literals; `$orderby` sorts by
 //! property paths only.
 
+pub mod apply;
 pub mod ast;
 mod display;
 mod error;
@@ -56,6 +57,17 @@ pub fn parse_filter(input: &str) -> Result<Expr, ParseError> {
 pub fn parse_orderby(input: &str) -> Result<Vec<OrderItem>, ParseError> {
     let tokens = tokenize_option(input, "$orderby")?;
     orderby::parse(input, tokens)
+}
+
+/// Parses a URL-decoded `$apply` value into its transformations, in order (syntax only; see
+/// [`apply`] for the subset).
+///
+/// # Errors
+/// [`ParseError`] with the byte offset of the problem; a transformation outside the subset is
+/// named as unsupported.
+pub fn parse_apply(input: &str) -> Result<Vec<apply::Step>, ParseError> {
+    let tokens = tokenize_option(input, "$apply")?;
+    apply::parse(input, tokens)
 }
 
 /// Checks the limits and the outer whitespace, then tokenizes.

@@ -84,6 +84,12 @@ impl<'a> Parser<'a> {
         Ok(expr)
     }
 
+    /// One expression, stopping before the first token that cannot continue it (for `$apply`,
+    /// whose expressions are followed by `with`, `as`, `,` or `)`).
+    pub(crate) fn parse_expression(&mut self) -> Parsed {
+        self.parse_or()
+    }
+
     fn enter(&mut self, offset: usize) -> Result<(), ParseError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {

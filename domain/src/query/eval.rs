@@ -96,6 +96,13 @@ fn operand(o: &Operand, env: &Env<'_>) -> Scalar {
     }
 }
 
+/// The value of a top-level operand (a property, or a function of one) in `doc` as a tenant
+/// with `masks` sees it: what `$apply` groups and aggregates.
+#[must_use]
+pub fn operand_value(o: &Operand, doc: &Value, masks: &Masks) -> Scalar {
+    operand(o, &Env { doc, element: None, element_mask: None, masks })
+}
+
 fn apply(func: Func, v: Scalar) -> Scalar {
     match (func, v) {
         (Func::ToLower | Func::ToUpper, Scalar::Text(t)) => Scalar::Text(t),

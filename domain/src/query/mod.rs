@@ -3,6 +3,7 @@
 //! module knows which properties exist, their types, and where storage keeps them, and refuses
 //! anything else with a message that says what exists.
 
+pub mod apply;
 pub mod eval;
 pub mod filter;
 pub mod registry;

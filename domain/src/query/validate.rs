@@ -50,6 +50,16 @@ pub fn resolve_filter(set: &EntitySet, input: &str) -> Result<Filter, QueryError
     Resolver { set, lambda: None }.boolean(&expr)
 }
 
+/// Resolves a parsed boolean expression (a `$apply` `filter(...)`) for `set`.
+pub(crate) fn resolve_filter_expr(set: &EntitySet, expr: &Expr) -> Result<Filter, QueryError> {
+    Resolver { set, lambda: None }.boolean(expr)
+}
+
+/// Resolves a parsed value expression (a property or a function of one) for `set`.
+pub(crate) fn resolve_operand(set: &EntitySet, expr: &Expr) -> Result<Operand, QueryError> {
+    Resolver { set, lambda: None }.operand(expr)
+}
+
 /// Parses and resolves an `$orderby` value for `set`.
 ///
 /// # Errors
@@ -481,7 +491,7 @@ fn literal(offset: usize, l: &Literal) -> Result<Scalar, QueryError> {
 }
 
 /// An "unknown property" message listing the nearest matches, or every property.
-fn unknown_property(set: &EntitySet, path: &str) -> String {
+pub(crate) fn unknown_property(set: &EntitySet, path: &str) -> String {
     let wanted = path.to_ascii_lowercase();
     let mut scored: Vec<(usize, &str)> =
         set.filterable_paths().map(|p| (distance(&wanted, &p.to_ascii_lowercase()), p)).collect();

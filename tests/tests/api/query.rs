@@ -27,12 +27,12 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 const BASE: &str = "https://idtrail.test";
-const LIST: &str = "/v1.0/auditLogs/signIns";
+pub(crate) const LIST: &str = "/v1.0/auditLogs/signIns";
 const DEFAULT_SEED: u64 = 0x1D7A_2025_0320;
 const DEFAULT_CASES: usize = 1000;
 
 /// Contoso: the demo tenant on P2 (nothing hidden), where the data set lives.
-fn contoso() -> &'static str {
+pub(crate) fn contoso() -> &'static str {
     demo::TENANTS[0].id
 }
 
@@ -51,7 +51,7 @@ fn at_path<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
 }
 
 /// Percent-encodes everything but the unreserved characters (RFC 3986).
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -72,10 +72,10 @@ fn quote(s: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// The app with the data set loaded, and every document as the API returns it.
-struct Fixture {
-    app: TestApp,
-    token: String,
-    docs: Vec<Value>,
+pub(crate) struct Fixture {
+    pub(crate) app: TestApp,
+    pub(crate) token: String,
+    pub(crate) docs: Vec<Value>,
 }
 
 fn merge(into: &mut Value, extra: Value) {
@@ -302,7 +302,7 @@ fn edge_documents() -> Vec<Value> {
 
 /// Loads demo documents (three tenants, 60% Contoso) and the edge documents into a fresh app
 /// (whose rate limits are off: these tests send thousands of requests).
-async fn fixture(app: TestApp) -> Fixture {
+pub(crate) async fn fixture(app: TestApp) -> Fixture {
     let app = app.without_rate_limits().await;
     let now = app.now();
     app.clock.advance(anchor() - now);
@@ -333,8 +333,8 @@ async fn fixture(app: TestApp) -> Fixture {
 
 /// Every row of a listing, across pages.
 #[derive(Default)]
-struct Listing {
-    docs: Vec<Value>,
+pub(crate) struct Listing {
+    pub(crate) docs: Vec<Value>,
     /// `@odata.count` of each page that had one.
     counts: Vec<i64>,
     pages: usize,
@@ -342,7 +342,7 @@ struct Listing {
 }
 
 /// Follows `@odata.nextLink` from `first` to the end. A non-200 page is an error.
-async fn fetch_all(app: &TestApp, token: &str, first: &str) -> Result<Listing, String> {
+pub(crate) async fn fetch_all(app: &TestApp, token: &str, first: &str) -> Result<Listing, String> {
     let mut url = first.to_owned();
     let mut out = Listing::default();
     loop {
@@ -374,7 +374,7 @@ async fn fetch_all(app: &TestApp, token: &str, first: &str) -> Result<Listing, S
 
 /// Runs `scenario` on every backend via `each_backend`; the problems each run returns are
 /// reported together at the end, so one backend's failure does not hide another's.
-async fn each_backend_collecting<F, Fut>(scenario: F)
+pub(crate) async fn each_backend_collecting<F, Fut>(scenario: F)
 where
     F: Fn(TestApp) -> Fut,
     Fut: std::future::Future<Output = Vec<String>>,
@@ -475,7 +475,7 @@ async fn expect_oracle(fx: &Fixture, filter: &str) -> usize {
 // ---------------------------------------------------------------------------------------------
 
 /// SplitMix64: tiny, seedable and the same everywhere.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     fn next_u64(&mut self) -> u64 {
@@ -486,21 +486,21 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         assert!(n > 0);
         usize::try_from(self.next_u64() % u64::try_from(n).unwrap()).unwrap()
     }
 
     /// A number in `lo..=hi`.
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+    pub(crate) fn range(&mut self, lo: i64, hi: i64) -> i64 {
         lo + i64::try_from(self.below(usize::try_from(hi - lo + 1).unwrap())).unwrap()
     }
 
-    fn chance(&mut self, percent: u64) -> bool {
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
         self.next_u64() % 100 < percent
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 }
@@ -1262,7 +1262,7 @@ async fn narrow_down(fx: &Fixture, leaves: &[String]) -> String {
     if out.is_empty() { "\n    (no single condition fails on its own)".to_owned() } else { out }
 }
 
-fn env_number(name: &str) -> Option<u64> {
+pub(crate) fn env_number(name: &str) -> Option<u64> {
     let v = std::env::var(name).ok()?;
     let v = v.trim();
     match v.strip_prefix("0x") {

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod aggregation;
 mod errors;
 mod oasis;
 mod orderby;

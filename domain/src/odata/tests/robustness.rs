@@ -1,6 +1,8 @@
 //! Whatever the input, the parsers return an error with an in-range offset; they never panic.
 
-use crate::odata::{MAX_INPUT_LEN, parse_filter, parse_orderby};
+use crate::odata::{MAX_INPUT_LEN, parse_apply, parse_filter, parse_orderby};
+use crate::query::apply::resolve_apply;
+use crate::query::registry::SIGN_INS;
 
 const SAMPLES: &[&str] = &[
     "createdDateTime ge 2024-01-01T00:00:00.1234567+02:00 and status/errorCode eq 0",
@@ -17,6 +19,28 @@ fn check(input: &str) {
         assert!(e.message.len() < 600, "{input:?}: message too long: {}", e.message);
     }
     let _ = parse_orderby(input);
+    if let Err(e) = parse_apply(input) {
+        assert!(e.offset <= input.len().max(MAX_INPUT_LEN), "{input:?}: $apply offset {} out of range", e.offset);
+        assert!(!e.message.is_empty());
+    }
+    let _ = resolve_apply(&SIGN_INS, input);
+}
+
+const APPLY_SAMPLES: &[&str] = &[
+    "filter(status/errorCode eq 0)/compute(date(createdDateTime) as day)/groupby((day,appId),aggregate($count as n))",
+    "groupby((appDisplayName),aggregate(userId with countdistinct as users,createdDateTime with max as last))/topcount(3,users)/orderby(last desc)",
+    "aggregate(location/geoCoordinates/latitude with average as lat,$count as n)",
+];
+
+#[test]
+fn every_prefix_and_every_deletion_of_valid_applies() {
+    for sample in APPLY_SAMPLES {
+        assert!(resolve_apply(&SIGN_INS, sample).is_ok(), "{sample}: {:?}", resolve_apply(&SIGN_INS, sample));
+        for (i, c) in sample.char_indices() {
+            check(&sample[..i]);
+            check(&format!("{}{}", &sample[..i], &sample[i + c.len_utf8()..]));
+        }
+    }
 }
 
 #[test]
@@ -77,6 +101,16 @@ fn random_token_soup() {
         "null",
         "INF",
         "startswith",
+        "groupby((",
+        "aggregate(",
+        " with ",
+        " as ",
+        "$count",
+        "topcount(",
+        "compute(",
+        "date(",
+        "sum",
+        "appId",
     ];
     // A small fixed-seed linear congruential generator: deterministic, no dependency.
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;

@@ -78,8 +78,13 @@ fn decode_scalar(lines: &[String]) -> String {
     match raw.chars().next() {
         Some('"') => quoted(&raw, '"'),
         Some('\'') => quoted(&raw, '\''),
-        _ => fold(&raw),
+        _ => fold(&strip_comments(&raw)),
     }
+}
+
+/// Drops the comments of a plain scalar: from a ` #` to the end of its line.
+fn strip_comments(raw: &str) -> String {
+    raw.lines().map(|l| l.split_once(" #").map_or(l, |(kept, _)| kept)).collect::<Vec<_>>().join("\n")
 }
 
 /// A plain scalar: lines joined by single spaces, empty lines kept as line breaks.
