@@ -1,0 +1,2 @@
+DROP TABLE sign_in_user_blocks;
+DROP TABLE sign_in_app_blocks;

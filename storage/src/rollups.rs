@@ -1,0 +1,378 @@
+//! Sign-in rollups: counts per (tenant, 15-minute block, application, status class) and presence
+//! per (tenant, block, user, application, status class), kept by ingest in the transaction that
+//! stores the sign-ins (for the rows that went in only, so a duplicate adds nothing) and purged
+//! with them. Reports read these, never `sign_ins`.
+//!
+//! A block is 15 minutes of UTC ([`domain::reports::BLOCK_TICKS`]); every local hour, day and week
+//! of a real time zone is a union of blocks, so any report bucket sums blocks exactly, and distinct
+//! users are counted over the presence rows of its blocks. Reports start at a block boundary: the
+//! retention window starts at an arbitrary instant, and a report clamps to the first whole block
+//! inside it (`domain::reports::block_ceil`).
+
+use std::collections::BTreeMap;
+
+use diesel::QueryResult;
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Text};
+use domain::ids::TenantId;
+use domain::reports::{block_of, is_success};
+
+use crate::Store;
+use crate::conn::{AnyConnection, Backend};
+use crate::error::StorageResult;
+use crate::sign_ins::SignInRecord;
+use crate::sql::{Param, Sql};
+
+/// Rows per multi-row upsert (6 parameters each, well under both databases' limits).
+const CHUNK: usize = 500;
+
+/// The rollup rows one ingest adds, summed per key (a key appears once per statement, and keys are
+/// written in order, so concurrent ingests lock them in the same order).
+#[derive(Debug, Default)]
+pub(crate) struct RollupDelta {
+    /// (block, app id, failed) → (sign-ins, display name as last sent).
+    apps: BTreeMap<(i64, String, i32), (i64, String)>,
+    /// (block, user id, app id, failed) → sign-ins.
+    users: BTreeMap<(i64, String, String, i32), i64>,
+}
+
+impl RollupDelta {
+    /// Counts one stored sign-in.
+    pub(crate) fn add(&mut self, r: &SignInRecord) {
+        let block = block_of(r.created_ticks());
+        let failed = i32::from(!is_success(r.error_code()));
+        let app = r.app_id().unwrap_or_default().to_owned();
+        let name = r.app_display_name().unwrap_or_default().to_owned();
+        let e = self.apps.entry((block, app.clone(), failed)).or_insert((0, String::new()));
+        e.0 += 1;
+        e.1 = name;
+        *self.users.entry((block, r.user_id().to_owned(), app, failed)).or_insert(0) += 1;
+    }
+
+    /// Adds the counts to the rollup tables, inside the caller's transaction.
+    pub(crate) fn write(self, conn: &mut AnyConnection, backend: Backend, tenant: &TenantId) -> QueryResult<()> {
+        let apps: Vec<_> = self.apps.into_iter().collect();
+        for chunk in apps.chunks(CHUNK) {
+            let mut sql = Sql::new(backend);
+            sql.push(
+                "INSERT INTO sign_in_app_blocks (tenant_id, block_ticks, app_id, failed, sign_ins, app_display_name) \
+                 VALUES ",
+            );
+            for (i, ((block, app, failed), (n, name))) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_list([
+                    Param::Text(tenant.as_str().to_owned()),
+                    Param::BigInt(*block),
+                    Param::Text(app.clone()),
+                    Param::Integer(*failed),
+                    Param::BigInt(*n),
+                    Param::Text(name.clone()),
+                ]);
+            }
+            sql.push(
+                " ON CONFLICT (tenant_id, block_ticks, app_id, failed) DO UPDATE SET \
+                 sign_ins = sign_in_app_blocks.sign_ins + excluded.sign_ins, \
+                 app_display_name = excluded.app_display_name",
+            );
+            sql.execute(conn)?;
+        }
+        let users: Vec<_> = self.users.into_iter().collect();
+        for chunk in users.chunks(CHUNK) {
+            let mut sql = Sql::new(backend);
+            sql.push(
+                "INSERT INTO sign_in_user_blocks (tenant_id, block_ticks, user_id, app_id, failed, sign_ins) VALUES ",
+            );
+            for (i, ((block, user, app, failed), n)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_list([
+                    Param::Text(tenant.as_str().to_owned()),
+                    Param::BigInt(*block),
+                    Param::Text(user.clone()),
+                    Param::Text(app.clone()),
+                    Param::Integer(*failed),
+                    Param::BigInt(*n),
+                ]);
+            }
+            sql.push(
+                " ON CONFLICT (tenant_id, block_ticks, user_id, app_id, failed) DO UPDATE SET \
+                 sign_ins = sign_in_user_blocks.sign_ins + excluded.sign_ins",
+            );
+            sql.execute(conn)?;
+        }
+        Ok(())
+    }
+}
+
+/// The rollup tables, for the purge.
+pub(crate) const ROLLUP_TABLES: &[&str] = &["sign_in_app_blocks", "sign_in_user_blocks"];
+
+/// What a report counts: every sign-in of the tenant, or those of one application and/or users.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReportFilter<'a> {
+    /// Lower-case application id (`''` selects sign-ins without one).
+    pub app_id: Option<&'a str>,
+    /// Lower-case user object ids.
+    pub user_ids: Option<&'a [String]>,
+}
+
+/// The numbers of one range of blocks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub sign_ins: i64,
+    pub failed: i64,
+    pub distinct_users: i64,
+}
+
+/// An application's sign-ins in a range.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct AppTotal {
+    #[diesel(sql_type = Text)]
+    pub app_id: String,
+    /// `''` when no sign-in carried one.
+    #[diesel(sql_type = Text)]
+    pub app_display_name: String,
+    #[diesel(sql_type = BigInt)]
+    pub sign_ins: i64,
+}
+
+/// One (application, UTC day, status class) of Graph's detailed summary.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct AppDay {
+    #[diesel(sql_type = Text)]
+    pub app_id: String,
+    #[diesel(sql_type = Text)]
+    pub app_display_name: String,
+    #[diesel(sql_type = BigInt)]
+    pub day: i64,
+    #[diesel(sql_type = BigInt)]
+    pub failed: i64,
+    #[diesel(sql_type = BigInt)]
+    pub sign_ins: i64,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    i: i64,
+    #[diesel(sql_type = BigInt)]
+    sign_ins: i64,
+    #[diesel(sql_type = BigInt)]
+    failed: i64,
+}
+
+#[derive(QueryableByName)]
+struct UserRow {
+    #[diesel(sql_type = BigInt)]
+    i: i64,
+    #[diesel(sql_type = BigInt)]
+    sign_ins: i64,
+    #[diesel(sql_type = BigInt)]
+    failed: i64,
+    #[diesel(sql_type = BigInt)]
+    users: i64,
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// `WITH b(i, s, e) AS (...)`: the ranges as a table, numbered in order.
+fn ranges_cte(sql: &mut Sql, ranges: &[(i64, i64)]) {
+    let index = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
+    match sql.backend() {
+        Backend::Postgres => {
+            sql.push("WITH b(i, s, e) AS (SELECT * FROM UNNEST(");
+            sql.bind(Param::BigIntArray((0..ranges.len()).map(index).collect()));
+            sql.push("::bigint[], ").bind(Param::BigIntArray(ranges.iter().map(|r| r.0).collect()));
+            sql.push("::bigint[], ").bind(Param::BigIntArray(ranges.iter().map(|r| r.1).collect()));
+            sql.push("::bigint[])) ");
+        }
+        Backend::Sqlite => {
+            sql.push("WITH b(i, s, e) AS (VALUES ");
+            for (i, (s, e)) in ranges.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_list([Param::BigInt(index(i)), Param::BigInt(*s), Param::BigInt(*e)]);
+            }
+            sql.push(") ");
+        }
+    }
+}
+
+fn push_filter(sql: &mut Sql, filter: ReportFilter<'_>, users: bool) {
+    if let Some(app) = filter.app_id {
+        sql.push(" AND r.app_id = ").bind(Param::Text(app.to_owned()));
+    }
+    if let (Some(ids), true) = (filter.user_ids, users) {
+        sql.push(" AND r.user_id IN ").bind_list(ids.iter().map(|id| Param::Text(id.clone())));
+    }
+}
+
+fn slot(out: &mut [Counts], i: i64) -> Option<&mut Counts> {
+    usize::try_from(i).ok().and_then(|i| out.get_mut(i))
+}
+
+impl Store {
+    /// The sign-ins, failures and distinct users of `tenant` in each range of blocks (ranges may
+    /// overlap: a report passes its buckets and then its whole period).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn rollup_counts(
+        &self,
+        tenant: &TenantId,
+        ranges: &[(i64, i64)],
+        filter: ReportFilter<'_>,
+    ) -> StorageResult<Vec<Counts>> {
+        let mut out = vec![Counts::default(); ranges.len()];
+        if ranges.is_empty() || filter.user_ids.is_some_and(<[String]>::is_empty) {
+            return Ok(out);
+        }
+        let backend = self.backend();
+        let mut conn = self.conn()?;
+        // Presence: distinct users, and the counts too when a user filter makes them per user.
+        let mut sql = Sql::new(backend);
+        ranges_cte(&mut sql, ranges);
+        sql.push(
+            "SELECT b.i AS i, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins, \
+             CAST(SUM(r.sign_ins * r.failed) AS BIGINT) AS failed, COUNT(DISTINCT r.user_id) AS users \
+             FROM b JOIN sign_in_user_blocks r ON r.tenant_id = ",
+        )
+        .bind(Param::Text(tenant.as_str().to_owned()))
+        .push(" AND r.block_ticks >= b.s AND r.block_ticks < b.e");
+        push_filter(&mut sql, filter, true);
+        sql.push(" GROUP BY b.i");
+        for row in sql.load::<UserRow>(&mut conn)? {
+            if let Some(c) = slot(&mut out, row.i) {
+                c.distinct_users = row.users;
+                c.sign_ins = row.sign_ins;
+                c.failed = row.failed;
+            }
+        }
+        if filter.user_ids.is_none() {
+            // The counts from the smaller table (per application, not per user).
+            let mut sql = Sql::new(backend);
+            ranges_cte(&mut sql, ranges);
+            sql.push(
+                "SELECT b.i AS i, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins, \
+                 CAST(SUM(r.sign_ins * r.failed) AS BIGINT) AS failed \
+                 FROM b JOIN sign_in_app_blocks r ON r.tenant_id = ",
+            )
+            .bind(Param::Text(tenant.as_str().to_owned()))
+            .push(" AND r.block_ticks >= b.s AND r.block_ticks < b.e");
+            push_filter(&mut sql, filter, false);
+            sql.push(" GROUP BY b.i");
+            for c in &mut out {
+                c.sign_ins = 0;
+                c.failed = 0;
+            }
+            for row in sql.load::<CountRow>(&mut conn)? {
+                if let Some(c) = slot(&mut out, row.i) {
+                    c.sign_ins = row.sign_ins;
+                    c.failed = row.failed;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `top` applications of `tenant` by sign-ins in `[start, end)` (blocks), most first, ties
+    /// by application id; with their display name (the greatest one sent, if several were).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn rollup_top_apps(
+        &self,
+        tenant: &TenantId,
+        start: i64,
+        end: i64,
+        top: usize,
+        users: Option<&[String]>,
+    ) -> StorageResult<Vec<AppTotal>> {
+        if users.is_some_and(<[String]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let table = if users.is_some() { "sign_in_user_blocks" } else { "sign_in_app_blocks" };
+        let name = if users.is_some() {
+            // Presence rows carry no name: take it from the application rows of the same blocks.
+            "COALESCE((SELECT MAX(a.app_display_name) FROM sign_in_app_blocks a WHERE a.tenant_id = r.tenant_id \
+             AND a.app_id = r.app_id AND a.block_ticks >= "
+        } else {
+            "MAX(r.app_display_name)"
+        };
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT r.app_id AS app_id, ");
+        if users.is_some() {
+            sql.push(name)
+                .bind(Param::BigInt(start))
+                .push(" AND a.block_ticks < ")
+                .bind(Param::BigInt(end))
+                .push("), '')");
+        } else {
+            sql.push(name);
+        }
+        sql.push(" AS app_display_name, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins FROM ")
+            .push(table)
+            .push(" r WHERE r.tenant_id = ")
+            .bind(Param::Text(tenant.as_str().to_owned()))
+            .push(" AND r.block_ticks >= ")
+            .bind(Param::BigInt(start))
+            .push(" AND r.block_ticks < ")
+            .bind(Param::BigInt(end));
+        push_filter(&mut sql, ReportFilter { app_id: None, user_ids: users }, true);
+        sql.push(" GROUP BY r.tenant_id, r.app_id ORDER BY sign_ins DESC, app_id LIMIT ")
+            .bind(Param::BigInt(i64::try_from(top).unwrap_or(i64::MAX)));
+        let mut conn = self.conn()?;
+        Ok(sql.load::<AppTotal>(&mut conn)?)
+    }
+
+    /// Sign-ins per application, UTC day and status class in `[start, end)` (blocks), by
+    /// application id, day and status class.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn rollup_app_days(&self, tenant: &TenantId, start: i64, end: i64) -> StorageResult<Vec<AppDay>> {
+        let day = domain::time::TICKS_PER_DAY;
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT r.app_id AS app_id, MAX(r.app_display_name) AS app_display_name, (r.block_ticks / ")
+            .push(&day.to_string())
+            .push(") * ")
+            .push(&day.to_string())
+            .push(
+                " AS day, CAST(r.failed AS BIGINT) AS failed, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins \
+                 FROM sign_in_app_blocks r WHERE r.tenant_id = ",
+            )
+            .bind(Param::Text(tenant.as_str().to_owned()))
+            .push(" AND r.block_ticks >= ")
+            .bind(Param::BigInt(start))
+            .push(" AND r.block_ticks < ")
+            .bind(Param::BigInt(end))
+            .push(" GROUP BY r.app_id, day, r.failed ORDER BY r.app_id, day, r.failed");
+        let mut conn = self.conn()?;
+        Ok(sql.load::<AppDay>(&mut conn)?)
+    }
+
+    /// The user ids that signed in to `tenant` with `upn` (any case) since `from`, sorted.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn user_ids_of_upn(&self, tenant: &TenantId, upn: &str, from: i64) -> StorageResult<Vec<String>> {
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT DISTINCT user_id AS id FROM sign_ins WHERE tenant_id = ")
+            .bind(Param::Text(tenant.as_str().to_owned()))
+            .push(" AND user_principal_name = ")
+            .bind(Param::Text(upn.to_lowercase()))
+            .push(" AND created_ticks >= ")
+            .bind(Param::BigInt(from))
+            .push(" ORDER BY id");
+        let mut conn = self.conn()?;
+        Ok(sql.load::<IdRow>(&mut conn)?.into_iter().map(|r| r.id).collect())
+    }
+}
