@@ -23,7 +23,7 @@ use domain::sets::SetKind;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::{actions, entities, health, ingest, tenant};
+use crate::routes::{actions, entities, health, ingest, reports, tenant};
 use crate::state::AppState;
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
@@ -132,6 +132,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             scope = entity_routes(scope, res);
         }
         cfg.service(scope);
+    }
+    for (path, report) in [
+        ("/idtrail/reports/signInActivity", reports::Report::SignInActivity),
+        ("/idtrail/reports/topApplications", reports::Report::TopApplications),
+    ] {
+        cfg.service(
+            web::resource(path)
+                .route(web::get().to(move |req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
+                    reports::report(report, req, caller, state)
+                }))
+                .default_service(web::to(method_not_allowed)),
+        );
     }
     cfg.service(
         web::resource("/ingest/{kind}")

@@ -6,6 +6,7 @@ pub mod contract;
 pub mod entities;
 pub mod health;
 pub mod ingest;
+pub mod reports;
 pub mod tenant;
 
 use std::borrow::Cow;

@@ -13,6 +13,7 @@ mod matrix;
 mod paging;
 mod query;
 mod ratelimit;
+mod reports;
 mod schema;
 mod sign_ins;
 mod support;
