@@ -1,4 +1,4 @@
-//! Sign-in rollups: counts per (tenant, 15-minute block, application, status class) and presence
+//! Sign-in rollups: counts per (tenant, 15-minute block, application, error code) and presence
 //! per (tenant, block, user, application, status class), kept by ingest in the transaction that
 //! stores the sign-ins (for the rows that went in only, so a duplicate adds nothing) and purged
 //! with them. Reports read these, never `sign_ins`.
@@ -23,15 +23,19 @@ use crate::error::StorageResult;
 use crate::sign_ins::SignInRecord;
 use crate::sql::{Param, Sql};
 
-/// Rows per multi-row upsert (6 parameters each, well under both databases' limits).
+/// The stored error code of a sign-in without one (Graph's codes are not negative).
+pub const NO_ERROR_CODE: i32 = -1;
+
+/// Rows per multi-row upsert (7 parameters each, well under both databases' limits).
 const CHUNK: usize = 500;
 
 /// The rollup rows one ingest adds, summed per key (a key appears once per statement, and keys are
 /// written in order, so concurrent ingests lock them in the same order).
 #[derive(Debug, Default)]
 pub(crate) struct RollupDelta {
-    /// (block, app id, failed) → (sign-ins, display name as last sent).
-    apps: BTreeMap<(i64, String, i32), (i64, String)>,
+    /// (block, app id, error code or [`NO_ERROR_CODE`]) → (sign-ins, display name and failure
+    /// reason as last sent).
+    apps: BTreeMap<(i64, String, i32), (i64, String, String)>,
     /// (block, user id, app id, failed) → sign-ins.
     users: BTreeMap<(i64, String, String, i32), i64>,
 }
@@ -43,9 +47,12 @@ impl RollupDelta {
         let failed = i32::from(!is_success(r.error_code()));
         let app = r.app_id().unwrap_or_default().to_owned();
         let name = r.app_display_name().unwrap_or_default().to_owned();
-        let e = self.apps.entry((block, app.clone(), failed)).or_insert((0, String::new()));
+        let reason = r.failure_reason().unwrap_or_default().to_owned();
+        let code = r.error_code().unwrap_or(NO_ERROR_CODE);
+        let e = self.apps.entry((block, app.clone(), code)).or_insert((0, String::new(), String::new()));
         e.0 += 1;
         e.1 = name;
+        e.2 = reason;
         *self.users.entry((block, r.user_id().to_owned(), app, failed)).or_insert(0) += 1;
     }
 
@@ -55,10 +62,10 @@ impl RollupDelta {
         for chunk in apps.chunks(CHUNK) {
             let mut sql = Sql::new(backend);
             sql.push(
-                "INSERT INTO sign_in_app_blocks (tenant_id, block_ticks, app_id, failed, sign_ins, app_display_name) \
-                 VALUES ",
+                "INSERT INTO sign_in_app_blocks \
+                 (tenant_id, block_ticks, app_id, error_code, sign_ins, app_display_name, failure_reason) VALUES ",
             );
-            for (i, ((block, app, failed), (n, name))) in chunk.iter().enumerate() {
+            for (i, ((block, app, code), (n, name, reason))) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
                 }
@@ -66,15 +73,16 @@ impl RollupDelta {
                     Param::Text(tenant.as_str().to_owned()),
                     Param::BigInt(*block),
                     Param::Text(app.clone()),
-                    Param::Integer(*failed),
+                    Param::Integer(*code),
                     Param::BigInt(*n),
                     Param::Text(name.clone()),
+                    Param::Text(reason.clone()),
                 ]);
             }
             sql.push(
-                " ON CONFLICT (tenant_id, block_ticks, app_id, failed) DO UPDATE SET \
+                " ON CONFLICT (tenant_id, block_ticks, app_id, error_code) DO UPDATE SET \
                  sign_ins = sign_in_app_blocks.sign_ins + excluded.sign_ins, \
-                 app_display_name = excluded.app_display_name",
+                 app_display_name = excluded.app_display_name, failure_reason = excluded.failure_reason",
             );
             sql.execute(conn)?;
         }
@@ -139,7 +147,7 @@ pub struct AppTotal {
     pub sign_ins: i64,
 }
 
-/// One (application, UTC day, status class) of Graph's detailed summary.
+/// One (application, UTC day, error code) of Graph's detailed summary.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct AppDay {
     #[diesel(sql_type = Text)]
@@ -148,8 +156,12 @@ pub struct AppDay {
     pub app_display_name: String,
     #[diesel(sql_type = BigInt)]
     pub day: i64,
-    #[diesel(sql_type = BigInt)]
-    pub failed: i64,
+    /// [`NO_ERROR_CODE`] when the sign-ins had none.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub error_code: i32,
+    /// As last sent, `''` when absent.
+    #[diesel(sql_type = Text)]
+    pub failure_reason: String,
     #[diesel(sql_type = BigInt)]
     pub sign_ins: i64,
 }
@@ -262,7 +274,7 @@ impl Store {
             ranges_cte(&mut sql, ranges);
             sql.push(
                 "SELECT b.i AS i, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins, \
-                 CAST(SUM(r.sign_ins * r.failed) AS BIGINT) AS failed \
+                 CAST(SUM(CASE WHEN r.error_code = 0 THEN 0 ELSE r.sign_ins END) AS BIGINT) AS failed \
                  FROM b JOIN sign_in_app_blocks r ON r.tenant_id = ",
             )
             .bind(Param::Text(tenant.as_str().to_owned()))
@@ -333,8 +345,8 @@ impl Store {
         Ok(sql.load::<AppTotal>(&mut conn)?)
     }
 
-    /// Sign-ins per application, UTC day and status class in `[start, end)` (blocks), by
-    /// application id, day and status class.
+    /// Sign-ins per application, UTC day and error code in `[start, end)` (blocks), by application
+    /// id, day and error code.
     ///
     /// # Errors
     /// Database errors.
@@ -346,15 +358,15 @@ impl Store {
             .push(") * ")
             .push(&day.to_string())
             .push(
-                " AS day, CAST(r.failed AS BIGINT) AS failed, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins \
-                 FROM sign_in_app_blocks r WHERE r.tenant_id = ",
+                " AS day, r.error_code AS error_code, MAX(r.failure_reason) AS failure_reason, \
+                 CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins FROM sign_in_app_blocks r WHERE r.tenant_id = ",
             )
             .bind(Param::Text(tenant.as_str().to_owned()))
             .push(" AND r.block_ticks >= ")
             .bind(Param::BigInt(start))
             .push(" AND r.block_ticks < ")
             .bind(Param::BigInt(end))
-            .push(" GROUP BY r.app_id, day, r.failed ORDER BY r.app_id, day, r.failed");
+            .push(" GROUP BY r.app_id, day, r.error_code ORDER BY r.app_id, day, r.error_code");
         let mut conn = self.conn()?;
         Ok(sql.load::<AppDay>(&mut conn)?)
     }

@@ -84,6 +84,8 @@ pub struct SignInRecord {
     risk_event_types: Vec<RiskEventTypeRow>,
     /// `appDisplayName` as sent (the column holds it in lower case), for the rollups.
     app_name: Option<String>,
+    /// `status/failureReason` as sent, for the rollups.
+    failure_reason: Option<String>,
 }
 
 fn lower(s: Option<&str>) -> Option<String> {
@@ -141,6 +143,7 @@ impl SignInRecord {
             })
             .collect();
         let app_name = s.app_display_name.clone();
+        let failure_reason = s.status.as_ref().and_then(|st| st.failure_reason.clone());
         let device = s.device_detail.as_ref();
         let location = s.location.as_ref();
         let (v1_doc, extra) = sign_in::split_v1(doc);
@@ -176,7 +179,7 @@ impl SignInRecord {
             doc: Value::Object(v1_doc).to_string(),
             doc_extra: (!extra.is_empty()).then(|| Value::Object(extra).to_string()),
         };
-        Ok(Self { row, policies, risk_event_types, app_name })
+        Ok(Self { row, policies, risk_event_types, app_name, failure_reason })
     }
 
     /// The sign-in's id (lower case).
@@ -207,6 +210,12 @@ impl SignInRecord {
     #[must_use]
     pub fn app_display_name(&self) -> Option<&str> {
         self.app_name.as_deref()
+    }
+
+    /// `status/failureReason` as sent.
+    #[must_use]
+    pub fn failure_reason(&self) -> Option<&str> {
+        self.failure_reason.as_deref()
     }
 
     /// The user's object id (lower case).

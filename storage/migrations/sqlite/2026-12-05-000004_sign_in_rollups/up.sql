@@ -1,22 +1,24 @@
 -- Rollups of sign-ins, kept by ingest in the transaction that stores the sign-ins (only for rows
 -- that went in) and purged with them, so that reports read these instead of scanning sign_ins.
 -- block_ticks is the start of a 15-minute UTC block (every real time zone's hours and days are
--- unions of them); failed is 0 when status/errorCode is 0, else 1; app_id is '' when absent.
+-- unions of them); app_id is '' when absent.
 
--- Sign-ins per tenant, block, application and status class.
+-- Sign-ins per tenant, block, application and status/errorCode (-1 when absent; 0 is success),
+-- which Graph's applicationSignInDetailedSummary groups by.
 CREATE TABLE sign_in_app_blocks (
     tenant_id TEXT NOT NULL,
     block_ticks BIGINT NOT NULL,
     app_id TEXT NOT NULL,
-    failed INTEGER NOT NULL,
+    error_code INTEGER NOT NULL,
     sign_ins BIGINT NOT NULL,
     -- As last sent ('' when absent).
     app_display_name TEXT NOT NULL,
-    PRIMARY KEY (tenant_id, block_ticks, app_id, failed)
+    failure_reason TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, block_ticks, app_id, error_code)
 ) WITHOUT ROWID;
 
--- Presence: one row per user, application and status class in each block where the user signed
--- in, with the count, so distinct users of any union of blocks are exact in any time zone.
+-- Presence: one row per user, application and status class (failed: 0 when status/errorCode is
+-- 0, else 1) in each block where the user signed in, with the count, so distinct users of any union of blocks are exact in any time zone.
 CREATE TABLE sign_in_user_blocks (
     tenant_id TEXT NOT NULL,
     block_ticks BIGINT NOT NULL,
