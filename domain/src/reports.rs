@@ -10,6 +10,8 @@
 use chrono::{Datelike, Offset, TimeZone, Timelike};
 use chrono_tz::Tz;
 
+use crate::query::registry::{EntitySet, Field, Source, ValueType};
+use crate::sets::SetKind;
 use crate::time::{TICKS_PER_DAY, TICKS_PER_SECOND, from_ticks};
 
 /// The rollups' time block: 15 minutes, in ticks.
@@ -169,6 +171,41 @@ pub fn utc_days(start: i64, end: i64) -> Vec<i64> {
     }
     days
 }
+
+/// The properties of Graph's `applicationSignInDetailedSummary` that `$filter` and `$orderby`
+/// take (`docs/graph-notes.md` §4), evaluated over the rows built from the rollups by the same
+/// code that evaluates filters over documents (`query::eval`).
+const DETAILED_SUMMARY_FIELDS: &[Field] = &[
+    Field { path: "id", ty: ValueType::String, nullable: false, sortable: true, source: Source::Document },
+    Field { path: "appId", ty: ValueType::String, nullable: true, sortable: true, source: Source::Document },
+    Field { path: "appDisplayName", ty: ValueType::String, nullable: true, sortable: true, source: Source::Document },
+    Field {
+        path: "aggregatedEventDateTime",
+        ty: ValueType::DateTimeOffset,
+        nullable: false,
+        sortable: true,
+        source: Source::Document,
+    },
+    Field { path: "status/errorCode", ty: ValueType::Int32, nullable: true, sortable: true, source: Source::Document },
+    Field { path: "signInCount", ty: ValueType::Int32, nullable: false, sortable: true, source: Source::Document },
+];
+
+/// `reports/applicationSignInDetailedSummary`: sign-ins per application, UTC day and status,
+/// computed from the sign-in rollups (so it shares the sign-ins' access, retention and tiers: its
+/// `kind`).
+pub const APPLICATION_SIGN_IN_DETAILED_SUMMARY: EntitySet = EntitySet {
+    kind: SetKind::SignIns,
+    name: "reports/applicationSignInDetailedSummary",
+    type_name: "applicationSignInDetailedSummary",
+    table: "sign_in_app_blocks",
+    child_key: "",
+    fields: DETAILED_SUMMARY_FIELDS,
+    collections: &[],
+    time_field: "aggregatedEventDateTime",
+    default_top: 1000,
+    max_top: 1000,
+    v1_properties: &[],
+};
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod contract;
 pub mod entities;
+pub mod graph_reports;
 pub mod health;
 pub mod ingest;
 pub mod reports;

@@ -439,3 +439,179 @@ async fn reports_are_for_tenant_wide_readers_of_premium_tenants() {
     })
     .await;
 }
+
+/// Follows `@odata.nextLink` from `path` and returns every row.
+async fn all_pages(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut next = Some(path.to_owned());
+    while let Some(p) = next {
+        let (s, body) = app.get(&p, token).await;
+        assert_eq!(s, StatusCode::OK, "{p}: {body}");
+        rows.extend(body["value"].as_array().unwrap().iter().cloned());
+        next = body["@odata.nextLink"].as_str().map(|l| l.strip_prefix("https://idtrail.test").unwrap().to_owned());
+    }
+    rows
+}
+
+#[actix_web::test]
+async fn graphs_report_functions_equal_the_oracle() {
+    each_backend(|app| async move {
+        let app = app.without_rate_limits();
+        app.clock.advance(anchor() - app.now());
+        let mut rng = StdRng::seed_from_u64(4);
+        ingest_random(&app, &mut rng, TENANT_A, 4_000_000, 4).await;
+        let rows = stored(&app, TENANT_A);
+        let window = app.store.tenant_view(&TenantId::parse(TENANT_A).unwrap()).unwrap().sign_ins_from;
+        // A delegated token needs the Reports.Read.All scope for `reports/` (and AuditLog.Read.All
+        // for the `auditLogs/` summaries).
+        let mut claims = crate::support::user_claims(TENANT_A, crate::support::ADMIN_OID, &[crate::support::GLOBAL_ADMIN]);
+        claims.scp = Some("AuditLog.Read.All Reports.Read.All".into());
+        let token = crate::support::sign(&claims);
+        let (s, body) = app.get("/beta/reports/applicationSignInDetailedSummary", &admin_token(TENANT_A)).await;
+        assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("Authentication_MSGraphPermissionMissing")));
+        let end = block_ceil(to_ticks(app.now()));
+        let since = |days: i64| block_ceil(to_ticks(app.now()) - days * TICKS_PER_DAY).max(block_ceil(window));
+        let codes = |r: &Row| if r.failed { 50126 } else { 0 };
+
+        // getAzureADApplicationSignInSummary: successes and failures per application.
+        for (period, days) in [("D7", 7), ("d30", 30)] {
+            let (s, body) =
+                app.get(&format!("/beta/reports/getAzureADApplicationSignInSummary(period='{period}')"), &token).await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+            let mut want: BTreeMap<&str, (i64, i64, &str)> = BTreeMap::new();
+            for r in rows.iter().filter(|r| r.ticks >= since(days) && r.ticks < end) {
+                let e = want.entry(&r.app).or_insert((0, 0, &r.app_name));
+                if r.failed { e.1 += 1 } else { e.0 += 1 }
+            }
+            let want: Vec<Value> = want
+                .into_iter()
+                .map(|(id, (ok, failed, name))| {
+                    json!({"id": id, "appDisplayName": name, "successfulSignInCount": ok, "failedSignInCount": failed,
+                           "successPercentage": ((ok * 10_000 + (ok + failed) / 2) / (ok + failed)) as f64 / 100.0})
+                })
+                .collect();
+            assert_eq!(body["value"], json!(want), "{period}");
+            assert!(body["@odata.context"].as_str().unwrap().ends_with("#Collection(microsoft.graph.applicationSignInSummary)"));
+        }
+        for bad in ["period='D1'", "period='P7D'", "period=D7", "days='D7'"] {
+            let (s, body) = app.get(&format!("/beta/reports/getAzureADApplicationSignInSummary({bad})"), &token).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        }
+        let (s, _) = app.get("/v1.0/reports/getAzureADApplicationSignInSummary(period='D7')", &token).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "beta only");
+
+        // applicationSignInDetailedSummary: per application, UTC day and status, the whole window.
+        let mut want: BTreeMap<(String, String, i64), i64> = BTreeMap::new();
+        for r in rows.iter().filter(|r| r.ticks >= block_ceil(window) && r.ticks < end) {
+            let day = format_ticks(r.ticks.div_euclid(TICKS_PER_DAY) * TICKS_PER_DAY);
+            *want.entry((r.app.clone(), day, codes(r))).or_default() += 1;
+        }
+        let got_rows = all_pages(&app, &token, "/beta/reports/applicationSignInDetailedSummary?$top=7").await;
+        let got: BTreeMap<(String, String, i64), i64> = got_rows
+            .iter()
+            .map(|r| {
+                let key = (
+                    r["appId"].as_str().unwrap().to_owned(),
+                    r["aggregatedEventDateTime"].as_str().unwrap().to_owned(),
+                    r["status"]["errorCode"].as_i64().unwrap(),
+                );
+                (key, r["signInCount"].as_i64().unwrap())
+            })
+            .collect();
+        assert_eq!(got.len(), got_rows.len(), "one row per application, day and status");
+        assert_eq!(got, want);
+        // $filter on each filterable property, $orderby, and one row by id.
+        let (app_id, day, _) = want.keys().nth(want.len() / 2).unwrap().clone();
+        let filter = format!("appId eq '{app_id}' and status/errorCode eq 0 and aggregatedEventDateTime ge {day}");
+        let path = format!(
+            "/beta/reports/applicationSignInDetailedSummary?$filter={}&$orderby=signInCount%20desc,aggregatedEventDateTime&$top=3",
+            filter.replace(' ', "%20")
+        );
+        let filtered = all_pages(&app, &token, &path).await;
+        let mut expected: Vec<(i64, String)> = want
+            .iter()
+            .filter(|((a, d, c), _)| a == &app_id && *c == 0 && parse_ticks(d).unwrap() >= parse_ticks(&day).unwrap())
+            .map(|((_, d, _), n)| (-n, d.clone()))
+            .collect();
+        expected.sort();
+        let got: Vec<(i64, String)> = filtered
+            .iter()
+            .map(|r| (-r["signInCount"].as_i64().unwrap(), r["aggregatedEventDateTime"].as_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(got, expected, "{path}");
+        assert!(!got.is_empty());
+        let name = APPS.iter().find(|(a, _)| *a == app_id).unwrap().1;
+        let by_name = all_pages(
+            &app,
+            &token,
+            &format!("/beta/reports/applicationSignInDetailedSummary?$filter=appDisplayName%20eq%20'{}'", name.replace(' ', "%20")),
+        )
+        .await;
+        assert_eq!(by_name.len(), want.keys().filter(|(a, _, _)| a == &app_id).count());
+        let one = &filtered[0];
+        let (s, body) =
+            app.get(&format!("/beta/reports/applicationSignInDetailedSummary/{}", one["id"].as_str().unwrap()), &token).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert_eq!(body["signInCount"], one["signInCount"]);
+        let (s, _) = app.get(&format!("/beta/reports/applicationSignInDetailedSummary/{}", guid(1)), &token).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, body) = app.get("/beta/reports/applicationSignInDetailedSummary?$filter=userId%20eq%20'x'", &token).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+
+        // auditLogs/signInEventsSummary (every UTC day of the window) and signInEventsAppSummary.
+        let (s, body) = app.get("/beta/auditLogs/signInEventsSummary", &token).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let mut per_day: BTreeMap<String, i64> = BTreeMap::new();
+        let mut d = block_ceil(window).div_euclid(TICKS_PER_DAY) * TICKS_PER_DAY;
+        while d < end {
+            per_day.insert(format_ticks(d), 0);
+            d += TICKS_PER_DAY;
+        }
+        for r in rows.iter().filter(|r| r.ticks >= block_ceil(window) && r.ticks < end) {
+            *per_day.get_mut(&format_ticks(r.ticks.div_euclid(TICKS_PER_DAY) * TICKS_PER_DAY)).unwrap() += 1;
+        }
+        let got: BTreeMap<String, i64> = body["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| (v["activityDateTime"].as_str().unwrap().to_owned(), v["signInCount"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(got, per_day);
+        let (s, body) = app.get("/beta/auditLogs/signInEventsAppSummary", &token).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let mut per_app: BTreeMap<&str, i64> = BTreeMap::new();
+        for r in rows.iter().filter(|r| r.ticks >= since(30) && r.ticks < end) {
+            *per_app.entry(&r.app).or_default() += 1;
+        }
+        let want: Vec<Value> =
+            per_app.into_iter().map(|(a, n)| json!({"appId": a, "signInCount": n, "tenantId": TENANT_A})).collect();
+        assert_eq!(body["value"], json!(want));
+
+        // Access: report readers (Reports.Read.All for apps, delegated only for the detailed
+        // summary); plain users get the role error.
+        let reports_app = crate::support::app_token(TENANT_A, &["Reports.Read.All"]);
+        let (s, body) = app.get("/beta/reports/getAzureADApplicationSignInSummary(period='D7')", &reports_app).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let (s, body) = app.get("/beta/reports/applicationSignInDetailedSummary", &reports_app).await;
+        assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("Authorization_RequestDenied")));
+        let audit_app = crate::support::app_token(TENANT_A, &["AuditLog.Read.All"]);
+        let (s, body) = app.get("/beta/reports/getAzureADApplicationSignInSummary(period='D7')", &audit_app).await;
+        assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("Authentication_MSGraphPermissionMissing")));
+        let (s, _) = app.get("/beta/auditLogs/signInEventsSummary", &audit_app).await;
+        assert_eq!(s, StatusCode::OK);
+        let mut claims = crate::support::user_claims(TENANT_A, OTHER_OID, &[]);
+        claims.scp = Some("AuditLog.Read.All Reports.Read.All".into());
+        let plain = crate::support::sign(&claims);
+        for path in [
+            "/beta/reports/getAzureADApplicationSignInSummary(period='D7')",
+            "/beta/reports/applicationSignInDetailedSummary",
+            "/beta/auditLogs/signInEventsSummary",
+            "/beta/auditLogs/signInEventsAppSummary",
+        ] {
+            let (s, body) = app.get(path, &plain).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {body}");
+            assert_eq!(body["error"]["code"], "Authentication_RequestFromUnsupportedUserRole", "{path}");
+        }
+    })
+    .await;
+}
