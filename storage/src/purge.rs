@@ -178,24 +178,34 @@ impl Store {
     fn delete_rollups(&self, tenant: Option<&str>, cutoff: i64) -> StorageResult<()> {
         let backend = self.backend();
         // SQLite's rollup tables have no rowid (WITHOUT ROWID): batches go by block instead.
-        for table in ROLLUP_TABLES {
+        for (table, time) in ROLLUP_TABLES {
             loop {
                 let mut conn = self.conn()?;
                 let mut del = Sql::new(backend);
-                del.push("DELETE FROM ").push(table).push(" WHERE block_ticks < ").bind(Param::BigInt(cutoff));
+                // The day bitmaps go once their whole day is before the cutoff (reports read
+                // only the blocks inside the window).
+                let cutoff = if *time == "day_ticks" { domain::time::day_start(cutoff) } else { cutoff };
+                del.push("DELETE FROM ").push(table).push(" WHERE ").push(time).push(" < ").bind(Param::BigInt(cutoff));
                 if let Some(t) = tenant {
                     del.push(" AND tenant_id = ").bind(Param::Text(t.to_owned()));
                 }
                 // Up to the oldest day still present, a day at a time.
                 let mut oldest = Sql::new(backend);
-                oldest.push("SELECT MIN(block_ticks) AS n FROM ").push(table).push(" WHERE block_ticks < ");
+                oldest
+                    .push("SELECT MIN(")
+                    .push(time)
+                    .push(") AS n FROM ")
+                    .push(table)
+                    .push(" WHERE ")
+                    .push(time)
+                    .push(" < ");
                 oldest.bind(Param::BigInt(cutoff));
                 if let Some(t) = tenant {
                     oldest.push(" AND tenant_id = ").bind(Param::Text(t.to_owned()));
                 }
                 let Some(first) = oldest.load::<Oldest>(&mut conn)?.first().and_then(|c| c.n) else { break };
                 let until = (first + TICKS_PER_DAY).min(cutoff);
-                del.push(" AND block_ticks < ").bind(Param::BigInt(until));
+                del.push(" AND ").push(time).push(" < ").bind(Param::BigInt(until));
                 del.execute(&mut conn)?;
                 if until >= cutoff {
                     break;

@@ -15,7 +15,8 @@ use diesel::QueryResult;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use domain::ids::TenantId;
-use domain::reports::{block_of, is_success};
+use domain::reports::{BLOCK_TICKS, block_of, is_success};
+use domain::time::{TICKS_PER_DAY, day_start};
 
 use crate::Store;
 use crate::conn::{AnyConnection, Backend};
@@ -38,7 +39,28 @@ pub(crate) struct RollupDelta {
     apps: BTreeMap<(i64, String, i32), (i64, String, String)>,
     /// (block, user id, app id, failed) → sign-ins.
     users: BTreeMap<(i64, String, String, i32), i64>,
+    /// (day, user id) → the day's blocks as bits (low 64, high 32).
+    presence: BTreeMap<(i64, String), (i64, i64)>,
+    /// (day, app id, user id) → the day's blocks as bits.
+    app_presence: BTreeMap<(i64, String, String), (i64, i64)>,
 }
+
+/// The bits of the blocks `[first, last]` of a UTC day (indices 0 to 95): (bits 0-63, bits 64-95).
+#[must_use]
+pub fn block_bits(first: i64, last: i64) -> (i64, i64) {
+    let mut bits = (0i64, 0i64);
+    for i in first.max(0)..=last.min(BLOCKS_PER_DAY - 1) {
+        if i < 64 {
+            bits.0 |= 1i64 << i;
+        } else {
+            bits.1 |= 1i64 << (i - 64);
+        }
+    }
+    bits
+}
+
+/// 15-minute blocks in a UTC day.
+const BLOCKS_PER_DAY: i64 = TICKS_PER_DAY / BLOCK_TICKS;
 
 impl RollupDelta {
     /// Counts one stored sign-in.
@@ -53,6 +75,13 @@ impl RollupDelta {
         e.0 += 1;
         e.1 = name;
         e.2 = reason;
+        let day = day_start(block);
+        let index = (block - day) / BLOCK_TICKS;
+        let (lo, hi) = block_bits(index, index);
+        let p = self.presence.entry((day, r.user_id().to_owned())).or_insert((0, 0));
+        *p = (p.0 | lo, p.1 | hi);
+        let p = self.app_presence.entry((day, app.clone(), r.user_id().to_owned())).or_insert((0, 0));
+        *p = (p.0 | lo, p.1 | hi);
         *self.users.entry((block, r.user_id().to_owned(), app, failed)).or_insert(0) += 1;
     }
 
@@ -111,12 +140,66 @@ impl RollupDelta {
             );
             sql.execute(conn)?;
         }
+        let presence: Vec<_> = self.presence.into_iter().collect();
+        for chunk in presence.chunks(CHUNK) {
+            let mut sql = Sql::new(backend);
+            sql.push("INSERT INTO sign_in_presence (tenant_id, day_ticks, user_id, bits_lo, bits_hi) VALUES ");
+            for (i, ((day, user), (lo, hi))) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_list([
+                    Param::Text(tenant.as_str().to_owned()),
+                    Param::BigInt(*day),
+                    Param::Text(user.clone()),
+                    Param::BigInt(*lo),
+                    Param::BigInt(*hi),
+                ]);
+            }
+            sql.push(
+                " ON CONFLICT (tenant_id, day_ticks, user_id) DO UPDATE SET \
+                 bits_lo = sign_in_presence.bits_lo | excluded.bits_lo, \
+                 bits_hi = sign_in_presence.bits_hi | excluded.bits_hi",
+            );
+            sql.execute(conn)?;
+        }
+        let app_presence: Vec<_> = self.app_presence.into_iter().collect();
+        for chunk in app_presence.chunks(CHUNK) {
+            let mut sql = Sql::new(backend);
+            sql.push(
+                "INSERT INTO sign_in_app_presence (tenant_id, day_ticks, app_id, user_id, bits_lo, bits_hi) VALUES ",
+            );
+            for (i, ((day, app, user), (lo, hi))) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_list([
+                    Param::Text(tenant.as_str().to_owned()),
+                    Param::BigInt(*day),
+                    Param::Text(app.clone()),
+                    Param::Text(user.clone()),
+                    Param::BigInt(*lo),
+                    Param::BigInt(*hi),
+                ]);
+            }
+            sql.push(
+                " ON CONFLICT (tenant_id, day_ticks, app_id, user_id) DO UPDATE SET \
+                 bits_lo = sign_in_app_presence.bits_lo | excluded.bits_lo, \
+                 bits_hi = sign_in_app_presence.bits_hi | excluded.bits_hi",
+            );
+            sql.execute(conn)?;
+        }
         Ok(())
     }
 }
 
-/// The rollup tables, for the purge.
-pub(crate) const ROLLUP_TABLES: &[&str] = &["sign_in_app_blocks", "sign_in_user_blocks"];
+/// The rollup tables and their time column, for the purge.
+pub(crate) const ROLLUP_TABLES: &[(&str, &str)] = &[
+    ("sign_in_app_blocks", "block_ticks"),
+    ("sign_in_user_blocks", "block_ticks"),
+    ("sign_in_presence", "day_ticks"),
+    ("sign_in_app_presence", "day_ticks"),
+];
 
 /// What a report counts: every sign-in of the tenant, or those of one application and/or users.
 #[derive(Debug, Clone, Copy, Default)]
@@ -189,6 +272,14 @@ struct UserRow {
 }
 
 #[derive(QueryableByName)]
+struct UsersRow {
+    #[diesel(sql_type = BigInt)]
+    i: i64,
+    #[diesel(sql_type = BigInt)]
+    users: i64,
+}
+
+#[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = Text)]
     id: String,
@@ -249,8 +340,44 @@ impl Store {
         }
         let backend = self.backend();
         let mut conn = self.conn()?;
-        // Presence: distinct users, and the counts too when a user filter makes them per user.
+        if filter.user_ids.is_none() {
+            self.distinct_users(&mut conn, tenant, ranges, filter.app_id, &mut out)?;
+        } else {
+            self.user_counts(&mut conn, tenant, ranges, filter, &mut out)?;
+            return Ok(out);
+        }
+        // The counts from the per-application blocks.
         let mut sql = Sql::new(backend);
+        ranges_cte(&mut sql, ranges);
+        sql.push(
+            "SELECT b.i AS i, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins, \
+             CAST(SUM(CASE WHEN r.error_code = 0 THEN 0 ELSE r.sign_ins END) AS BIGINT) AS failed \
+             FROM b JOIN sign_in_app_blocks r ON r.tenant_id = ",
+        )
+        .bind(Param::Text(tenant.as_str().to_owned()))
+        .push(" AND r.block_ticks >= b.s AND r.block_ticks < b.e");
+        push_filter(&mut sql, filter, false);
+        sql.push(" GROUP BY b.i");
+        for row in sql.load::<CountRow>(&mut conn)? {
+            if let Some(c) = slot(&mut out, row.i) {
+                c.sign_ins = row.sign_ins;
+                c.failed = row.failed;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counts and distinct users of some users (a `userId` or `userPrincipalName` report) from
+    /// their per-block rows (few: one user's sign-ins, through the by-user index).
+    fn user_counts(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &TenantId,
+        ranges: &[(i64, i64)],
+        filter: ReportFilter<'_>,
+        out: &mut [Counts],
+    ) -> StorageResult<()> {
+        let mut sql = Sql::new(self.backend());
         ranges_cte(&mut sql, ranges);
         sql.push(
             "SELECT b.i AS i, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins, \
@@ -261,38 +388,79 @@ impl Store {
         .push(" AND r.block_ticks >= b.s AND r.block_ticks < b.e");
         push_filter(&mut sql, filter, true);
         sql.push(" GROUP BY b.i");
-        for row in sql.load::<UserRow>(&mut conn)? {
-            if let Some(c) = slot(&mut out, row.i) {
+        for row in sql.load::<UserRow>(conn)? {
+            if let Some(c) = slot(out, row.i) {
                 c.distinct_users = row.users;
                 c.sign_ins = row.sign_ins;
                 c.failed = row.failed;
             }
         }
-        if filter.user_ids.is_none() {
-            // The counts from the smaller table (per application, not per user).
-            let mut sql = Sql::new(backend);
-            ranges_cte(&mut sql, ranges);
-            sql.push(
-                "SELECT b.i AS i, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins, \
-                 CAST(SUM(CASE WHEN r.error_code = 0 THEN 0 ELSE r.sign_ins END) AS BIGINT) AS failed \
-                 FROM b JOIN sign_in_app_blocks r ON r.tenant_id = ",
-            )
-            .bind(Param::Text(tenant.as_str().to_owned()))
-            .push(" AND r.block_ticks >= b.s AND r.block_ticks < b.e");
-            push_filter(&mut sql, filter, false);
-            sql.push(" GROUP BY b.i");
-            for c in &mut out {
-                c.sign_ins = 0;
-                c.failed = 0;
-            }
-            for row in sql.load::<CountRow>(&mut conn)? {
-                if let Some(c) = slot(&mut out, row.i) {
-                    c.sign_ins = row.sign_ins;
-                    c.failed = row.failed;
+        Ok(())
+    }
+
+    /// Distinct users per range from the day bitmaps: each range becomes one row per UTC day it
+    /// touches with the mask of its blocks in that day, and a user counts when a bitmap meets it.
+    fn distinct_users(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &TenantId,
+        ranges: &[(i64, i64)],
+        app_id: Option<&str>,
+        out: &mut [Counts],
+    ) -> StorageResult<()> {
+        // (range index, day, mask low, mask high)
+        let mut masks: Vec<[i64; 4]> = Vec::new();
+        for (i, (s, e)) in ranges.iter().enumerate() {
+            let index = i64::try_from(i).unwrap_or(i64::MAX);
+            for day in domain::reports::utc_days(*s, *e) {
+                let first = ((*s).max(day) - day) / BLOCK_TICKS;
+                let last = ((*e).min(day + TICKS_PER_DAY) - day) / BLOCK_TICKS - 1;
+                if last >= first {
+                    let (lo, hi) = block_bits(first, last);
+                    masks.push([index, day, lo, hi]);
                 }
             }
         }
-        Ok(out)
+        let mut sql = Sql::new(self.backend());
+        match sql.backend() {
+            Backend::Postgres => {
+                sql.push("WITH b(i, d, lo, hi) AS (SELECT * FROM UNNEST(");
+                for k in 0..4 {
+                    if k > 0 {
+                        sql.push("::bigint[], ");
+                    }
+                    sql.bind(Param::BigIntArray(masks.iter().map(|m| m.get(k).copied().unwrap_or(0)).collect()));
+                }
+                sql.push("::bigint[])) ");
+            }
+            Backend::Sqlite => {
+                sql.push("WITH b(i, d, lo, hi) AS (VALUES ");
+                for (n, m) in masks.iter().enumerate() {
+                    if n > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind_list(m.iter().map(|v| Param::BigInt(*v)));
+                }
+                sql.push(") ");
+            }
+        }
+        let table = if app_id.is_some() { "sign_in_app_presence" } else { "sign_in_presence" };
+        sql.push("SELECT b.i AS i, COUNT(DISTINCT r.user_id) AS users FROM b JOIN ")
+            .push(table)
+            .push(" r ON r.tenant_id = ")
+            .bind(Param::Text(tenant.as_str().to_owned()))
+            .push(" AND r.day_ticks = b.d AND ((r.bits_lo & b.lo) <> 0 OR (r.bits_hi & b.hi) <> 0)");
+        push_filter(&mut sql, ReportFilter { app_id, user_ids: None }, false);
+        sql.push(" GROUP BY b.i");
+        if masks.is_empty() {
+            return Ok(());
+        }
+        for row in sql.load::<UsersRow>(conn)? {
+            if let Some(c) = slot(out, row.i) {
+                c.distinct_users = row.users;
+            }
+        }
+        Ok(())
     }
 
     /// The `top` applications of `tenant` by sign-ins in `[start, end)` (blocks), most first, ties

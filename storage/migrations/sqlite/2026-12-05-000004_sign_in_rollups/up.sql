@@ -29,3 +29,26 @@ CREATE TABLE sign_in_user_blocks (
     PRIMARY KEY (tenant_id, block_ticks, user_id, app_id, failed)
 ) WITHOUT ROWID;
 CREATE INDEX sign_in_user_blocks_by_user ON sign_in_user_blocks (tenant_id, user_id, block_ticks);
+
+-- Distinct users without scanning one row per sign-in: per tenant, UTC day and user (and per
+-- application), the 96 blocks of the day the user signed in, as a bitmap (bits 0-63 of the day's
+-- blocks in bits_lo, 64-95 in bits_hi). A bucket of any time zone is a set of blocks, so a user
+-- counts in it when some touched day's bitmap meets the bucket's mask. Rows: users x days.
+CREATE TABLE sign_in_presence (
+    tenant_id TEXT NOT NULL,
+    day_ticks BIGINT NOT NULL,
+    user_id TEXT NOT NULL,
+    bits_lo BIGINT NOT NULL,
+    bits_hi BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, day_ticks, user_id)
+) WITHOUT ROWID;
+
+CREATE TABLE sign_in_app_presence (
+    tenant_id TEXT NOT NULL,
+    day_ticks BIGINT NOT NULL,
+    app_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    bits_lo BIGINT NOT NULL,
+    bits_hi BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, day_ticks, app_id, user_id)
+) WITHOUT ROWID;
