@@ -770,7 +770,7 @@ fn report_paths(paths: &mut Map<String, Value>) {
     let common = vec![
         query_param(
             "period",
-            "ISO 8601 days or weeks, P1D up to the tenant's retention window (P30D on P1 and P2). The period ends at the end of the current 15-minute block and starts at a whole block inside the window.",
+            "ISO 8601 days or weeks, P1D up to the tenant's retention window (P30D on P1 and P2). The period ends at the end of the current 15-minute block and starts at a whole block inside the window. Default: P30D, or the whole window if it is shorter.",
             json!({"type": "string", "default": "P30D", "pattern": "^[Pp][0-9]+[DdWw]$"}),
         ),
         query_param(

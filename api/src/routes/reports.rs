@@ -30,8 +30,8 @@ use crate::error::ApiError;
 use crate::query::encode_value;
 use crate::state::AppState;
 
-/// The default period: 30 days, as the portal's graphs.
-const DEFAULT_PERIOD: &str = "P30D";
+/// The default period in days: 30, as the portal's graphs (or the whole window, if shorter).
+const DEFAULT_PERIOD_DAYS: u32 = 30;
 /// Most applications `topApplications` returns.
 pub const MAX_TOP: usize = 50;
 
@@ -124,7 +124,8 @@ fn resolve(
     view: &TenantView,
 ) -> Result<Params, ApiError> {
     let window_days = store.retention().days(DataSet::SignIns, view.tier);
-    let period = get(options, "period").unwrap_or(DEFAULT_PERIOD).to_owned();
+    let period =
+        get(options, "period").map_or_else(|| format!("P{}D", DEFAULT_PERIOD_DAYS.min(window_days)), str::to_owned);
     let days = reports::parse_period(&period, window_days).map_err(ApiError::BadRequest)?;
     let interval = get(options, "interval")
         .map(Interval::parse)
