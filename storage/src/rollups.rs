@@ -556,3 +556,17 @@ impl Store {
         Ok(sql.load::<IdRow>(&mut conn)?.into_iter().map(|r| r.id).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_bits_cover_the_96_blocks_of_a_day() {
+        assert_eq!(block_bits(0, 95), (-1, 0xFFFF_FFFF));
+        assert_eq!(block_bits(63, 64), (i64::MIN, 1));
+        assert_eq!(block_bits(95, 95), (0, 1 << 31));
+        assert_eq!(block_bits(5, 4), (0, 0));
+        assert_eq!(BLOCKS_PER_DAY, 96);
+    }
+}
