@@ -149,7 +149,9 @@ pub fn user_claims(
         upn: Some(upn.to_owned()),
         wids: roles.iter().map(|r| r.template_id().to_owned()).collect(),
         scp: Some(
-            "AuditLog.Read.All Directory.Read.All IdentityRiskyUser.ReadWrite.All IdentityRiskEvent.Read.All".into(),
+            "AuditLog.Read.All Directory.Read.All IdentityRiskyUser.ReadWrite.All IdentityRiskEvent.Read.All \
+             Reports.Read.All"
+                .into(),
         ),
         idtyp: Some("user".into()),
         ..base_claims(config, tenant, oid, lifetime_secs)

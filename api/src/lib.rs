@@ -24,7 +24,7 @@ use domain::sets::SetKind;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::{actions, entities, health, ingest, tenant};
+use crate::routes::{actions, entities, graph_reports, health, ingest, reports, tenant};
 use crate::state::AppState;
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
@@ -119,12 +119,47 @@ fn child_routes(scope: actix_web::Scope, res: SetKind) -> actix_web::Scope {
         )
 }
 
+/// Graph's report functions (beta only): `reports/...` and the `auditLogs/` summaries.
+fn graph_report_routes(scope: actix_web::Scope) -> actix_web::Scope {
+    let mut scope = scope
+        .service(
+            web::resource("/reports/applicationSignInDetailedSummary/{id}")
+                .route(web::get().to(
+                    |id: web::Path<String>, req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
+                        graph_reports::detailed_summary(Some(id.into_inner()), req, caller, state)
+                    },
+                ))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/reports/{function}")
+                .route(web::get().to(graph_reports::reports_segment))
+                .default_service(web::to(method_not_allowed)),
+        );
+    for (path, summary) in [
+        ("/auditLogs/signInEventsSummary", graph_reports::AuditSummary::Daily),
+        ("/auditLogs/signInEventsAppSummary", graph_reports::AuditSummary::PerApp),
+    ] {
+        scope = scope.service(
+            web::resource(path)
+                .route(web::get().to(move |req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
+                    graph_reports::audit_summary(summary, req, caller, state)
+                }))
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
+    scope
+}
+
 /// Registers every route on `cfg`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // First: `/v1.0/$metadata` would otherwise fall into the version scopes.
     cfg.configure(routes::contract::configure);
     for version in ["v1.0", "beta"] {
         let mut scope = web::scope(&format!("/{version}"));
+        if version == "beta" {
+            scope = graph_report_routes(scope);
+        }
         // Sets below a parent first, so their longer paths are matched before the parent's `{id}`.
         for res in SetKind::ALL.into_iter().filter(|k| k.parent().is_some()) {
             scope = child_routes(scope, res);
@@ -133,6 +168,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             scope = entity_routes(scope, res);
         }
         cfg.service(scope);
+    }
+    for (path, report) in [
+        ("/idtrail/reports/signInActivity", reports::Report::SignInActivity),
+        ("/idtrail/reports/topApplications", reports::Report::TopApplications),
+    ] {
+        cfg.service(
+            web::resource(path)
+                .route(web::get().to(move |req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
+                    reports::report(report, req, caller, state)
+                }))
+                .default_service(web::to(method_not_allowed)),
+        );
     }
     cfg.service(
         web::resource("/ingest/{kind}")

@@ -15,6 +15,9 @@ pub enum Endpoint {
     RiskyUserActions,
     Ingest,
     TenantInfo,
+    /// Graph's report functions under `reports/` (`getAzureADApplicationSignInSummary`,
+    /// `applicationSignInDetailedSummary`).
+    ReportFunctions,
 }
 
 use DirectoryRole::{
@@ -79,6 +82,17 @@ pub const MATRIX: &[Rule] = &[
         app_permissions: &["IdentityRiskyUser.ReadWrite.All"],
         scopes: &["IdentityRiskyUser.ReadWrite.All"],
         license: LicenseTier::P2,
+        own_records: false,
+    },
+    Rule {
+        endpoint: Endpoint::ReportFunctions,
+        // docs/graph-notes.md §4: Reports Reader, Security Reader, Security Administrator; the
+        // Global Administrator holds every permission of the directory.
+        roles: &[GA, RR, SA, SR],
+        app_permissions: &["Reports.Read.All"],
+        scopes: &["Reports.Read.All"],
+        // They summarise sign-ins, which need a premium tenant.
+        license: LicenseTier::P1,
         own_records: false,
     },
     Rule {

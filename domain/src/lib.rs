@@ -12,6 +12,7 @@ pub mod odata;
 pub mod policy;
 pub mod principal;
 pub mod query;
+pub mod reports;
 pub mod sets;
 pub mod time;
 

@@ -759,6 +759,236 @@ fn ingest_paths(paths: &mut Map<String, Value>) {
     }
 }
 
+/// One bucket (or the totals) of an activity report.
+fn report_numbers(bucket: bool) -> Value {
+    let mut props = json!({
+        "signIns": {"type": "integer", "format": "int64", "description": "Sign-ins counted."},
+        "successful": {"type": "integer", "format": "int64", "description": "Those with status/errorCode 0."},
+        "failed": {"type": "integer", "format": "int64", "description": "The others."},
+        "distinctUsers": {"type": "integer", "format": "int64", "description": "Distinct user ids among them."},
+        "drillDown": {"type": "string", "format": "uri", "description": "The /v1.0/auditLogs/signIns URL whose $filter lists exactly these sign-ins."},
+    });
+    if bucket {
+        insert(
+            &mut props,
+            "start",
+            json!({"type": "string", "format": "date-time", "description": "Inclusive (UTC)."}),
+        );
+        insert(&mut props, "end", json!({"type": "string", "format": "date-time", "description": "Exclusive (UTC)."}));
+        insert(
+            &mut props,
+            "partial",
+            json!({"type": "boolean", "description": "The period cuts this hour, day or week."}),
+        );
+    }
+    let required: Vec<String> = props.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    json!({"type": "object", "properties": props, "required": required})
+}
+
+/// An operation for the tenant-wide sign-in readers only: the sign-in row of the matrix without its
+/// own-records exception.
+fn tenant_wide_only(mut op: Value) -> Value {
+    if let Some(Value::String(d)) = op.get_mut("description") {
+        *d = d.replace(
+            " A user without one of those roles sees only their own records.",
+            " A user without one of those roles is refused (403): the report is about the whole tenant.",
+        );
+    }
+    if let Some(ext) = op.get_mut("x-idtrail-access") {
+        insert(ext, "ownRecords", json!(false));
+    }
+    op
+}
+
+fn query_param(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+}
+
+fn report_paths(paths: &mut Map<String, Value>) {
+    let common = vec![
+        query_param(
+            "period",
+            "ISO 8601 days or weeks, P1D up to the tenant's retention window (P30D on P1 and P2). The period ends at the end of the current 15-minute block and starts at a whole block inside the window. Default: P30D, or the whole window if it is shorter.",
+            json!({"type": "string", "default": "P30D", "pattern": "^[Pp][0-9]+[DdWw]$"}),
+        ),
+        query_param(
+            "interval",
+            "Bucket width: local hours, days, or ISO weeks starting on Monday.",
+            json!({"type": "string", "enum": ["PT1H", "P1D", "P1W"], "default": "P1W"}),
+        ),
+        query_param(
+            "timeZone",
+            "IANA time zone the buckets follow, DST-exact (a day may be 23 or 25 hours).",
+            json!({"type": "string", "default": "UTC", "examples": ["Europe/Paris"]}),
+        ),
+        query_param("userId", "Only this user's sign-ins.", json!({"type": "string", "format": "uuid"})),
+        query_param(
+            "userPrincipalName",
+            "Only the sign-ins of the user ids that signed in with this name in the window (listed in userIds).",
+            json!({"type": "string"}),
+        ),
+    ];
+    let buckets = json!({"type": "array", "items": report_numbers(true)});
+    let head = json!({
+        "period": {"type": "string"}, "interval": {"type": "string"}, "timeZone": {"type": "string"},
+        "weekStartsOn": {"type": "string", "enum": ["monday"], "description": "Weekly reports only."},
+        "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
+        "userIds": {"type": "array", "items": {"type": "string"}, "description": "With userId or userPrincipalName: the user ids counted."},
+    });
+    let mut activity = head.clone();
+    insert(&mut activity, "appId", json!({"type": "string"}));
+    insert(&mut activity, "buckets", buckets.clone());
+    insert(&mut activity, "totals", report_numbers(false));
+    let mut app = report_numbers(false);
+    if let Some(props) = app.get_mut("properties") {
+        insert(props, "appId", json!({"type": "string"}));
+        insert(props, "appDisplayName", json!({"type": ["string", "null"]}));
+        insert(props, "buckets", buckets);
+    }
+    let mut top = head;
+    insert(&mut top, "top", json!({"type": "integer"}));
+    insert(&mut top, "applications", json!({"type": "array", "items": app}));
+    let mut activity_params = common.clone();
+    activity_params.push(query_param(
+        "appId",
+        "Only this application's sign-ins.",
+        json!({"type": "string", "format": "uuid"}),
+    ));
+    let mut top_params = common;
+    top_params.push(query_param(
+        "top",
+        "How many applications, by sign-ins.",
+        json!({"type": "integer", "minimum": 1, "maximum": 50, "default": 3}),
+    ));
+    for (path, id, summary, params, body) in [
+        (
+            "/idtrail/reports/signInActivity",
+            "idtrail.reports.signInActivity",
+            "Sign-ins, successes, failures and distinct users per hour, day or week, from the rollups; each bucket links to its sign-ins.",
+            activity_params,
+            activity,
+        ),
+        (
+            "/idtrail/reports/topApplications",
+            "idtrail.reports.topApplications",
+            "The top applications by sign-ins, each with the same series as signInActivity.",
+            top_params,
+            top,
+        ),
+    ] {
+        paths.insert(
+            path.into(),
+            json!({"get": tenant_wide_only(operation(Op {
+                id: id.into(),
+                tag: "reports",
+                summary: summary.into(),
+                endpoint: Some(Endpoint::SignIns),
+                params,
+                ok: ok_json("The report.", json!({"type": "object", "properties": body}), true),
+                errors: READ_ERRORS.to_vec(),
+                body: None,
+            }))}),
+        );
+    }
+    let collection = |item: Value| json!({"type": "object", "properties": {"@odata.context": {"type": "string"}, "@odata.nextLink": {"type": "string"}, "value": {"type": "array", "items": item}}});
+    let int = json!({"type": "integer", "format": "int64"});
+    let summary = json!({"type": "object", "properties": {
+        "id": {"type": "string", "description": "The application id."}, "appDisplayName": {"type": "string"},
+        "successfulSignInCount": int, "failedSignInCount": int, "successPercentage": {"type": "number", "format": "double"},
+    }});
+    let detailed = json!({"type": "object", "properties": {
+        "id": {"type": "string"}, "appId": {"type": ["string", "null"]}, "appDisplayName": {"type": ["string", "null"]},
+        "status": {"type": "object", "properties": {"errorCode": {"type": ["integer", "null"]}, "failureReason": {"type": ["string", "null"]}, "additionalDetails": {"type": ["string", "null"]}}},
+        "signInCount": int, "aggregatedEventDateTime": {"type": "string", "format": "date-time"},
+    }});
+    for period in ["D7", "D30"] {
+        paths.insert(
+            format!("/beta/reports/getAzureADApplicationSignInSummary(period='{period}')"),
+            json!({"get": operation(Op {
+                id: format!("beta.reports.getAzureADApplicationSignInSummary{period}"),
+                tag: "reports",
+                summary: format!("Per application, successful and failed sign-ins of the last {} days (other periods: 400).", &period[1..]),
+                endpoint: Some(Endpoint::ReportFunctions),
+                params: vec![],
+                ok: ok_json("The summary.", collection(summary.clone()), true),
+                errors: READ_ERRORS.to_vec(),
+                body: None,
+            })}),
+        );
+    }
+    let detailed_params = vec![
+        query_param(
+            "$filter",
+            "On appId, appDisplayName, aggregatedEventDateTime, status/errorCode (and signInCount).",
+            json!({"type": "string"}),
+        ),
+        query_param("$orderby", "Any of those properties, asc or desc.", json!({"type": "string"})),
+        query_param("$top", "Rows per page.", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
+        query_param("$skiptoken", "From @odata.nextLink.", json!({"type": "string"})),
+    ];
+    let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
+    for (path, id, summary, params, schema) in [
+        (
+            "/beta/reports/applicationSignInDetailedSummary",
+            "beta.reports.listApplicationSignInDetailedSummary",
+            "Sign-ins per application, UTC day and status over the retention window. Delegated tokens only.",
+            detailed_params,
+            collection(detailed.clone()),
+        ),
+        (
+            "/beta/reports/applicationSignInDetailedSummary/{id}",
+            "beta.reports.getApplicationSignInDetailedSummary",
+            "One row of the detailed summary. Delegated tokens only.",
+            vec![id_param],
+            detailed,
+        ),
+    ] {
+        paths.insert(
+            path.into(),
+            json!({"get": operation(Op {
+                id: id.into(),
+                tag: "reports",
+                summary: summary.into(),
+                endpoint: Some(Endpoint::ReportFunctions),
+                params,
+                ok: ok_json("The rows.", schema, true),
+                errors: READ_ERRORS.iter().copied().chain([("404", "NotFound")]).collect(),
+                body: None,
+            })}),
+        );
+    }
+    let daily = json!({"type": "object", "properties": {"id": {"type": "string"}, "activityDateTime": {"type": "string", "format": "date-time"}, "signInCount": int}});
+    let per_app = json!({"type": "object", "properties": {"appId": {"type": "string"}, "signInCount": int, "tenantId": {"type": "string"}}});
+    for (path, id, summary, item) in [
+        (
+            "/beta/auditLogs/signInEventsSummary",
+            "beta.auditLogs.signInEventsSummary",
+            "Sign-ins per UTC day of the retention window.",
+            daily,
+        ),
+        (
+            "/beta/auditLogs/signInEventsAppSummary",
+            "beta.auditLogs.signInEventsAppSummary",
+            "Sign-ins per application over the last 30 days.",
+            per_app,
+        ),
+    ] {
+        paths.insert(
+            path.into(),
+            json!({"get": tenant_wide_only(operation(Op {
+                id: id.into(),
+                tag: "reports",
+                summary: summary.into(),
+                endpoint: Some(Endpoint::SignIns),
+                params: vec![],
+                ok: ok_json("The summary.", collection(item), true),
+                errors: READ_ERRORS.to_vec(),
+                body: None,
+            }))}),
+        );
+    }
+}
+
 fn plain_get(id: &str, tag: &str, summary: &str, ok: (String, Value), errors: &[(&str, &str)], public: bool) -> Value {
     let mut responses = Map::new();
     responses.insert(ok.0, ok.1);
@@ -853,6 +1083,7 @@ pub fn document() -> Result<Value, String> {
         action_paths(&mut paths, version);
     }
     ingest_paths(&mut paths);
+    report_paths(&mut paths);
     other_paths(&mut paths);
 
     let mut doc = serde_json::to_value(crate::base()).map_err(|e| e.to_string())?;

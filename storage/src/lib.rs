@@ -8,6 +8,7 @@ mod checkpoint;
 pub mod conn;
 pub mod entities;
 mod risky_users;
+pub mod rollups;
 pub use risky_users::RiskyUserChange;
 pub mod error;
 pub mod filter;

@@ -16,6 +16,7 @@ use domain::time::{TICKS_PER_DAY, parse_ticks};
 use crate::Store;
 use crate::conn::{AnyConnection, Backend};
 use crate::error::StorageResult;
+use crate::rollups::ROLLUP_TABLES;
 use crate::sign_ins::PARTITIONED_TABLES;
 use crate::sql::{Param, Sql};
 
@@ -51,6 +52,12 @@ struct Count {
 }
 
 #[derive(QueryableByName)]
+struct Oldest {
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    n: Option<i64>,
+}
+
+#[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = Text)]
     id: String,
@@ -73,6 +80,11 @@ impl Store {
             self.drop_old_partitions(longest, dry_run, &mut report)?;
             self.drop_empty_future_partitions(dry_run, &mut report)?;
         }
+        if !dry_run {
+            // Past every tier's window, for every tenant (registered or not): the rollups of the
+            // dropped partitions, and of any tenant the loop below does not visit.
+            self.delete_rollups(None, longest)?;
+        }
         for tenant in self.tenants()? {
             let view = self.view_for(tenant.tier);
             for kind in SetKind::ALL {
@@ -88,6 +100,11 @@ impl Store {
                         if n > 0 {
                             tracing::info!(tenant = %tenant.id, tier = %tenant.tier, sign_ins = n, dry_run, "purged sign-ins past retention");
                             report.sign_ins_by_tenant.push((tenant.id.as_str().to_owned(), n));
+                        }
+                        if !dry_run {
+                            // Their rollups go with them: blocks that start before the cutoff
+                            // (reports begin at the first whole block inside the window).
+                            self.delete_rollups(Some(tenant.id.as_str()), cutoff)?;
                         }
                     }
                     SetKind::DirectoryAudits | SetKind::RiskDetections | SetKind::RiskyUsers => {
@@ -155,6 +172,48 @@ impl Store {
                 return Ok(total);
             }
         }
+    }
+
+    /// Deletes the rollup rows of `tenant` (or of every tenant) whose block starts before `cutoff`,
+    /// in batches of short transactions like the sign-ins.
+    fn delete_rollups(&self, tenant: Option<&str>, cutoff: i64) -> StorageResult<()> {
+        let backend = self.backend();
+        // SQLite's rollup tables have no rowid (WITHOUT ROWID): batches go by block instead.
+        for (table, time) in ROLLUP_TABLES {
+            loop {
+                let mut conn = self.conn()?;
+                let mut del = Sql::new(backend);
+                // The day bitmaps go once their whole day is before the cutoff (reports read
+                // only the blocks inside the window).
+                let cutoff = if *time == "day_ticks" { domain::time::day_start(cutoff) } else { cutoff };
+                del.push("DELETE FROM ").push(table).push(" WHERE ").push(time).push(" < ").bind(Param::BigInt(cutoff));
+                if let Some(t) = tenant {
+                    del.push(" AND tenant_id = ").bind(Param::Text(t.to_owned()));
+                }
+                // Up to the oldest day still present, a day at a time.
+                let mut oldest = Sql::new(backend);
+                oldest
+                    .push("SELECT MIN(")
+                    .push(time)
+                    .push(") AS n FROM ")
+                    .push(table)
+                    .push(" WHERE ")
+                    .push(time)
+                    .push(" < ");
+                oldest.bind(Param::BigInt(cutoff));
+                if let Some(t) = tenant {
+                    oldest.push(" AND tenant_id = ").bind(Param::Text(t.to_owned()));
+                }
+                let Some(first) = oldest.load::<Oldest>(&mut conn)?.first().and_then(|c| c.n) else { break };
+                let until = (first + TICKS_PER_DAY).min(cutoff);
+                del.push(" AND ").push(time).push(" < ").bind(Param::BigInt(until));
+                del.execute(&mut conn)?;
+                if until >= cutoff {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn count_before(&self, tenant: &str, cutoff: i64) -> StorageResult<u64> {

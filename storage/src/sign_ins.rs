@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::Store;
 use crate::conn::{AnyConnection, Backend};
 use crate::error::StorageResult;
+use crate::rollups::RollupDelta;
 use crate::schema::{sign_in_ca_policies, sign_in_risk_event_types, sign_ins};
 
 #[derive(Debug, Clone, Insertable)]
@@ -81,6 +82,10 @@ pub struct SignInRecord {
     row: SignInRow,
     policies: Vec<CaPolicyRow>,
     risk_event_types: Vec<RiskEventTypeRow>,
+    /// `appDisplayName` as sent (the column holds it in lower case), for the rollups.
+    app_name: Option<String>,
+    /// `status/failureReason` as sent, for the rollups.
+    failure_reason: Option<String>,
 }
 
 fn lower(s: Option<&str>) -> Option<String> {
@@ -137,6 +142,8 @@ impl SignInRecord {
                 value,
             })
             .collect();
+        let app_name = s.app_display_name.clone();
+        let failure_reason = s.status.as_ref().and_then(|st| st.failure_reason.clone());
         let device = s.device_detail.as_ref();
         let location = s.location.as_ref();
         let (v1_doc, extra) = sign_in::split_v1(doc);
@@ -172,7 +179,7 @@ impl SignInRecord {
             doc: Value::Object(v1_doc).to_string(),
             doc_extra: (!extra.is_empty()).then(|| Value::Object(extra).to_string()),
         };
-        Ok(Self { row, policies, risk_event_types })
+        Ok(Self { row, policies, risk_event_types, app_name, failure_reason })
     }
 
     /// The sign-in's id (lower case).
@@ -185,6 +192,36 @@ impl SignInRecord {
     #[must_use]
     pub fn created_ticks(&self) -> i64 {
         self.row.created_ticks
+    }
+
+    /// `status/errorCode`.
+    #[must_use]
+    pub fn error_code(&self) -> Option<i32> {
+        self.row.status_error_code
+    }
+
+    /// The application id (lower case).
+    #[must_use]
+    pub fn app_id(&self) -> Option<&str> {
+        self.row.app_id.as_deref()
+    }
+
+    /// `appDisplayName` as sent.
+    #[must_use]
+    pub fn app_display_name(&self) -> Option<&str> {
+        self.app_name.as_deref()
+    }
+
+    /// `status/failureReason` as sent.
+    #[must_use]
+    pub fn failure_reason(&self) -> Option<&str> {
+        self.failure_reason.as_deref()
+    }
+
+    /// The user's object id (lower case).
+    #[must_use]
+    pub fn user_id(&self) -> &str {
+        &self.row.user_id
     }
 }
 
@@ -236,9 +273,16 @@ impl Store {
             let days: HashSet<i64> = unique.iter().map(|r| domain::time::day_start(r.row.created_ticks)).collect();
             self.ensure_partitions(days)?;
         }
-        let inserted = self.write_transaction(|conn| match conn {
-            AnyConnection::Sqlite(c) => insert_sqlite(c, unique),
-            AnyConnection::Postgresql(c) => insert_postgres(c, tenant, unique),
+        let backend = self.backend();
+        let inserted = self.write_transaction(|conn| {
+            let mut rollup = RollupDelta::default();
+            let inserted = match conn {
+                AnyConnection::Sqlite(c) => insert_sqlite(c, unique, &mut rollup),
+                AnyConnection::Postgresql(c) => insert_postgres(c, tenant, unique, &mut rollup),
+            }?;
+            // The rollups count exactly the rows that went in, in the same transaction.
+            rollup.write(conn, backend, tenant)?;
+            Ok(inserted)
         })?;
         Ok(IngestOutcome { inserted, duplicates: total - expired - inserted, expired })
     }
@@ -247,13 +291,18 @@ impl Store {
 /// One row at a time through statements diesel prepares once per connection and keeps: the sign-in
 /// is inserted unless its id is stored (one index probe does both), its child rows only if it was.
 /// Single-row statements also spare SQLite the statement journal a multi-row one keeps.
-fn insert_sqlite(c: &mut diesel::SqliteConnection, records: Vec<SignInRecord>) -> QueryResult<usize> {
+fn insert_sqlite(
+    c: &mut diesel::SqliteConnection,
+    records: Vec<SignInRecord>,
+    rollup: &mut RollupDelta,
+) -> QueryResult<usize> {
     let mut inserted = 0;
     for r in &records {
         if diesel::insert_into(sign_ins::table).values(&r.row).on_conflict_do_nothing().execute(c)? == 0 {
             continue;
         }
         inserted += 1;
+        rollup.add(r);
         for p in &r.policies {
             diesel::insert_into(sign_in_ca_policies::table).values(p).execute(c)?;
         }
@@ -264,7 +313,12 @@ fn insert_sqlite(c: &mut diesel::SqliteConnection, records: Vec<SignInRecord>) -
     Ok(inserted)
 }
 
-fn insert_postgres(c: &mut diesel::PgConnection, tenant: &TenantId, records: Vec<SignInRecord>) -> QueryResult<usize> {
+fn insert_postgres(
+    c: &mut diesel::PgConnection,
+    tenant: &TenantId,
+    records: Vec<SignInRecord>,
+    rollup: &mut RollupDelta,
+) -> QueryResult<usize> {
     if records.is_empty() {
         return Ok(0);
     }
@@ -283,6 +337,9 @@ fn insert_postgres(c: &mut diesel::PgConnection, tenant: &TenantId, records: Vec
     .load(c)?;
     let claimed: HashSet<String> = claimed.into_iter().map(|r| r.id).collect();
     let fresh: Vec<SignInRecord> = records.into_iter().filter(|r| claimed.contains(&r.row.id)).collect();
+    for r in &fresh {
+        rollup.add(r);
+    }
     let (rows, policies, risks) = split(fresh);
     let inserted = rows.len();
     if !rows.is_empty() {

@@ -4,8 +4,10 @@
 pub mod actions;
 pub mod contract;
 pub mod entities;
+pub mod graph_reports;
 pub mod health;
 pub mod ingest;
+pub mod reports;
 pub mod tenant;
 
 use std::borrow::Cow;

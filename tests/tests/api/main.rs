@@ -16,6 +16,7 @@ mod matrix;
 mod paging;
 mod query;
 mod ratelimit;
+mod reports;
 mod schema;
 mod sign_ins;
 mod support;

@@ -1,0 +1,572 @@
+//! Sign-in rollups: counts per (tenant, 15-minute block, application, error code) and presence
+//! per (tenant, block, user, application, status class), kept by ingest in the transaction that
+//! stores the sign-ins (for the rows that went in only, so a duplicate adds nothing) and purged
+//! with them. Reports read these, never `sign_ins`.
+//!
+//! A block is 15 minutes of UTC ([`domain::reports::BLOCK_TICKS`]); every local hour, day and week
+//! of a real time zone is a union of blocks, so any report bucket sums blocks exactly, and distinct
+//! users are counted over the presence rows of its blocks. Reports start at a block boundary: the
+//! retention window starts at an arbitrary instant, and a report clamps to the first whole block
+//! inside it (`domain::reports::block_ceil`).
+
+use std::collections::BTreeMap;
+
+use diesel::QueryResult;
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Text};
+use domain::ids::TenantId;
+use domain::reports::{BLOCK_TICKS, block_of, is_success};
+use domain::time::{TICKS_PER_DAY, day_start};
+
+use crate::Store;
+use crate::conn::{AnyConnection, Backend};
+use crate::error::StorageResult;
+use crate::sign_ins::SignInRecord;
+use crate::sql::{Param, Sql};
+
+/// The stored error code of a sign-in without one (Graph's codes are not negative).
+pub const NO_ERROR_CODE: i32 = -1;
+
+/// Rows per multi-row upsert (7 parameters each, well under both databases' limits).
+const CHUNK: usize = 500;
+
+/// The rollup rows one ingest adds, summed per key (a key appears once per statement, and keys are
+/// written in order, so concurrent ingests lock them in the same order).
+#[derive(Debug, Default)]
+pub(crate) struct RollupDelta {
+    /// (block, app id, error code or [`NO_ERROR_CODE`]) → (sign-ins, display name and failure
+    /// reason as last sent).
+    apps: BTreeMap<(i64, String, i32), (i64, String, String)>,
+    /// (block, user id, app id, failed) → sign-ins.
+    users: BTreeMap<(i64, String, String, i32), i64>,
+    /// (day, user id) → the day's blocks as bits (low 64, high 32).
+    presence: BTreeMap<(i64, String), (i64, i64)>,
+    /// (day, app id, user id) → the day's blocks as bits.
+    app_presence: BTreeMap<(i64, String, String), (i64, i64)>,
+}
+
+/// The bits of the blocks `[first, last]` of a UTC day (indices 0 to 95): (bits 0-63, bits 64-95).
+#[must_use]
+pub fn block_bits(first: i64, last: i64) -> (i64, i64) {
+    let mut bits = (0i64, 0i64);
+    for i in first.max(0)..=last.min(BLOCKS_PER_DAY - 1) {
+        if i < 64 {
+            bits.0 |= 1i64 << i;
+        } else {
+            bits.1 |= 1i64 << (i - 64);
+        }
+    }
+    bits
+}
+
+/// 15-minute blocks in a UTC day.
+const BLOCKS_PER_DAY: i64 = TICKS_PER_DAY / BLOCK_TICKS;
+
+impl RollupDelta {
+    /// Counts one stored sign-in.
+    pub(crate) fn add(&mut self, r: &SignInRecord) {
+        let block = block_of(r.created_ticks());
+        let failed = i32::from(!is_success(r.error_code()));
+        let app = r.app_id().unwrap_or_default().to_owned();
+        let name = r.app_display_name().unwrap_or_default().to_owned();
+        let reason = r.failure_reason().unwrap_or_default().to_owned();
+        let code = r.error_code().unwrap_or(NO_ERROR_CODE);
+        let e = self.apps.entry((block, app.clone(), code)).or_insert((0, String::new(), String::new()));
+        e.0 += 1;
+        e.1 = name;
+        e.2 = reason;
+        let day = day_start(block);
+        let index = (block - day) / BLOCK_TICKS;
+        let (lo, hi) = block_bits(index, index);
+        let p = self.presence.entry((day, r.user_id().to_owned())).or_insert((0, 0));
+        *p = (p.0 | lo, p.1 | hi);
+        let p = self.app_presence.entry((day, app.clone(), r.user_id().to_owned())).or_insert((0, 0));
+        *p = (p.0 | lo, p.1 | hi);
+        *self.users.entry((block, r.user_id().to_owned(), app, failed)).or_insert(0) += 1;
+    }
+
+    /// Adds the counts to the rollup tables, inside the caller's transaction.
+    pub(crate) fn write(self, conn: &mut AnyConnection, backend: Backend, tenant: &TenantId) -> QueryResult<()> {
+        let apps: Vec<_> = self.apps.into_iter().collect();
+        for chunk in apps.chunks(CHUNK) {
+            let mut sql = Sql::new(backend);
+            sql.push(
+                "INSERT INTO sign_in_app_blocks \
+                 (tenant_id, block_ticks, app_id, error_code, sign_ins, app_display_name, failure_reason) VALUES ",
+            );
+            for (i, ((block, app, code), (n, name, reason))) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_list([
+                    Param::Text(tenant.as_str().to_owned()),
+                    Param::BigInt(*block),
+                    Param::Text(app.clone()),
+                    Param::Integer(*code),
+                    Param::BigInt(*n),
+                    Param::Text(name.clone()),
+                    Param::Text(reason.clone()),
+                ]);
+            }
+            sql.push(
+                " ON CONFLICT (tenant_id, block_ticks, app_id, error_code) DO UPDATE SET \
+                 sign_ins = sign_in_app_blocks.sign_ins + excluded.sign_ins, \
+                 app_display_name = excluded.app_display_name, failure_reason = excluded.failure_reason",
+            );
+            sql.execute(conn)?;
+        }
+        let users: Vec<_> = self.users.into_iter().collect();
+        for chunk in users.chunks(CHUNK) {
+            let mut sql = Sql::new(backend);
+            sql.push(
+                "INSERT INTO sign_in_user_blocks (tenant_id, block_ticks, user_id, app_id, failed, sign_ins) VALUES ",
+            );
+            for (i, ((block, user, app, failed), n)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_list([
+                    Param::Text(tenant.as_str().to_owned()),
+                    Param::BigInt(*block),
+                    Param::Text(user.clone()),
+                    Param::Text(app.clone()),
+                    Param::Integer(*failed),
+                    Param::BigInt(*n),
+                ]);
+            }
+            sql.push(
+                " ON CONFLICT (tenant_id, block_ticks, user_id, app_id, failed) DO UPDATE SET \
+                 sign_ins = sign_in_user_blocks.sign_ins + excluded.sign_ins",
+            );
+            sql.execute(conn)?;
+        }
+        let presence: Vec<_> = self.presence.into_iter().collect();
+        for chunk in presence.chunks(CHUNK) {
+            let mut sql = Sql::new(backend);
+            sql.push("INSERT INTO sign_in_presence (tenant_id, day_ticks, user_id, bits_lo, bits_hi) VALUES ");
+            for (i, ((day, user), (lo, hi))) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_list([
+                    Param::Text(tenant.as_str().to_owned()),
+                    Param::BigInt(*day),
+                    Param::Text(user.clone()),
+                    Param::BigInt(*lo),
+                    Param::BigInt(*hi),
+                ]);
+            }
+            sql.push(
+                " ON CONFLICT (tenant_id, day_ticks, user_id) DO UPDATE SET \
+                 bits_lo = sign_in_presence.bits_lo | excluded.bits_lo, \
+                 bits_hi = sign_in_presence.bits_hi | excluded.bits_hi",
+            );
+            sql.execute(conn)?;
+        }
+        let app_presence: Vec<_> = self.app_presence.into_iter().collect();
+        for chunk in app_presence.chunks(CHUNK) {
+            let mut sql = Sql::new(backend);
+            sql.push(
+                "INSERT INTO sign_in_app_presence (tenant_id, day_ticks, app_id, user_id, bits_lo, bits_hi) VALUES ",
+            );
+            for (i, ((day, app, user), (lo, hi))) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_list([
+                    Param::Text(tenant.as_str().to_owned()),
+                    Param::BigInt(*day),
+                    Param::Text(app.clone()),
+                    Param::Text(user.clone()),
+                    Param::BigInt(*lo),
+                    Param::BigInt(*hi),
+                ]);
+            }
+            sql.push(
+                " ON CONFLICT (tenant_id, day_ticks, app_id, user_id) DO UPDATE SET \
+                 bits_lo = sign_in_app_presence.bits_lo | excluded.bits_lo, \
+                 bits_hi = sign_in_app_presence.bits_hi | excluded.bits_hi",
+            );
+            sql.execute(conn)?;
+        }
+        Ok(())
+    }
+}
+
+/// The rollup tables and their time column, for the purge.
+pub(crate) const ROLLUP_TABLES: &[(&str, &str)] = &[
+    ("sign_in_app_blocks", "block_ticks"),
+    ("sign_in_user_blocks", "block_ticks"),
+    ("sign_in_presence", "day_ticks"),
+    ("sign_in_app_presence", "day_ticks"),
+];
+
+/// What a report counts: every sign-in of the tenant, or those of one application and/or users.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReportFilter<'a> {
+    /// Lower-case application id (`''` selects sign-ins without one).
+    pub app_id: Option<&'a str>,
+    /// Lower-case user object ids.
+    pub user_ids: Option<&'a [String]>,
+}
+
+/// The numbers of one range of blocks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub sign_ins: i64,
+    pub failed: i64,
+    pub distinct_users: i64,
+}
+
+/// An application's sign-ins in a range.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct AppTotal {
+    #[diesel(sql_type = Text)]
+    pub app_id: String,
+    /// `''` when no sign-in carried one.
+    #[diesel(sql_type = Text)]
+    pub app_display_name: String,
+    #[diesel(sql_type = BigInt)]
+    pub sign_ins: i64,
+}
+
+/// One (application, UTC day, error code) of Graph's detailed summary.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct AppDay {
+    #[diesel(sql_type = Text)]
+    pub app_id: String,
+    #[diesel(sql_type = Text)]
+    pub app_display_name: String,
+    #[diesel(sql_type = BigInt)]
+    pub day: i64,
+    /// [`NO_ERROR_CODE`] when the sign-ins had none.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub error_code: i32,
+    /// As last sent, `''` when absent.
+    #[diesel(sql_type = Text)]
+    pub failure_reason: String,
+    #[diesel(sql_type = BigInt)]
+    pub sign_ins: i64,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    i: i64,
+    #[diesel(sql_type = BigInt)]
+    sign_ins: i64,
+    #[diesel(sql_type = BigInt)]
+    failed: i64,
+}
+
+#[derive(QueryableByName)]
+struct UserRow {
+    #[diesel(sql_type = BigInt)]
+    i: i64,
+    #[diesel(sql_type = BigInt)]
+    sign_ins: i64,
+    #[diesel(sql_type = BigInt)]
+    failed: i64,
+    #[diesel(sql_type = BigInt)]
+    users: i64,
+}
+
+#[derive(QueryableByName)]
+struct UsersRow {
+    #[diesel(sql_type = BigInt)]
+    i: i64,
+    #[diesel(sql_type = BigInt)]
+    users: i64,
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// `WITH b(i, s, e) AS (...)`: the ranges as a table, numbered in order.
+fn ranges_cte(sql: &mut Sql, ranges: &[(i64, i64)]) {
+    let index = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
+    match sql.backend() {
+        Backend::Postgres => {
+            sql.push("WITH b(i, s, e) AS (SELECT * FROM UNNEST(");
+            sql.bind(Param::BigIntArray((0..ranges.len()).map(index).collect()));
+            sql.push("::bigint[], ").bind(Param::BigIntArray(ranges.iter().map(|r| r.0).collect()));
+            sql.push("::bigint[], ").bind(Param::BigIntArray(ranges.iter().map(|r| r.1).collect()));
+            sql.push("::bigint[])) ");
+        }
+        Backend::Sqlite => {
+            sql.push("WITH b(i, s, e) AS (VALUES ");
+            for (i, (s, e)) in ranges.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_list([Param::BigInt(index(i)), Param::BigInt(*s), Param::BigInt(*e)]);
+            }
+            sql.push(") ");
+        }
+    }
+}
+
+fn push_filter(sql: &mut Sql, filter: ReportFilter<'_>, users: bool) {
+    if let Some(app) = filter.app_id {
+        sql.push(" AND r.app_id = ").bind(Param::Text(app.to_owned()));
+    }
+    if let (Some(ids), true) = (filter.user_ids, users) {
+        sql.push(" AND r.user_id IN ").bind_list(ids.iter().map(|id| Param::Text(id.clone())));
+    }
+}
+
+fn slot(out: &mut [Counts], i: i64) -> Option<&mut Counts> {
+    usize::try_from(i).ok().and_then(|i| out.get_mut(i))
+}
+
+impl Store {
+    /// The sign-ins, failures and distinct users of `tenant` in each range of blocks (ranges may
+    /// overlap: a report passes its buckets and then its whole period).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn rollup_counts(
+        &self,
+        tenant: &TenantId,
+        ranges: &[(i64, i64)],
+        filter: ReportFilter<'_>,
+    ) -> StorageResult<Vec<Counts>> {
+        let mut out = vec![Counts::default(); ranges.len()];
+        if ranges.is_empty() || filter.user_ids.is_some_and(<[String]>::is_empty) {
+            return Ok(out);
+        }
+        let backend = self.backend();
+        let mut conn = self.conn()?;
+        if filter.user_ids.is_none() {
+            self.distinct_users(&mut conn, tenant, ranges, filter.app_id, &mut out)?;
+        } else {
+            self.user_counts(&mut conn, tenant, ranges, filter, &mut out)?;
+            return Ok(out);
+        }
+        // The counts from the per-application blocks.
+        let mut sql = Sql::new(backend);
+        ranges_cte(&mut sql, ranges);
+        sql.push(
+            "SELECT b.i AS i, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins, \
+             CAST(SUM(CASE WHEN r.error_code = 0 THEN 0 ELSE r.sign_ins END) AS BIGINT) AS failed \
+             FROM b JOIN sign_in_app_blocks r ON r.tenant_id = ",
+        )
+        .bind(Param::Text(tenant.as_str().to_owned()))
+        .push(" AND r.block_ticks >= b.s AND r.block_ticks < b.e");
+        push_filter(&mut sql, filter, false);
+        sql.push(" GROUP BY b.i");
+        for row in sql.load::<CountRow>(&mut conn)? {
+            if let Some(c) = slot(&mut out, row.i) {
+                c.sign_ins = row.sign_ins;
+                c.failed = row.failed;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counts and distinct users of some users (a `userId` or `userPrincipalName` report) from
+    /// their per-block rows (few: one user's sign-ins, through the by-user index).
+    fn user_counts(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &TenantId,
+        ranges: &[(i64, i64)],
+        filter: ReportFilter<'_>,
+        out: &mut [Counts],
+    ) -> StorageResult<()> {
+        let mut sql = Sql::new(self.backend());
+        ranges_cte(&mut sql, ranges);
+        sql.push(
+            "SELECT b.i AS i, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins, \
+             CAST(SUM(r.sign_ins * r.failed) AS BIGINT) AS failed, COUNT(DISTINCT r.user_id) AS users \
+             FROM b JOIN sign_in_user_blocks r ON r.tenant_id = ",
+        )
+        .bind(Param::Text(tenant.as_str().to_owned()))
+        .push(" AND r.block_ticks >= b.s AND r.block_ticks < b.e");
+        push_filter(&mut sql, filter, true);
+        sql.push(" GROUP BY b.i");
+        for row in sql.load::<UserRow>(conn)? {
+            if let Some(c) = slot(out, row.i) {
+                c.distinct_users = row.users;
+                c.sign_ins = row.sign_ins;
+                c.failed = row.failed;
+            }
+        }
+        Ok(())
+    }
+
+    /// Distinct users per range from the day bitmaps: each range becomes one row per UTC day it
+    /// touches with the mask of its blocks in that day, and a user counts when a bitmap meets it.
+    fn distinct_users(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &TenantId,
+        ranges: &[(i64, i64)],
+        app_id: Option<&str>,
+        out: &mut [Counts],
+    ) -> StorageResult<()> {
+        // (range index, day, mask low, mask high)
+        let mut masks: Vec<[i64; 4]> = Vec::new();
+        for (i, (s, e)) in ranges.iter().enumerate() {
+            let index = i64::try_from(i).unwrap_or(i64::MAX);
+            for day in domain::reports::utc_days(*s, *e) {
+                let first = ((*s).max(day) - day) / BLOCK_TICKS;
+                let last = ((*e).min(day + TICKS_PER_DAY) - day) / BLOCK_TICKS - 1;
+                if last >= first {
+                    let (lo, hi) = block_bits(first, last);
+                    masks.push([index, day, lo, hi]);
+                }
+            }
+        }
+        let mut sql = Sql::new(self.backend());
+        match sql.backend() {
+            Backend::Postgres => {
+                sql.push("WITH b(i, d, lo, hi) AS (SELECT * FROM UNNEST(");
+                for k in 0..4 {
+                    if k > 0 {
+                        sql.push("::bigint[], ");
+                    }
+                    sql.bind(Param::BigIntArray(masks.iter().map(|m| m.get(k).copied().unwrap_or(0)).collect()));
+                }
+                sql.push("::bigint[])) ");
+            }
+            Backend::Sqlite => {
+                sql.push("WITH b(i, d, lo, hi) AS (VALUES ");
+                for (n, m) in masks.iter().enumerate() {
+                    if n > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind_list(m.iter().map(|v| Param::BigInt(*v)));
+                }
+                sql.push(") ");
+            }
+        }
+        let table = if app_id.is_some() { "sign_in_app_presence" } else { "sign_in_presence" };
+        sql.push("SELECT b.i AS i, COUNT(DISTINCT r.user_id) AS users FROM b JOIN ")
+            .push(table)
+            .push(" r ON r.tenant_id = ")
+            .bind(Param::Text(tenant.as_str().to_owned()))
+            .push(" AND r.day_ticks = b.d AND ((r.bits_lo & b.lo) <> 0 OR (r.bits_hi & b.hi) <> 0)");
+        push_filter(&mut sql, ReportFilter { app_id, user_ids: None }, false);
+        sql.push(" GROUP BY b.i");
+        if masks.is_empty() {
+            return Ok(());
+        }
+        for row in sql.load::<UsersRow>(conn)? {
+            if let Some(c) = slot(out, row.i) {
+                c.distinct_users = row.users;
+            }
+        }
+        Ok(())
+    }
+
+    /// The `top` applications of `tenant` by sign-ins in `[start, end)` (blocks), most first, ties
+    /// by application id; with their display name (the greatest one sent, if several were).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn rollup_top_apps(
+        &self,
+        tenant: &TenantId,
+        start: i64,
+        end: i64,
+        top: usize,
+        users: Option<&[String]>,
+    ) -> StorageResult<Vec<AppTotal>> {
+        if users.is_some_and(<[String]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let table = if users.is_some() { "sign_in_user_blocks" } else { "sign_in_app_blocks" };
+        let name = if users.is_some() {
+            // Presence rows carry no name: take it from the application rows of the same blocks.
+            "COALESCE((SELECT MAX(a.app_display_name) FROM sign_in_app_blocks a WHERE a.tenant_id = r.tenant_id \
+             AND a.app_id = r.app_id AND a.block_ticks >= "
+        } else {
+            "MAX(r.app_display_name)"
+        };
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT r.app_id AS app_id, ");
+        if users.is_some() {
+            sql.push(name)
+                .bind(Param::BigInt(start))
+                .push(" AND a.block_ticks < ")
+                .bind(Param::BigInt(end))
+                .push("), '')");
+        } else {
+            sql.push(name);
+        }
+        sql.push(" AS app_display_name, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins FROM ")
+            .push(table)
+            .push(" r WHERE r.tenant_id = ")
+            .bind(Param::Text(tenant.as_str().to_owned()))
+            .push(" AND r.block_ticks >= ")
+            .bind(Param::BigInt(start))
+            .push(" AND r.block_ticks < ")
+            .bind(Param::BigInt(end));
+        push_filter(&mut sql, ReportFilter { app_id: None, user_ids: users }, true);
+        sql.push(" GROUP BY r.tenant_id, r.app_id ORDER BY sign_ins DESC, app_id LIMIT ")
+            .bind(Param::BigInt(i64::try_from(top).unwrap_or(i64::MAX)));
+        let mut conn = self.conn()?;
+        Ok(sql.load::<AppTotal>(&mut conn)?)
+    }
+
+    /// Sign-ins per application, UTC day and error code in `[start, end)` (blocks), by application
+    /// id, day and error code.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn rollup_app_days(&self, tenant: &TenantId, start: i64, end: i64) -> StorageResult<Vec<AppDay>> {
+        let day = domain::time::TICKS_PER_DAY;
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT r.app_id AS app_id, MAX(r.app_display_name) AS app_display_name, (r.block_ticks / ")
+            .push(&day.to_string())
+            .push(") * ")
+            .push(&day.to_string())
+            .push(
+                " AS day, r.error_code AS error_code, MAX(r.failure_reason) AS failure_reason, \
+                 CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins FROM sign_in_app_blocks r WHERE r.tenant_id = ",
+            )
+            .bind(Param::Text(tenant.as_str().to_owned()))
+            .push(" AND r.block_ticks >= ")
+            .bind(Param::BigInt(start))
+            .push(" AND r.block_ticks < ")
+            .bind(Param::BigInt(end))
+            .push(" GROUP BY r.app_id, day, r.error_code ORDER BY r.app_id, day, r.error_code");
+        let mut conn = self.conn()?;
+        Ok(sql.load::<AppDay>(&mut conn)?)
+    }
+
+    /// The user ids that signed in to `tenant` with `upn` (any case) since `from`, sorted.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn user_ids_of_upn(&self, tenant: &TenantId, upn: &str, from: i64) -> StorageResult<Vec<String>> {
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT DISTINCT user_id AS id FROM sign_ins WHERE tenant_id = ")
+            .bind(Param::Text(tenant.as_str().to_owned()))
+            .push(" AND user_principal_name = ")
+            .bind(Param::Text(upn.to_lowercase()))
+            .push(" AND created_ticks >= ")
+            .bind(Param::BigInt(from))
+            .push(" ORDER BY id");
+        let mut conn = self.conn()?;
+        Ok(sql.load::<IdRow>(&mut conn)?.into_iter().map(|r| r.id).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_bits_cover_the_96_blocks_of_a_day() {
+        assert_eq!(block_bits(0, 95), (-1, 0xFFFF_FFFF));
+        assert_eq!(block_bits(63, 64), (i64::MIN, 1));
+        assert_eq!(block_bits(95, 95), (0, 1 << 31));
+        assert_eq!(block_bits(5, 4), (0, 0));
+        assert_eq!(BLOCKS_PER_DAY, 96);
+    }
+}
