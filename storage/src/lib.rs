@@ -9,6 +9,7 @@ pub mod entities;
 mod risky_users;
 pub use risky_users::RiskyUserChange;
 pub mod error;
+pub mod feed;
 pub mod filter;
 mod partitions;
 pub mod schema;
@@ -28,6 +29,7 @@ use domain::time::{Clock, SystemClock};
 
 pub use conn::{Backend, DatabaseUrl};
 pub use entities::{Query, Record};
+pub use feed::{FeedPage, FeedQuery};
 pub use error::{StorageError, StorageResult};
 pub use sign_ins::{IngestOutcome, SignInRecord, StoredDocument};
 pub mod purge;

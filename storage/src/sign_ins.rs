@@ -7,11 +7,13 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use domain::ids::TenantId;
 use domain::model::sign_in::{self, SignIn};
+use domain::sets::SetKind;
 use serde_json::{Map, Value};
 
 use crate::Store;
 use crate::conn::{AnyConnection, Backend};
 use crate::error::StorageResult;
+use crate::feed;
 use crate::schema::{sign_in_ca_policies, sign_in_risk_event_types, sign_ins};
 
 #[derive(Debug, Clone, Insertable)]
@@ -181,6 +183,10 @@ impl SignInRecord {
         &self.row.id
     }
 
+    fn feed_entry(&self) -> feed::Entry {
+        feed::Entry { set: SetKind::SignIns, id: self.row.id.clone(), ticks: self.row.created_ticks }
+    }
+
     /// When the sign-in happened, in ticks.
     #[must_use]
     pub fn created_ticks(&self) -> i64 {
@@ -236,9 +242,14 @@ impl Store {
             let days: HashSet<i64> = unique.iter().map(|r| domain::time::day_start(r.row.created_ticks)).collect();
             self.ensure_partitions(days)?;
         }
-        let inserted = self.write_transaction(|conn| match conn {
-            AnyConnection::Sqlite(c) => insert_sqlite(c, unique),
-            AnyConnection::Postgresql(c) => insert_postgres(c, tenant, unique),
+        let inserted = self.write_transaction(|conn| {
+            let fresh = match &mut *conn {
+                AnyConnection::Sqlite(c) => insert_sqlite(c, unique),
+                AnyConnection::Postgresql(c) => insert_postgres(c, tenant, unique),
+            }?;
+            // Last, so the feed's positions are in commit order (`feed.rs`).
+            feed::append(conn, tenant, &fresh)?;
+            Ok(fresh.len())
         })?;
         Ok(IngestOutcome { inserted, duplicates: total - expired - inserted, expired })
     }
@@ -247,13 +258,13 @@ impl Store {
 /// One row at a time through statements diesel prepares once per connection and keeps: the sign-in
 /// is inserted unless its id is stored (one index probe does both), its child rows only if it was.
 /// Single-row statements also spare SQLite the statement journal a multi-row one keeps.
-fn insert_sqlite(c: &mut diesel::SqliteConnection, records: Vec<SignInRecord>) -> QueryResult<usize> {
-    let mut inserted = 0;
+fn insert_sqlite(c: &mut diesel::SqliteConnection, records: Vec<SignInRecord>) -> QueryResult<Vec<feed::Entry>> {
+    let mut inserted = Vec::new();
     for r in &records {
         if diesel::insert_into(sign_ins::table).values(&r.row).on_conflict_do_nothing().execute(c)? == 0 {
             continue;
         }
-        inserted += 1;
+        inserted.push(r.feed_entry());
         for p in &r.policies {
             diesel::insert_into(sign_in_ca_policies::table).values(p).execute(c)?;
         }
@@ -264,9 +275,13 @@ fn insert_sqlite(c: &mut diesel::SqliteConnection, records: Vec<SignInRecord>) -
     Ok(inserted)
 }
 
-fn insert_postgres(c: &mut diesel::PgConnection, tenant: &TenantId, records: Vec<SignInRecord>) -> QueryResult<usize> {
+fn insert_postgres(
+    c: &mut diesel::PgConnection,
+    tenant: &TenantId,
+    records: Vec<SignInRecord>,
+) -> QueryResult<Vec<feed::Entry>> {
     if records.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     // Claim the ids first: a concurrent batch with the same ids waits on the key rows and then
     // sees them as duplicates, so no id is ever stored twice.
@@ -283,8 +298,8 @@ fn insert_postgres(c: &mut diesel::PgConnection, tenant: &TenantId, records: Vec
     .load(c)?;
     let claimed: HashSet<String> = claimed.into_iter().map(|r| r.id).collect();
     let fresh: Vec<SignInRecord> = records.into_iter().filter(|r| claimed.contains(&r.row.id)).collect();
+    let inserted: Vec<feed::Entry> = fresh.iter().map(SignInRecord::feed_entry).collect();
     let (rows, policies, risks) = split(fresh);
-    let inserted = rows.len();
     if !rows.is_empty() {
         diesel::copy_from(sign_ins::table).from_insertable(rows).execute(c)?;
     }
