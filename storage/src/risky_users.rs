@@ -147,8 +147,10 @@ impl Store {
             let ids: Vec<String> = latest.keys().cloned().collect();
             let stored: HashMap<String, i64> =
                 current_users(c, backend, tenant, &ids, None)?.into_iter().map(|u| (u.id, u.created_ticks)).collect();
-            let newer: Vec<Record> =
+            let mut newer: Vec<Record> =
                 latest.into_values().filter(|u| stored.get(u.id()).is_none_or(|t| u.ticks() > *t)).collect();
+            // In the users' time order, so the feed's order within a batch does not depend on a hash.
+            newer.sort_by(|a, b| (a.ticks(), a.id()).cmp(&(b.ticks(), b.id())));
             let replaced: Vec<String> =
                 newer.iter().filter(|u| stored.contains_key(u.id())).map(|u| u.id().to_owned()).collect();
             delete_ids(c, backend, &RISKY_USERS, tenant.as_str(), &replaced)?;

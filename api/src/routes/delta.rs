@@ -72,7 +72,7 @@ pub async fn delta(
         if option(&options, name).is_some() {
             return Err(ApiError::BadRequest(format!(
                 "The query option '{name}' is not supported on delta: the feed returns every record stored since \
-                 the last call, in the order they arrived. Filter and sort on your side, or use the list \
+                 the last call, in arrival order. Filter and sort on your side, or use the list \
                  ({}) for a filtered, ordered read.",
                 set.name
             )));

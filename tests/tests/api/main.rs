@@ -5,6 +5,7 @@ mod access;
 mod audits_risk;
 mod contract;
 mod csdl;
+mod delta;
 mod errors;
 mod indexes;
 mod ingest;
