@@ -49,12 +49,7 @@ const LOCK_NAMESPACE: i32 = 0x1D7A;
 /// risky user's history is not a feed; its changes show as the user's new state in `riskyUsers`.
 #[must_use]
 pub fn feed_name(kind: SetKind) -> Option<&'static str> {
-    match kind {
-        SetKind::SignIns | SetKind::DirectoryAudits | SetKind::RiskDetections | SetKind::RiskyUsers => {
-            Some(kind.segment())
-        }
-        SetKind::RiskyUserHistory => None,
-    }
+    kind.has_feed().then(|| kind.segment())
 }
 
 /// One stored record to append to the journal.

@@ -317,7 +317,7 @@ async fn a_poller_following_deltalinks_gets_every_id_once_while_ingesters_race()
         let mut threads = Vec::new();
         for (worker, batch_size) in [(0u64, 1usize), (1, 7), (2, 40), (3, 3)] {
             let mut batches = Vec::new();
-            for b in 0..12u64 {
+            for b in 0..24u64 {
                 let batch: Vec<Value> = (0..batch_size as u64)
                     .map(|i| {
                         let n = worker * 1_000_000 + b * 1_000 + i + 1;
