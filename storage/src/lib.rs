@@ -29,8 +29,8 @@ use domain::time::{Clock, SystemClock};
 
 pub use conn::{Backend, DatabaseUrl};
 pub use entities::{Query, Record};
-pub use feed::{FeedPage, FeedQuery};
 pub use error::{StorageError, StorageResult};
+pub use feed::{FeedPage, FeedQuery};
 pub use sign_ins::{IngestOutcome, SignInRecord, StoredDocument};
 pub mod purge;
 pub use tenants::Tenant;
