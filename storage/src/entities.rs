@@ -447,6 +447,7 @@ pub(crate) fn insert_new(
             set: set.kind,
             id: r.id.clone(),
             ticks: r.ticks,
+            user: None,
         }));
         let children: Vec<(&Record, &ChildRow)> = chunk
             .iter()

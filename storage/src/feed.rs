@@ -3,8 +3,9 @@
 //! a checkpoint handed out before it arrived.
 //!
 //! Each ingest transaction appends one `feed_journal` row per record it stored, as its last
-//! statement, and the feed reads the journal by `seq` joined to the set's table (which applies the
-//! tenant, the caller's scope and retention as every other read does).
+//! statement. The feed reads the journal by `seq` in batches, then each batch's records by key
+//! from the set's table with the tenant, the caller's scope and retention of every other read
+//! (`push_scope`); sign-ins by (time, id), so only the batch's day partitions are read.
 //!
 //! The hard part is that a `seq` must be in *commit* order: a value taken at insert time lets
 //! transaction A (seq 10) commit after B (seq 11), and a poller that already saw 11 would skip 10
@@ -25,6 +26,8 @@
 //! A risky user's change deletes the user's earlier journal row and appends a new one, so the feed
 //! shows each user once, at the position of its latest change, with its state when read.
 
+use std::collections::HashMap;
+
 use diesel::QueryableByName;
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -42,6 +45,9 @@ use crate::{Store, TenantView};
 /// Journal rows per INSERT (5 parameters each).
 const CHUNK: usize = 1_000;
 
+/// Journal entries read per statement by a feed page (2 parameters each in the records' lookup).
+const FEED_BATCH: usize = 1_000;
+
 /// The advisory-lock namespace (first key) of the feed's per-tenant lock on PostgreSQL.
 const LOCK_NAMESPACE: i32 = 0x1D7A;
 
@@ -52,12 +58,23 @@ pub fn feed_name(kind: SetKind) -> Option<&'static str> {
     kind.has_feed().then(|| kind.segment())
 }
 
+/// Whether the journal of `kind` keeps each record's user, for own-only reads (a user's own
+/// sign-ins) that then read only that user's entries.
+fn journals_user(kind: SetKind) -> bool {
+    match kind {
+        SetKind::SignIns => true,
+        SetKind::DirectoryAudits | SetKind::RiskDetections | SetKind::RiskyUsers | SetKind::RiskyUserHistory => false,
+    }
+}
+
 /// One stored record to append to the journal.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub set: SetKind,
     pub id: String,
     pub ticks: i64,
+    /// The record's user (lower case) where [`journals_user`] says the journal keeps it.
+    pub user: Option<String>,
 }
 
 /// Appends `entries` (in order) to the journal of `tenant`. Must be the last statement of the write
@@ -80,13 +97,15 @@ pub(crate) fn append(c: &mut AnyConnection, tenant: &TenantId, entries: &[Entry]
     }
     for chunk in entries.chunks(CHUNK) {
         let mut sql = Sql::new(backend);
-        sql.push("INSERT INTO feed_journal (tenant_id, set_name, id, created_ticks) VALUES ");
+        sql.push("INSERT INTO feed_journal (tenant_id, set_name, id, created_ticks, user_id) VALUES ");
         for (i, (name, e)) in chunk.iter().enumerate() {
             sql.push(if i > 0 { ", (" } else { "(" });
             sql.bind(Param::Text(tenant.as_str().to_owned())).push(", ");
             sql.bind(Param::Text((*name).to_owned())).push(", ");
             sql.bind(Param::Text(e.id.clone())).push(", ");
-            sql.bind(Param::BigInt(e.ticks)).push(")");
+            sql.bind(Param::BigInt(e.ticks)).push(", ");
+            let user = if journals_user(e.set) { e.user.clone() } else { None };
+            sql.bind(Param::NullableText(user)).push(")");
         }
         sql.execute(c)?;
     }
@@ -114,17 +133,13 @@ pub(crate) fn delete_ids(
 }
 
 #[derive(QueryableByName)]
-struct FeedRow {
+struct JournalRow {
     #[diesel(sql_type = BigInt)]
     seq: i64,
-    #[diesel(sql_type = BigInt)]
-    created_ticks: i64,
     #[diesel(sql_type = Text)]
     id: String,
-    #[diesel(sql_type = Text)]
-    doc: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    doc_extra: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    created_ticks: i64,
 }
 
 #[derive(QueryableByName)]
@@ -142,52 +157,77 @@ pub struct FeedQuery<'a> {
     pub user: Option<&'a str>,
     /// The position to read after (0: from the start).
     pub after: i64,
+    /// Records wanted at most.
     pub limit: usize,
 }
 
 /// One page of a feed.
 #[derive(Debug, Clone, Default)]
 pub struct FeedPage {
-    /// (position, record), in arrival order.
+    /// (position, record), in arrival order: `limit` of them when there may be more.
     pub rows: Vec<(i64, StoredDocument)>,
-    /// The highest position of the set's journal in the same snapshot (at least `after`): when
-    /// the page is the last, the next read can start here without missing or repeating a record.
-    pub horizon: i64,
+    /// Read to the end of the journal: the highest position of the set's journal in the same
+    /// snapshot (at least `after`), where the next read can start without missing or repeating a
+    /// record. `None` when the page is full.
+    pub horizon: Option<i64>,
 }
 
 impl Store {
-    /// The SQL of one feed page (also for EXPLAIN tests).
-    ///
-    /// # Panics
-    /// Never for the sets that have a feed; the caller checks [`feed_name`].
+    /// The SQL that reads the next `batch` journal entries of `q` after `after` (the tenant's, or
+    /// one user's): one range of the journal's index, never the set's table.
     #[must_use]
-    pub fn feed_sql(&self, q: &FeedQuery<'_>, view: &TenantView) -> Sql {
-        let backend = self.backend();
-        let name = feed_name(q.set.kind).unwrap_or_default();
-        let mut sql = Sql::new(backend);
-        sql.push("SELECT j.seq AS seq, s.created_ticks AS created_ticks, s.id AS id, s.doc AS doc, ")
-            .push("s.doc_extra AS doc_extra FROM feed_journal j JOIN ")
-            .push(q.set.table)
-            .push(" s ON s.tenant_id = j.tenant_id AND s.id = j.id");
-        if backend == Backend::Postgres && crate::partitions::is_partitioned(q.set.kind) {
-            // The journal keeps the sign-in's time: each lookup goes to one day partition.
-            sql.push(" AND s.created_ticks = j.created_ticks");
+    pub fn feed_journal_sql(&self, q: &FeedQuery<'_>, after: i64, batch: usize) -> Sql {
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT seq, id, created_ticks FROM feed_journal WHERE tenant_id = ")
+            .bind(Param::Text(q.tenant.as_str().to_owned()))
+            .push(" AND set_name = ")
+            .bind(Param::Text(feed_name(q.set.kind).unwrap_or_default().to_owned()));
+        if let Some(user) = q.user
+            && journals_user(q.set.kind)
+        {
+            // Only the user's entries (`feed_journal_by_user`), not the whole tenant's.
+            sql.push(" AND user_id = ").bind(Param::Text(user.to_owned()));
         }
-        push_scope(&mut sql, q.set, q.tenant, q.user, view);
-        sql.push(" AND j.tenant_id = ").bind(Param::Text(q.tenant.as_str().to_owned()));
-        sql.push(" AND j.set_name = ").bind(Param::Text(name.to_owned()));
-        sql.push(" AND j.seq > ").bind(Param::BigInt(q.after));
-        sql.push(" ORDER BY j.seq LIMIT ").bind(Param::BigInt(i64::try_from(q.limit).unwrap_or(i64::MAX)));
+        sql.push(" AND seq > ").bind(Param::BigInt(after));
+        sql.push(" ORDER BY seq LIMIT ").bind(Param::BigInt(i64::try_from(batch).unwrap_or(i64::MAX)));
         sql
     }
 
-    /// One page of the feed of `q.set` after `q.after`, as `view` sees the tenant, with the
-    /// journal's highest position in the same snapshot.
+    /// The SQL that reads the records of journal entries `keys` (time, id) that the caller may see:
+    /// by key, with the tenant, scope and retention of every read (`push_scope`); on PostgreSQL a
+    /// sign-in by (time, id), so each is looked up in its own day partition.
+    #[must_use]
+    pub fn feed_records_sql(&self, q: &FeedQuery<'_>, view: &TenantView, keys: &[(i64, String)]) -> Sql {
+        let backend = self.backend();
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM ").push(q.set.table).push(" s");
+        push_scope(&mut sql, q.set, q.tenant, q.user, view);
+        if backend == Backend::Postgres && crate::partitions::is_partitioned(q.set.kind) {
+            // Each list on its own lets the planner read the partitions' primary key
+            // (tenant_id, created_ticks, id) with `= ANY`; the pairs then keep exactly the keys.
+            sql.push(" AND s.created_ticks IN ").bind_list(keys.iter().map(|(ticks, _)| Param::BigInt(*ticks)));
+            sql.push(" AND s.id IN ").bind_list(keys.iter().map(|(_, id)| Param::Text(id.clone())));
+            sql.push(" AND (s.created_ticks, s.id) IN (");
+            for (i, (ticks, id)) in keys.iter().enumerate() {
+                sql.push(if i > 0 { ", (" } else { "(" });
+                sql.bind(Param::BigInt(*ticks)).push(", ").bind(Param::Text(id.clone())).push(")");
+            }
+            sql.push(")");
+        } else {
+            sql.push(" AND s.id IN ").bind_list(keys.iter().map(|(_, id)| Param::Text(id.clone())));
+        }
+        sql
+    }
+
+    /// Up to `q.limit` records of the feed of `q.set` after `q.after`, as `view` sees the tenant,
+    /// read in one snapshot: the journal in batches, each batch's records by key (entries whose
+    /// record the caller cannot see, or that was purged, are passed over), and, when the journal
+    /// ends before the page is full, its highest position.
     ///
     /// # Errors
     /// Database errors.
     pub fn feed_page(&self, q: &FeedQuery<'_>, view: &TenantView) -> StorageResult<FeedPage> {
-        let page = self.feed_sql(q, view);
+        let batch = q.limit.clamp(FEED_BATCH / 10, FEED_BATCH);
         let mut highest = Sql::new(self.backend());
         highest
             .push("SELECT MAX(seq) AS seq FROM feed_journal WHERE tenant_id = ")
@@ -195,18 +235,36 @@ impl Store {
             .push(" AND set_name = ")
             .bind(Param::Text(feed_name(q.set.kind).unwrap_or_default().to_owned()));
         let mut conn = self.conn()?;
-        let (rows, top) = in_snapshot(&mut conn, |c| {
-            let rows: Vec<FeedRow> = page.load(c)?;
+        in_snapshot(&mut conn, |c| {
+            let mut rows = Vec::new();
+            let mut after = q.after;
+            loop {
+                let entries: Vec<JournalRow> = self.feed_journal_sql(q, after, batch).load(c)?;
+                let Some(last) = entries.last().map(|e| e.seq) else { break };
+                let keys: Vec<(i64, String)> = entries.iter().map(|e| (e.created_ticks, e.id.clone())).collect();
+                let found: HashMap<String, StoredDocument> = self
+                    .feed_records_sql(q, view, &keys)
+                    .load::<StoredDocument>(c)?
+                    .into_iter()
+                    .map(|d| (d.id.clone(), d))
+                    .collect();
+                for e in &entries {
+                    if let Some(doc) = found.get(&e.id) {
+                        rows.push((e.seq, doc.clone()));
+                        if rows.len() >= q.limit {
+                            return Ok(FeedPage { rows, horizon: None });
+                        }
+                    }
+                }
+                if entries.len() < batch {
+                    break;
+                }
+                after = last;
+            }
             let top = highest.load::<Highest>(c)?.first().and_then(|h| h.seq);
-            Ok((rows, top))
-        })?;
-        let rows: Vec<(i64, StoredDocument)> = rows
-            .into_iter()
-            .map(|r| {
-                (r.seq, StoredDocument { created_ticks: r.created_ticks, id: r.id, doc: r.doc, doc_extra: r.doc_extra })
-            })
-            .collect();
-        Ok(FeedPage { rows, horizon: top.unwrap_or(0).max(q.after) })
+            Ok(FeedPage { rows, horizon: Some(top.unwrap_or(0).max(after).max(q.after)) })
+        })
+        .map_err(Into::into)
     }
 }
 

@@ -184,7 +184,12 @@ impl SignInRecord {
     }
 
     fn feed_entry(&self) -> feed::Entry {
-        feed::Entry { set: SetKind::SignIns, id: self.row.id.clone(), ticks: self.row.created_ticks }
+        feed::Entry {
+            set: SetKind::SignIns,
+            id: self.row.id.clone(),
+            ticks: self.row.created_ticks,
+            user: Some(self.row.user_id.clone()),
+        }
     }
 
     /// When the sign-in happened, in ticks.

@@ -125,11 +125,13 @@ pub async fn delta(
 
     let base = base_url(&req, &state);
     let mut rows = page.rows;
-    let (token_name, next_position) = if rows.len() > top {
-        rows.truncate(top);
-        ("$skiptoken", rows.last().map_or(page.horizon, |(p, _)| *p))
-    } else {
-        ("$deltatoken", page.horizon)
+    let last_served = |rows: &[(i64, storage::StoredDocument)]| rows.last().map(|(p, _)| *p);
+    let (token_name, next_position) = match page.horizon {
+        Some(horizon) if rows.len() <= top => ("$deltatoken", horizon),
+        _ => {
+            rows.truncate(top);
+            ("$skiptoken", last_served(&rows).unwrap_or(position.map_or(0, |(p, _)| p)))
+        }
     };
     let token = state.pager.issue(&binding, &[Scalar::Int(next_position), Scalar::Ticks(now)]);
     let next = link(&base, req.path(), &options, token_name, &token);

@@ -394,3 +394,73 @@ async fn a_poller_following_deltalinks_gets_every_id_once_while_ingesters_race()
     })
     .await;
 }
+
+#[derive(diesel::QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+fn plan(conn: &mut storage::conn::AnyConnection, sql: &storage::sql::Sql) -> String {
+    let mut explain = storage::sql::Sql::new(storage::Backend::Postgres);
+    explain.push("EXPLAIN ").push(sql.text());
+    for p in sql.params() {
+        explain.push_param_only(p.clone());
+    }
+    explain.load::<PlanLine>(conn).unwrap().into_iter().map(|l| l.line).collect::<Vec<_>>().join("\n")
+}
+
+/// On PostgreSQL a feed page reads the journal by its index (the tenant's, or one user's) and
+/// finds each sign-in by key in its day partition: no table is scanned, whatever its size.
+#[actix_web::test]
+async fn a_feed_page_reads_the_journal_by_index_on_postgres() {
+    use diesel::connection::SimpleConnection;
+    let Some(db) = postgres_db() else { return };
+    let app = TestApp::new(db);
+    let now = app.now();
+    let docs: Vec<Value> = (1..=3000u64)
+        .map(|n| {
+            let user = if n % 100 == 0 { USER_OID.to_owned() } else { guid(n % 300 + 9_000_000) };
+            sign_in_doc(n, now - Duration::hours(i64::try_from(n % 240).unwrap()), &user)
+        })
+        .collect();
+    for chunk in docs.chunks(500) {
+        let (s, b) = app.ingest(&ingest_token(TENANT_A), chunk).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let mut conn = app.connection();
+    conn.batch_execute("ANALYZE; SET enable_seqscan = off;").unwrap();
+    let tenant = TenantId::parse(TENANT_A).unwrap();
+    let view = app.store.tenant_view(&tenant).unwrap();
+    let own = USER_OID.to_lowercase();
+    for (user, index) in [(None, "feed_journal_pkey"), (Some(own.as_str()), "feed_journal_by_user")] {
+        let q = storage::FeedQuery {
+            set: domain::sets::SetKind::SignIns.registry(),
+            tenant: &tenant,
+            user,
+            after: 1500,
+            limit: 101,
+        };
+        let keys: Vec<(i64, String)> = docs[1500..1600]
+            .iter()
+            .map(|d| {
+                let ticks = domain::time::parse_ticks(d["createdDateTime"].as_str().unwrap()).unwrap();
+                (ticks, d["id"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        let journal = plan(&mut conn, &app.store.feed_journal_sql(&q, 1500, 101));
+        assert!(journal.contains(index), "{user:?} should read {index}:\n{journal}");
+        assert!(!journal.contains("Seq Scan"), "{user:?} scans the journal:\n{journal}");
+        let records = plan(&mut conn, &app.store.feed_records_sql(&q, &view, &keys));
+        let partitions: BTreeSet<&str> = records
+            .split("sign_ins_d")
+            .skip(1)
+            .filter_map(|rest| rest.get(..8).filter(|d| d.bytes().all(|b| b.is_ascii_digit())))
+            .collect();
+        let partitions = partitions.len();
+        assert!(partitions > 0, "{records}");
+        assert!(!records.contains("Seq Scan"), "{user:?} scans sign-ins:\n{records}");
+        // The keys span five days: their partitions, not the other days'.
+        assert!(partitions <= 6, "{user:?} reads {partitions} partitions:\n{records}");
+    }
+}
