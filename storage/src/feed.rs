@@ -45,7 +45,7 @@ use crate::{Store, TenantView};
 /// Journal rows per INSERT (5 parameters each).
 const CHUNK: usize = 1_000;
 
-/// Journal entries read per statement by a feed page (2 parameters each in the records' lookup).
+/// Journal entries read per statement by a feed page (at most 4 parameters each in the records' lookup).
 const FEED_BATCH: usize = 1_000;
 
 /// The advisory-lock namespace (first key) of the feed's per-tenant lock on PostgreSQL.
