@@ -42,6 +42,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("Too many requests for this tenant and application: retry after {retry_after_secs} seconds.")]
     TooManyRequests { retry_after_secs: u64 },
+    /// 410: a delta token older than the set's retention (Graph's `syncStateNotFound`).
+    #[error("{0}")]
+    SyncStateNotFound(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -61,6 +64,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "RequestEntityTooLarge",
             Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
             Self::TooManyRequests { .. } => "TooManyRequests",
+            Self::SyncStateNotFound(_) => "syncStateNotFound",
             Self::Unavailable(_) => "ServiceUnavailable",
             Self::Internal(_) => "InternalServerError",
         }
@@ -134,6 +138,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::SyncStateNotFound(_) => StatusCode::GONE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -24,7 +24,7 @@ use domain::sets::SetKind;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::{actions, entities, graph_reports, health, ingest, reports, tenant};
+use crate::routes::{actions, delta, entities, graph_reports, health, ingest, reports, tenant};
 use crate::state::AppState;
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
@@ -63,7 +63,7 @@ fn entity_routes(scope: actix_web::Scope, res: SetKind) -> actix_web::Scope {
             },
         ));
     }
-    scope
+    let mut scope = scope
         .service(
             web::resource(path.clone())
                 .route(web::get().to(move |req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
@@ -77,8 +77,18 @@ fn entity_routes(scope: actix_web::Scope, res: SetKind) -> actix_web::Scope {
                     entities::count(res, None, req, caller, state)
                 }))
                 .default_service(web::to(method_not_allowed)),
-        )
-        .service(by_id.default_service(web::to(method_not_allowed)))
+        );
+    if storage::feed::feed_name(res).is_some() {
+        // Before `{id}`, which would otherwise take `delta` for an id.
+        scope = scope.service(
+            web::resource(format!("{path}/delta"))
+                .route(web::get().to(move |req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
+                    delta::delta(res, req, caller, state)
+                }))
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
+    scope.service(by_id.default_service(web::to(method_not_allowed)))
 }
 
 /// The routes of a set served below a parent entity (`.../riskyUsers/{user}/history`, its `/$count`

@@ -184,6 +184,16 @@ impl SetKind {
             Self::SignIns | Self::DirectoryAudits | Self::RiskDetections | Self::RiskyUserHistory => false,
         }
     }
+
+    /// Whether `GET .../{set}/delta` serves the set's checkpoint feed (by arrival). A risky user's
+    /// history has none: its changes show in `riskyUsers/delta` as the user's new state.
+    #[must_use]
+    pub fn has_feed(self) -> bool {
+        match self {
+            Self::SignIns | Self::DirectoryAudits | Self::RiskDetections | Self::RiskyUsers => true,
+            Self::RiskyUserHistory => false,
+        }
+    }
 }
 
 #[cfg(test)]

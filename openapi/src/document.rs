@@ -159,6 +159,9 @@ fn schemas(types: &Traced, entity_names: &[&str]) -> Map<String, Value> {
     for name in entity_names {
         out.insert(format!("microsoft.graph.{name}CollectionResponse"), collection_schema(name));
     }
+    for set in all_sets().filter(|s| s.kind.has_feed()) {
+        out.insert(format!("microsoft.graph.{}DeltaResponse", set.type_name), delta_schema(set.type_name));
+    }
     out.insert(
         ERROR_SCHEMA.into(),
         json!({
@@ -428,6 +431,21 @@ fn apply_param(set: &EntitySet) -> Value {
     })
 }
 
+fn delta_schema(type_name: &str) -> Value {
+    json!({
+        "type": "object",
+        "title": format!("{type_name}DeltaResponse"),
+        "required": ["value"],
+        "properties": {
+            "@odata.context": {"type": "string"},
+            "@odata.nextLink": {"type": "string", "description": "More of this sync: GET it unchanged. A page has this or @odata.deltaLink, never both."},
+            "@odata.deltaLink": {"type": "string", "description": "The end of this sync: GET it later for exactly what was stored since (late arrivals included)."},
+            "@idtrail.retentionStart": {"type": "string", "format": "date-time", "description": "The oldest instant the tenant's retention shows."},
+            "value": {"type": "array", "items": graph_ref(type_name)},
+        },
+    })
+}
+
 fn top_param(set: &EntitySet) -> Value {
     json!({
         "name": "$top",
@@ -460,6 +478,16 @@ fn parameters() -> Map<String, Value> {
             "in": "query",
             "required": false,
             "description": "An opaque continuation token, only ever taken from @odata.nextLink; it is bound to the other options.",
+            "schema": {"type": "string"},
+        }),
+    );
+    out.insert(
+        "deltatoken".into(),
+        json!({
+            "name": "$deltatoken",
+            "in": "query",
+            "required": false,
+            "description": "An opaque checkpoint, only ever taken from @odata.deltaLink: the next sync starts after it. Bound to the caller, the set and $select; older than the set's retention it is refused with 410.",
             "schema": {"type": "string"},
         }),
     );
@@ -541,6 +569,10 @@ fn responses() -> Map<String, Value> {
     out.insert(
         "NotFound".into(),
         error_response("No such item in the caller's tenant (`Request_ResourceNotFound`).", &[]),
+    );
+    out.insert(
+        "Gone".into(),
+        error_response("The $deltatoken is older than the set's retention (`syncStateNotFound`): start a full synchronization again, without a token.", &[]),
     );
     out.insert("PayloadTooLarge".into(), error_response("The body is larger than the configured limit.", &[]));
     out.insert("UnsupportedMediaType".into(), error_response("The body's Content-Type is not accepted here.", &[]));
@@ -684,6 +716,28 @@ fn set_paths(paths: &mut Map<String, Value>, version: &str, set: &EntitySet, bas
             body: None,
         })}),
     );
+    if set.kind.has_feed() {
+        let mut delta_errors = READ_ERRORS.to_vec();
+        delta_errors.push(("410", "Gone"));
+        paths.insert(
+            format!("{base}/delta"),
+            json!({"get": operation(Op {
+                id: op_id(version, set, "delta"),
+                tag,
+                summary: format!(
+                    "The {} feed by arrival ({version}): every item in the order it was stored, paged with \
+                     @odata.nextLink, ending with @odata.deltaLink, which later returns exactly what was stored since \
+                     (late arrivals included). $filter and $orderby are refused: arrival order is the order.",
+                    set.type_name
+                ),
+                endpoint,
+                params: vec![select.clone(), param_ref(&format!("{k}.top")), param_ref("skiptoken"), param_ref("deltatoken")],
+                ok: ok_json("A page of the feed.", graph_ref(&format!("{}DeltaResponse", set.type_name)), true),
+                errors: delta_errors,
+                body: None,
+            })}),
+        );
+    }
     let id_name = if extra.is_empty() { "id" } else { "historyId" };
     let mut get_params = extra.to_vec();
     get_params.push(json!({"name": id_name, "in": "path", "required": true, "description": format!("The {}'s id.", set.type_name), "schema": {"type": "string"}}));

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::conn::{AnyConnection, Backend};
 use crate::error::StorageResult;
+use crate::feed;
 use crate::filter::Compiler;
 use crate::sign_ins::{IngestOutcome, StoredDocument};
 use crate::sql::{Param, Sql};
@@ -374,7 +375,11 @@ impl Store {
         let mut seen = HashSet::with_capacity(total);
         let (live, past): (Vec<Record>, Vec<Record>) = records.into_iter().partition(|r| r.ticks >= from);
         let unique: Vec<Record> = live.into_iter().filter(|r| seen.insert(r.id.clone())).collect();
-        let inserted = self.write_transaction(|c| insert_new(c, tenant, &unique))?;
+        let inserted = self.write_transaction(|c| {
+            let fresh = insert_new(c, tenant, &unique)?;
+            feed::append(c, tenant, &fresh)?;
+            Ok(fresh.len())
+        })?;
         Ok(IngestOutcome { inserted, duplicates: total - past.len() - inserted, expired: past.len() })
     }
 }
@@ -404,9 +409,14 @@ pub(crate) fn in_write_transaction<T>(
     }
 }
 
-/// Inserts the records whose id is not stored yet, with their child rows; returns how many.
-pub(crate) fn insert_new(c: &mut AnyConnection, tenant: &TenantId, records: &[Record]) -> diesel::QueryResult<usize> {
-    let mut inserted = 0;
+/// Inserts the records whose id is not stored yet, with their child rows; returns their feed
+/// entries (to append to the journal at the end of the transaction: `feed::append`).
+pub(crate) fn insert_new(
+    c: &mut AnyConnection,
+    tenant: &TenantId,
+    records: &[Record],
+) -> diesel::QueryResult<Vec<feed::Entry>> {
+    let mut inserted = Vec::new();
     for chunk in records.chunks(INSERT_CHUNK) {
         let Some(set) = chunk.first().map(|r| r.set) else { continue };
         let cols: Vec<&str> = columns(set).map(|(c, _)| c).collect();
@@ -433,7 +443,12 @@ pub(crate) fn insert_new(c: &mut AnyConnection, tenant: &TenantId, records: &[Re
         }
         sql.push(" ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id");
         let fresh: HashSet<String> = sql.load::<IdRow>(c)?.into_iter().map(|r| r.id).collect();
-        inserted += fresh.len();
+        inserted.extend(chunk.iter().filter(|r| fresh.contains(&r.id)).map(|r| feed::Entry {
+            set: set.kind,
+            id: r.id.clone(),
+            ticks: r.ticks,
+            user: None,
+        }));
         let children: Vec<(&Record, &ChildRow)> = chunk
             .iter()
             .filter(|r| fresh.contains(&r.id))
@@ -479,7 +494,7 @@ fn insert_children(
     Ok(())
 }
 
-/// Deletes the rows of `set` with these ids, and their child rows.
+/// Deletes the rows of `set` with these ids, their child rows and their feed entries.
 pub(crate) fn delete_ids(
     c: &mut AnyConnection,
     backend: Backend,
@@ -490,6 +505,7 @@ pub(crate) fn delete_ids(
     if ids.is_empty() {
         return Ok(());
     }
+    feed::delete_ids(c, backend, set.kind, tenant, ids)?;
     let tables = set.collections.iter().map(|c| (c.table, set.child_key)).chain([(set.table, "id")]);
     for (table, key) in tables {
         let mut del = Sql::new(backend);

@@ -264,7 +264,7 @@ impl Store {
                     del.push(" AND ").push(key).push(" IN ").bind_list(crate::entities::id_params(&ids));
                     del.execute(c)?;
                 }
-                Ok::<_, diesel::result::Error>(())
+                crate::feed::delete_ids(c, backend, SetKind::SignIns, tenant, &ids)
             })?;
             total += ids.len() as u64;
             if ids.len() < BATCH {
@@ -306,6 +306,20 @@ impl Store {
                 let mut del = Sql::new(Backend::Postgres);
                 del.push(
                     "DELETE FROM sign_in_keys WHERE ctid IN (SELECT ctid FROM sign_in_keys WHERE created_ticks < ",
+                )
+                .bind(Param::BigInt(until))
+                .push(" LIMIT 10000)");
+                if del.execute(&mut conn)? < 10_000 {
+                    break;
+                }
+            }
+            // And their feed entries (by the sign-in's time the journal keeps).
+            loop {
+                let mut conn = self.conn()?;
+                let mut del = Sql::new(Backend::Postgres);
+                del.push(
+                    "DELETE FROM feed_journal WHERE ctid IN (SELECT ctid FROM feed_journal WHERE set_name = 'signIns' \
+                     AND created_ticks < ",
                 )
                 .bind(Param::BigInt(until))
                 .push(" LIMIT 10000)");

@@ -16,6 +16,7 @@ use crate::Store;
 use crate::conn::Backend;
 use crate::entities::{self, Record, delete_ids, insert_new};
 use crate::error::StorageResult;
+use crate::feed;
 use crate::sign_ins::IngestOutcome;
 use crate::sql::{Param, Sql};
 
@@ -165,16 +166,21 @@ impl Store {
         }
         let backend = self.backend();
         let inserted = self.write_transaction(|c| {
-            let appended = insert_new(c, tenant, &histories)?;
+            let appended = insert_new(c, tenant, &histories)?.len();
             let ids: Vec<String> = latest.keys().cloned().collect();
             let stored: HashMap<String, i64> =
                 current_users(c, backend, tenant, &ids, None)?.into_iter().map(|u| (u.id, u.created_ticks)).collect();
-            let newer: Vec<Record> =
+            let mut newer: Vec<Record> =
                 latest.into_values().filter(|u| stored.get(u.id()).is_none_or(|t| u.ticks() > *t)).collect();
+            // In the users' time order, so the feed's order within a batch does not depend on a hash.
+            newer.sort_by(|a, b| (a.ticks(), a.id()).cmp(&(b.ticks(), b.id())));
             let replaced: Vec<String> =
                 newer.iter().filter(|u| stored.contains_key(u.id())).map(|u| u.id().to_owned()).collect();
             delete_ids(c, backend, &RISKY_USERS, tenant.as_str(), &replaced)?;
-            insert_new(c, tenant, &newer)?;
+            // `delete_ids` took the replaced users' earlier feed entries: each user is in the feed
+            // once, at its latest change.
+            let fresh = insert_new(c, tenant, &newer)?;
+            feed::append(c, tenant, &fresh)?;
             Ok(appended)
         })?;
         Ok(IngestOutcome { inserted, duplicates: total - inserted, expired: 0 })
@@ -202,6 +208,7 @@ impl Store {
             lock_users(c, tenant, user_ids)?;
             let users = current_users(c, backend, tenant, user_ids, Some(view.risk_detections_from))?;
             let mut changed = Vec::with_capacity(users.len());
+            let mut journal = Vec::with_capacity(users.len() * 2);
             for u in users {
                 let mut doc: Map<String, Value> =
                     serde_json::from_str(&u.doc).map_err(|_| rollback("stored user is not JSON"))?;
@@ -215,14 +222,16 @@ impl Store {
                 let history = Record::from_document(&RISKY_USER_HISTORY, applied.history).map_err(|e| rollback(&e))?;
                 let audit = Record::from_document(&DIRECTORY_AUDITS, applied.audit).map_err(|e| rollback(&e))?;
                 delete_ids(c, backend, &RISKY_USERS, tenant.as_str(), std::slice::from_ref(&u.id))?;
-                let written = insert_new(c, tenant, std::slice::from_ref(&user))?
-                    + insert_new(c, tenant, std::slice::from_ref(&history))?
-                    + insert_new(c, tenant, std::slice::from_ref(&audit))?;
-                if written != 3 {
+                let mut written = insert_new(c, tenant, std::slice::from_ref(&user))?;
+                written.extend(insert_new(c, tenant, std::slice::from_ref(&history))?);
+                written.extend(insert_new(c, tenant, std::slice::from_ref(&audit))?);
+                if written.len() != 3 {
                     return Err(rollback("a history item or audit event with the same id is already stored"));
                 }
+                journal.extend(written);
                 changed.push(u.id);
             }
+            feed::append(c, tenant, &journal)?;
             Ok(changed)
         })?;
         tracing::info!(tenant = %tenant, action = action.segment(), users = changed.len(), "risky-user action");

@@ -7,11 +7,13 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use domain::ids::TenantId;
 use domain::model::sign_in::{self, SignIn};
+use domain::sets::SetKind;
 use serde_json::{Map, Value};
 
 use crate::Store;
 use crate::conn::{AnyConnection, Backend};
 use crate::error::StorageResult;
+use crate::feed;
 use crate::rollups::RollupDelta;
 use crate::schema::{sign_in_ca_policies, sign_in_risk_event_types, sign_ins};
 
@@ -188,6 +190,15 @@ impl SignInRecord {
         &self.row.id
     }
 
+    fn feed_entry(&self) -> feed::Entry {
+        feed::Entry {
+            set: SetKind::SignIns,
+            id: self.row.id.clone(),
+            ticks: self.row.created_ticks,
+            user: Some(self.row.user_id.clone()),
+        }
+    }
+
     /// When the sign-in happened, in ticks.
     #[must_use]
     pub fn created_ticks(&self) -> i64 {
@@ -276,13 +287,15 @@ impl Store {
         let backend = self.backend();
         let inserted = self.write_transaction(|conn| {
             let mut rollup = RollupDelta::default();
-            let inserted = match conn {
+            let fresh = match &mut *conn {
                 AnyConnection::Sqlite(c) => insert_sqlite(c, unique, &mut rollup),
                 AnyConnection::Postgresql(c) => insert_postgres(c, tenant, unique, &mut rollup),
             }?;
             // The rollups count exactly the rows that went in, in the same transaction.
             rollup.write(conn, backend, tenant)?;
-            Ok(inserted)
+            // Last, so the feed's positions are in commit order (`feed.rs`).
+            feed::append(conn, tenant, &fresh)?;
+            Ok(fresh.len())
         })?;
         Ok(IngestOutcome { inserted, duplicates: total - expired - inserted, expired })
     }
@@ -295,13 +308,13 @@ fn insert_sqlite(
     c: &mut diesel::SqliteConnection,
     records: Vec<SignInRecord>,
     rollup: &mut RollupDelta,
-) -> QueryResult<usize> {
-    let mut inserted = 0;
+) -> QueryResult<Vec<feed::Entry>> {
+    let mut inserted = Vec::new();
     for r in &records {
         if diesel::insert_into(sign_ins::table).values(&r.row).on_conflict_do_nothing().execute(c)? == 0 {
             continue;
         }
-        inserted += 1;
+        inserted.push(r.feed_entry());
         rollup.add(r);
         for p in &r.policies {
             diesel::insert_into(sign_in_ca_policies::table).values(p).execute(c)?;
@@ -318,9 +331,9 @@ fn insert_postgres(
     tenant: &TenantId,
     records: Vec<SignInRecord>,
     rollup: &mut RollupDelta,
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<feed::Entry>> {
     if records.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     // Claim the ids first: a concurrent batch with the same ids waits on the key rows and then
     // sees them as duplicates, so no id is ever stored twice.
@@ -340,8 +353,8 @@ fn insert_postgres(
     for r in &fresh {
         rollup.add(r);
     }
+    let inserted: Vec<feed::Entry> = fresh.iter().map(SignInRecord::feed_entry).collect();
     let (rows, policies, risks) = split(fresh);
-    let inserted = rows.len();
     if !rows.is_empty() {
         diesel::copy_from(sign_ins::table).from_insertable(rows).execute(c)?;
     }

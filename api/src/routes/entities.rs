@@ -49,7 +49,7 @@ const CA_PROPERTY: &str = "appliedConditionalAccessPolicies";
 
 /// Properties this caller may not see: sign-ins' Conditional Access details need a CA-reading role
 /// or permission (`docs/graph-notes.md` §5.6).
-fn omitted(res: SetKind, principal: &Principal) -> &'static [&'static str] {
+pub(crate) fn omitted(res: SetKind, principal: &Principal) -> &'static [&'static str] {
     if res == SetKind::SignIns && !access::can_read_conditional_access(principal) { &[CA_PROPERTY] } else { &[] }
 }
 
@@ -112,7 +112,7 @@ fn not_found(id: &str) -> ApiError {
 /// Authorizes the caller and returns the user the read is limited to (the caller, for own
 /// sign-ins; the risky user whose history is read, which must exist and be visible), with the
 /// tenant's view, read once for the whole request.
-fn scoped_user(
+pub(crate) fn scoped_user(
     store: &Store,
     res: SetKind,
     principal: &Principal,

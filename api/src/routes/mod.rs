@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod contract;
+pub mod delta;
 pub mod entities;
 pub mod graph_reports;
 pub mod health;
@@ -93,7 +94,7 @@ pub fn document_text(doc: &StoredDocument, version: ApiVersion) -> Cow<'_, str> 
     }
 }
 
-fn json_string(s: &str) -> String {
+pub(crate) fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
@@ -144,7 +145,7 @@ pub struct Presentation<'a> {
     pub omit: &'a [&'static str],
 }
 
-fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, str> {
+pub(crate) fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, str> {
     if how.select.is_none() && how.masks.is_empty() && how.omit.is_empty() {
         return text;
     }

@@ -6,6 +6,7 @@ mod apply;
 mod audits_risk;
 mod contract;
 mod csdl;
+mod delta;
 mod errors;
 mod faults;
 mod fuzz;
