@@ -34,8 +34,9 @@ pub enum ApiError {
     Forbidden { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    MethodNotAllowed(String),
+    /// A method the resource does not take; `allow` lists those it does (the `Allow` header).
+    #[error("{message}")]
+    MethodNotAllowed { message: String, allow: &'static str },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -60,7 +61,7 @@ impl ApiError {
             Self::Unauthorized(_) => "InvalidAuthenticationToken",
             Self::Forbidden { code, .. } => code,
             Self::NotFound(_) => "Request_ResourceNotFound",
-            Self::MethodNotAllowed(_) => "MethodNotAllowed",
+            Self::MethodNotAllowed { .. } => "MethodNotAllowed",
             Self::PayloadTooLarge(_) => "RequestEntityTooLarge",
             Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
             Self::TooManyRequests { .. } => "TooManyRequests",
@@ -111,6 +112,9 @@ impl ApiError {
             Self::TooManyRequests { retry_after_secs } => {
                 res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
+            Self::MethodNotAllowed { allow, .. } => {
+                res.insert_header((header::ALLOW, *allow));
+            }
             _ => {}
         }
         res.json(self.envelope(ids))
@@ -134,7 +138,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -36,8 +36,19 @@ async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpRespons
     )))
 }
 
-async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed(format!("The method {} is not allowed on {}.", req.method(), req.path())))
+/// A method `req`'s resource does not take: 405 with `Allow` naming the methods it does (RFC 9110).
+fn refuse_method(req: &HttpRequest, allow: &'static str) -> ApiError {
+    ApiError::MethodNotAllowed {
+        message: format!("The method {} is not allowed on {}; it takes {allow}.", req.method(), req.path()),
+        allow,
+    }
+}
+
+/// The default service of a resource that takes only `allow`.
+fn method_not_allowed(
+    allow: &'static str,
+) -> impl Fn(HttpRequest) -> std::future::Ready<Result<actix_web::HttpResponse, ApiError>> + Clone + 'static {
+    move |req: HttpRequest| std::future::ready(Err(refuse_method(&req, allow)))
 }
 
 /// Registers the read routes of `res` (collection, `/$count`, `/{id}`) under `prefix`.
@@ -58,7 +69,7 @@ fn entity_routes(scope: actix_web::Scope, res: SetKind) -> actix_web::Scope {
                   payload: web::Payload| async move {
                 match actions::action_of(&segment) {
                     Some(action) => actions::run(action, req, caller, state, payload).await,
-                    None => method_not_allowed(req).await,
+                    None => Err(refuse_method(&req, "GET")),
                 }
             },
         ));
@@ -69,14 +80,14 @@ fn entity_routes(scope: actix_web::Scope, res: SetKind) -> actix_web::Scope {
                 .route(web::get().to(move |req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
                     entities::list(res, None, req, caller, state)
                 }))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(method_not_allowed("GET"))),
         )
         .service(
             web::resource(format!("{path}/$count"))
                 .route(web::get().to(move |req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
                     entities::count(res, None, req, caller, state)
                 }))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(method_not_allowed("GET"))),
         );
     if storage::feed::feed_name(res).is_some() {
         // Before `{id}`, which would otherwise take `delta` for an id.
@@ -85,10 +96,17 @@ fn entity_routes(scope: actix_web::Scope, res: SetKind) -> actix_web::Scope {
                 .route(web::get().to(move |req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
                     delta::delta(res, req, caller, state)
                 }))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(method_not_allowed("GET"))),
         );
     }
-    scope.service(by_id.default_service(web::to(method_not_allowed)))
+    scope.service(by_id.default_service(web::to(move |req: HttpRequest| {
+        // The actions share the `{id}` shape: they take POST, an id takes GET.
+        let action = req.match_info().get("id").and_then(actions::action_of).filter(|_| res.has_actions());
+        std::future::ready(Err::<actix_web::HttpResponse, _>(refuse_method(
+            &req,
+            if action.is_some() { "POST" } else { "GET" },
+        )))
+    })))
 }
 
 /// The routes of a set served below a parent entity (`.../riskyUsers/{user}/history`, its `/$count`
@@ -103,7 +121,7 @@ fn child_routes(scope: actix_web::Scope, res: SetKind) -> actix_web::Scope {
                         entities::list(res, Some(user.into_inner()), req, caller, state)
                     },
                 ))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(method_not_allowed("GET"))),
         )
         .service(
             web::resource(format!("{path}/$count"))
@@ -112,7 +130,7 @@ fn child_routes(scope: actix_web::Scope, res: SetKind) -> actix_web::Scope {
                         entities::count(res, Some(user.into_inner()), req, caller, state)
                     },
                 ))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(method_not_allowed("GET"))),
         )
         .service(
             web::resource(format!("{path}/{{id}}"))
@@ -125,7 +143,7 @@ fn child_routes(scope: actix_web::Scope, res: SetKind) -> actix_web::Scope {
                         entities::get(res, Some(user), id, req, caller, state)
                     },
                 ))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(method_not_allowed("GET"))),
         )
 }
 
@@ -139,12 +157,12 @@ fn graph_report_routes(scope: actix_web::Scope) -> actix_web::Scope {
                         graph_reports::detailed_summary(Some(id.into_inner()), req, caller, state)
                     },
                 ))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(method_not_allowed("GET"))),
         )
         .service(
             web::resource("/reports/{function}")
                 .route(web::get().to(graph_reports::reports_segment))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(method_not_allowed("GET"))),
         );
     for (path, summary) in [
         ("/auditLogs/signInEventsSummary", graph_reports::AuditSummary::Daily),
@@ -155,7 +173,7 @@ fn graph_report_routes(scope: actix_web::Scope) -> actix_web::Scope {
                 .route(web::get().to(move |req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
                     graph_reports::audit_summary(summary, req, caller, state)
                 }))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(method_not_allowed("GET"))),
         );
     }
     scope
@@ -188,17 +206,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(move |req: HttpRequest, caller: Caller, state: web::Data<AppState>| {
                     reports::report(report, req, caller, state)
                 }))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(method_not_allowed("GET"))),
         );
     }
     cfg.service(
         web::resource("/ingest/{kind}")
             .route(web::post().to(ingest::ingest))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(method_not_allowed("POST"))),
     )
-    .service(web::resource("/idtrail/tenant").route(web::get().to(tenant::show)))
-    .service(web::resource("/healthz").route(web::get().to(health::healthz)))
-    .service(web::resource("/readyz").route(web::get().to(health::readyz)));
+    .service(
+        web::resource("/idtrail/tenant")
+            .route(web::get().to(tenant::show))
+            .default_service(web::to(method_not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/healthz")
+            .route(web::get().to(health::healthz))
+            .default_service(web::to(method_not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/readyz")
+            .route(web::get().to(health::readyz))
+            .default_service(web::to(method_not_allowed("GET"))),
+    );
 }
 
 /// The application with its state, routes and middleware (also what the tests call in process).

@@ -15,6 +15,11 @@ use crate::model::{Property, Shape, StructuredType, Traced};
 const VERSIONS: [&str; 2] = ["v1.0", "beta"];
 const ERROR_SCHEMA: &str = "microsoft.graph.ODataErrors.ODataError";
 const JSON: &str = "application/json";
+/// `innerError.date`: `yyyy-MM-ddTHH:mm:ss`, UTC without an offset (`domain::time::format_error_date`).
+const INNER_ERROR_DATE_PATTERN: &str = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$";
+/// A path id: any text but `/` and control characters, which the router refuses with 400 before
+/// any route (`api::middleware`); every other id that names no record is a 404.
+const PATH_ID_PATTERN: &str = r"^[^/\u0000-\u001f\u007f-\u009f]+$";
 
 fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
@@ -110,21 +115,35 @@ fn property_schema(p: &Property) -> Value {
     }
 }
 
+/// An entity's schema lists no property as `required`: `$select` leaves out every property it does
+/// not name (Graph's own OpenAPI marks none required either); non-nullable ones are never `null`.
+/// A complex type is always sent whole, so its non-nullable properties are `required`.
 fn type_schema(t: &StructuredType, entity: bool) -> Value {
     let mut props = Map::new();
     let mut required = Vec::new();
     for p in &t.properties {
         props.insert(p.name.clone(), property_schema(p));
-        if !p.nullable {
+        if !p.nullable && !entity {
             required.push(p.name.clone());
         }
     }
-    let kind = if entity { "entity" } else { "complex type" };
+    let description = if entity {
+        format!(
+            "`microsoft.graph.{}` (entity), property for property as Graph's v1.0 CSDL. Under /beta more \
+            properties may appear. With `$select` only the named properties are sent, so none is required.",
+            t.name
+        )
+    } else {
+        format!(
+            "`microsoft.graph.{}` (complex type), property for property as Graph's v1.0 CSDL. Under /beta \
+            more properties may appear.",
+            t.name
+        )
+    };
     let mut s = json!({
         "type": "object",
         "title": t.name,
-        "description": format!("`microsoft.graph.{}` ({kind}), property for property as Graph's v1.0 CSDL. \
-            Under /beta more properties may appear.", t.name),
+        "description": description,
         "properties": props,
     });
     if !required.is_empty() {
@@ -191,7 +210,12 @@ fn schemas(types: &Traced, entity_names: &[&str]) -> Map<String, Value> {
             "type": "object",
             "title": "InnerError",
             "properties": {
-                "date": {"type": "string", "format": "date-time"},
+                "date": {
+                    "type": "string",
+                    "pattern": INNER_ERROR_DATE_PATTERN,
+                    "description": "When the error happened, in UTC, as Graph sends it: to the second, \
+                        with no offset and no `Z` (e.g. `2026-12-05T02:11:56`), so not an RFC 3339 `date-time`.",
+                },
                 "request-id": {"type": "string"},
                 "client-request-id": {"type": "string"},
             },
@@ -230,7 +254,14 @@ fn schemas(types: &Traced, entity_names: &[&str]) -> Map<String, Value> {
             "type": "object",
             "title": "riskyUserIds",
             "required": ["userIds"],
-            "properties": {"userIds": {"type": "array", "items": {"type": "string"}, "description": "User object ids."}},
+            "additionalProperties": false,
+            "properties": {"userIds": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": domain::actions::MAX_USER_IDS,
+                "items": {"type": "string", "format": "uuid"},
+                "description": "User object ids (GUIDs); duplicates count once.",
+            }},
         }),
     );
     out.insert(
@@ -366,10 +397,13 @@ fn select_param(set: &EntitySet, beta: bool) -> Value {
         "name": "$select",
         "in": "query",
         "required": false,
-        "description": format!("Top-level properties of `{}` to return, comma-separated.", set.type_name),
+        "description": format!(
+            "Top-level properties of `{}` to return, comma-separated (one named twice is returned once).",
+            set.type_name
+        ),
         "style": "form",
         "explode": false,
-        "schema": {"type": "array", "uniqueItems": true, "items": items},
+        "schema": {"type": "array", "items": items},
     })
 }
 
@@ -507,8 +541,11 @@ fn parameters() -> Map<String, Value> {
             "name": "client-request-id",
             "in": "header",
             "required": false,
-            "description": "The caller's id for the request, echoed in the response and in errors.",
-            "schema": {"type": "string", "maxLength": 128},
+            "description": "The caller's id for the request (Graph's SDKs send a GUID), echoed in the \
+                `client-request-id` response header and in errors' `innerError`. Any value is accepted, as \
+                Graph accepts it: one that is empty, longer than 128 characters or holds anything but visible ASCII \
+                (a space included) is not echoed; the response then carries the request-id in its place.",
+            "schema": {"type": "string"},
         }),
     );
     out
@@ -740,7 +777,7 @@ fn set_paths(paths: &mut Map<String, Value>, version: &str, set: &EntitySet, bas
     }
     let id_name = if extra.is_empty() { "id" } else { "historyId" };
     let mut get_params = extra.to_vec();
-    get_params.push(json!({"name": id_name, "in": "path", "required": true, "description": format!("The {}'s id.", set.type_name), "schema": {"type": "string"}}));
+    get_params.push(json!({"name": id_name, "in": "path", "required": true, "description": format!("The {}'s id.", set.type_name), "schema": {"type": "string", "pattern": PATH_ID_PATTERN}}));
     get_params.push(select);
     let mut get_errors = READ_ERRORS.to_vec();
     get_errors.push(("404", "NotFound"));
@@ -1127,7 +1164,7 @@ pub fn document() -> Result<Value, String> {
         for set in all_sets() {
             match set.kind.parent() {
                 Some(parent) => {
-                    let user = json!({"name": "id", "in": "path", "required": true, "description": "The risky user's id (the user's object id).", "schema": {"type": "string"}});
+                    let user = json!({"name": "id", "in": "path", "required": true, "description": "The risky user's id (the user's object id).", "schema": {"type": "string", "pattern": PATH_ID_PATTERN}});
                     let path = format!("/{version}/{}/{{id}}/{}", parent.registry().name, set.kind.segment());
                     set_paths(&mut paths, version, set, &path, &[user]);
                 }

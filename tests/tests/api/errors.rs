@@ -31,6 +31,37 @@ async fn errors_carry_the_envelope_and_request_ids() {
     assert!(domain::ids::is_guid(h.get("request-id").unwrap().to_str().unwrap()));
 }
 
+/// Graph takes any `client-request-id` (its SDKs send a GUID) and never fails a request over it: one
+/// idtrail cannot echo (empty, over 128 characters, anything but visible ASCII) is replaced by the
+/// request-id in the response header and the envelope, as if none was sent.
+#[actix_web::test]
+async fn client_request_ids_that_cannot_be_echoed_are_replaced_not_refused() {
+    let app = TestApp::new(sqlite_db()).await;
+    let token = admin_token(TENANT_A);
+    let longest = "a".repeat(128);
+    let send = |uri: &'static str, id: String| {
+        TestRequest::get()
+            .uri(uri)
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("client-request-id", id))
+    };
+    let (s, h, _) = app.send(send("/v1.0/auditLogs/signIns?$top=1", longest.clone())).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h.get("client-request-id").unwrap().to_str().unwrap(), longest);
+
+    for id in ["a".repeat(129), "two words".to_owned(), String::new()] {
+        let (s, h, b) = app.send(send("/v1.0/auditLogs/signIns?$top=1", id.clone())).await;
+        assert_eq!(s, StatusCode::OK, "{id:?}: {b}");
+        assert_eq!(h.get("client-request-id"), h.get("request-id"), "{id:?}");
+
+        let (s, h, b) = app.send(send("/v1.0/auditLogs/signIns?$top=0", id.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{id:?}: {b}");
+        let request_id = h.get("request-id").unwrap().to_str().unwrap();
+        assert_eq!(h.get("client-request-id").unwrap().to_str().unwrap(), request_id, "{id:?}");
+        assert_eq!(b["error"]["innerError"]["client-request-id"], request_id, "{id:?}");
+    }
+}
+
 #[actix_web::test]
 async fn query_options_are_refused_by_name() {
     let app = TestApp::new(sqlite_db()).await;
@@ -73,6 +104,28 @@ async fn unknown_paths_and_methods() {
         .await;
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{b}");
     assert_eq!(b["error"]["code"], "MethodNotAllowed");
+
+    // Every 405 names the methods the resource takes in `Allow` (RFC 9110).
+    let cases = [
+        (TestRequest::delete(), "/v1.0/auditLogs/signIns", "GET"),
+        (TestRequest::put(), "/beta/auditLogs/directoryAudits/$count", "GET"),
+        (TestRequest::patch(), "/v1.0/auditLogs/signIns/some-id", "GET"),
+        (TestRequest::post(), "/v1.0/identityProtection/riskyUsers/some-id", "GET"),
+        (TestRequest::put(), "/v1.0/identityProtection/riskyUsers/dismiss", "POST"),
+        (TestRequest::delete(), "/beta/identityProtection/riskyUsers/confirmCompromised", "POST"),
+        (TestRequest::delete(), "/v1.0/identityProtection/riskyUsers/some-id/history", "GET"),
+        (TestRequest::get(), "/ingest/signIns", "POST"),
+        (TestRequest::post(), "/idtrail/tenant", "GET"),
+        (TestRequest::post(), "/healthz", "GET"),
+        (TestRequest::delete(), "/readyz", "GET"),
+    ];
+    for (req, uri, allow) in cases {
+        let req = req.uri(uri).insert_header(("Authorization", format!("Bearer {token}")));
+        let (s, h, b) = app.send(req).await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{uri}: {b}");
+        assert_eq!(b["error"]["code"], "MethodNotAllowed", "{uri}: {b}");
+        assert_eq!(h.get("allow").and_then(|v| v.to_str().ok()), Some(allow), "{uri}");
+    }
 }
 
 #[actix_web::test]
