@@ -99,6 +99,11 @@ pub fn parse_period(text: &str, max_days: u32) -> Result<u32, String> {
     }
 }
 
+/// Every IANA time zone name [`parse_time_zone`] takes (for the contract).
+pub fn time_zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+}
+
 /// Parses an IANA time zone name (`Europe/Paris`, `UTC`), exactly as the database spells it.
 ///
 /// # Errors

@@ -3,10 +3,11 @@
 The built-in `positive_data_acceptance` ("valid request rejected") is replaced by this version,
 which does not judge two kinds of request whose validity the document cannot state:
 
-- a request carrying an OData expression parameter. `$filter`, `$orderby`, `$select` and
-  `$skiptoken` are free text to the document: it can say they are strings or lists of names, not
-  which strings form a valid OData expression or a token idtrail issued, so "valid" values such as
-  `$filter=0` must be refused with 400. The parser is not loosened to make the fuzzer pass.
+- a request carrying an OData expression parameter. `$filter`, `$orderby`, `$select`, `$apply`,
+  `$skiptoken` and `$deltatoken` are free text to the document: it can say they are strings or
+  lists of names, not which strings form a valid OData expression (or a valid combination, such as
+  `$apply` with `$count`) or a token idtrail issued, so "valid" values such as `$filter=0` must be
+  refused with 400. The parser is not loosened to make the fuzzer pass.
 - an ingest batch. Its records are Graph's entity documents, whose schema is Graph's CSDL; what
   ingest adds (GUID ids, a date no later than now plus `ingest_max_future_skew_seconds`) depends on
   the clock or is not part of Graph's types, so a generated record may be refused with 400 and a
@@ -20,7 +21,7 @@ Graph's error envelope), invalid data refused.
 import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-ODATA_EXPRESSIONS = frozenset({"$filter", "$orderby", "$select", "$skiptoken"})
+ODATA_EXPRESSIONS = frozenset({"$filter", "$orderby", "$select", "$apply", "$skiptoken", "$deltatoken"})
 
 
 @schemathesis.check

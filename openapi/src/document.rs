@@ -895,12 +895,22 @@ fn query_param(name: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
 }
 
+/// The periods a report takes with the default retention table: P1D up to the longest sign-in
+/// window (30 days), or whole weeks within it. (A service configured with longer windows takes
+/// longer periods; the document states the default.)
+fn period_pattern() -> String {
+    let days = domain::policy::RetentionPolicy::default().longest_days(domain::policy::DataSet::SignIns);
+    let day_list: Vec<String> = (1..=days).map(|d| d.to_string()).collect();
+    let week_list: Vec<String> = (1..=days / 7).map(|w| w.to_string()).collect();
+    format!("^[Pp](({})[Dd]|({})[Ww])$", day_list.join("|"), week_list.join("|"))
+}
+
 fn report_paths(paths: &mut Map<String, Value>) {
     let common = vec![
         query_param(
             "period",
             "ISO 8601 days or weeks, P1D up to the tenant's retention window (P30D on P1 and P2). The period ends at the end of the current 15-minute block and starts at a whole block inside the window. Default: P30D, or the whole window if it is shorter.",
-            json!({"type": "string", "default": "P30D", "pattern": "^[Pp][0-9]+[DdWw]$"}),
+            json!({"type": "string", "default": "P30D", "pattern": period_pattern()}),
         ),
         query_param(
             "interval",
@@ -910,13 +920,13 @@ fn report_paths(paths: &mut Map<String, Value>) {
         query_param(
             "timeZone",
             "IANA time zone the buckets follow, DST-exact (a day may be 23 or 25 hours).",
-            json!({"type": "string", "default": "UTC", "examples": ["Europe/Paris"]}),
+            json!({"type": "string", "default": "UTC", "examples": ["Europe/Paris"], "enum": domain::reports::time_zone_names().collect::<Vec<_>>()}),
         ),
         query_param("userId", "Only this user's sign-ins.", json!({"type": "string", "format": "uuid"})),
         query_param(
             "userPrincipalName",
             "Only the sign-ins of the user ids that signed in with this name in the window (listed in userIds).",
-            json!({"type": "string"}),
+            json!({"type": "string", "minLength": 1, "maxLength": 256}),
         ),
     ];
     let buckets = json!({"type": "array", "items": report_numbers(true)});
@@ -1017,7 +1027,8 @@ fn report_paths(paths: &mut Map<String, Value>) {
         query_param("$top", "Rows per page.", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
         query_param("$skiptoken", "From @odata.nextLink.", json!({"type": "string"})),
     ];
-    let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
+    let id_param =
+        json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": PATH_ID_PATTERN}});
     for (path, id, summary, params, schema) in [
         (
             "/beta/reports/applicationSignInDetailedSummary",

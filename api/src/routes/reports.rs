@@ -148,9 +148,6 @@ fn resolve(
         return Err(ApiError::BadRequest("Invalid userPrincipalName: 1 to 256 characters are expected.".into()));
     }
     let user_id = guid_option(options, "userId")?;
-    if user_id.is_some() && upn.is_some() {
-        return Err(ApiError::BadRequest("Give userId or userPrincipalName, not both.".into()));
-    }
     let app_id = match report {
         Report::SignInActivity => guid_option(options, "appId")?,
         Report::TopApplications => None,
@@ -167,9 +164,11 @@ fn resolve(
 struct Scope<'a> {
     /// Lower case; `''` for sign-ins without an application id.
     app_id: Option<&'a str>,
-    /// The user ids counted (from `userId`, or those `userPrincipalName` resolved to).
+    /// The user ids counted (from `userId`, or those `userPrincipalName` resolved to, or both: the
+    /// `userId` if the name resolved to it).
     users: Option<&'a [String]>,
     upn: Option<&'a str>,
+    user_id: Option<&'a str>,
 }
 
 /// The `$filter` that selects exactly what a bucket counts.
@@ -181,8 +180,14 @@ fn drill_filter(start: i64, end: i64, scope: Scope<'_>) -> String {
         None => {}
     }
     match (scope.users, scope.upn) {
-        // A name nobody signed in with in the window: the list is empty, as the counts are.
-        (Some([]), Some(upn)) => f.push_str(&format!(" and userPrincipalName eq '{}'", upn.replace('\'', "''"))),
+        // A name nobody signed in with in the window (or not the given userId): the list is empty,
+        // as the counts are.
+        (Some([]), Some(upn)) => {
+            f.push_str(&format!(" and userPrincipalName eq '{}'", upn.replace('\'', "''")));
+            if let Some(id) = scope.user_id {
+                f.push_str(&format!(" and userId eq '{id}'"));
+            }
+        }
         (Some(ids), _) => {
             let any: Vec<String> = ids.iter().map(|id| format!("userId eq '{id}'")).collect();
             f.push_str(&format!(" and ({})", any.join(" or ")));
@@ -248,7 +253,11 @@ pub async fn report(
         let p = resolve(report, &options, &store, &view)?;
         let tenant = &principal.tenant;
         let users: Option<Vec<String>> = match (&p.user_id, &p.upn) {
-            (Some(id), _) => Some(vec![id.clone()]),
+            (Some(id), None) => Some(vec![id.clone()]),
+            // Both: that user, if the name resolved to it; otherwise nobody.
+            (Some(id), Some(upn)) => {
+                Some(store.user_ids_of_upn(tenant, upn, view.sign_ins_from)?.into_iter().filter(|u| u == id).collect())
+            }
             // The user ids that signed in with this name in the window: the rollups are per user id.
             (None, Some(upn)) => Some(store.user_ids_of_upn(tenant, upn, view.sign_ins_from)?),
             (None, None) => None,
@@ -278,7 +287,12 @@ pub async fn report(
                 }
                 let filter = ReportFilter { app_id: p.app_id.as_deref(), user_ids: users.as_deref() };
                 let counts = store.rollup_counts(tenant, &ranges, filter)?;
-                let scope = Scope { app_id: p.app_id.as_deref(), users: users.as_deref(), upn: p.upn.as_deref() };
+                let scope = Scope {
+                    app_id: p.app_id.as_deref(),
+                    users: users.as_deref(),
+                    upn: p.upn.as_deref(),
+                    user_id: p.user_id.as_deref(),
+                };
                 let (rows, totals) = series(&base, &buckets, &counts, scope, (p.start, p.end));
                 out.insert("buckets".into(), Value::Array(rows));
                 out.insert("totals".into(), totals);
@@ -290,7 +304,12 @@ pub async fn report(
                 for app in apps {
                     let filter = ReportFilter { app_id: Some(&app.app_id), user_ids: users.as_deref() };
                     let counts = store.rollup_counts(tenant, &ranges, filter)?;
-                    let scope = Scope { app_id: Some(&app.app_id), users: users.as_deref(), upn: p.upn.as_deref() };
+                    let scope = Scope {
+                        app_id: Some(&app.app_id),
+                        users: users.as_deref(),
+                        upn: p.upn.as_deref(),
+                        user_id: p.user_id.as_deref(),
+                    };
                     let (rows, totals) = series(&base, &buckets, &counts, scope, (p.start, p.end));
                     let mut m = Map::new();
                     m.insert("appId".into(), json!(app.app_id));

@@ -355,6 +355,8 @@ async fn each_drill_down_link_lists_exactly_its_buckets_sign_ins() {
             "period=P7D&interval=P1D&timeZone=Asia%2FKolkata&appId=de8bc8b5-d9f9-48b1-a8ad-b748da725064",
             &format!("period=P2D&interval=PT1H&userPrincipalName={}", upn_of(&users()[0])),
             &format!("period=P7D&interval=P1D&userId={}", users()[0]),
+            // Both: that user, since the name resolves to it.
+            &format!("period=P7D&interval=P1D&userId={}&userPrincipalName={}", users()[0], upn_of(&users()[0])),
         ] {
             let (s, body) = app.get(&format!("{ACTIVITY}?{query}"), &token).await;
             assert_eq!(s, StatusCode::OK, "{body}");
@@ -383,6 +385,15 @@ async fn each_drill_down_link_lists_exactly_its_buckets_sign_ins() {
         let (path, filter) = rest.split_once('?').unwrap();
         let (s, n) = app.get(&format!("{path}/$count?{filter}"), &token).await;
         assert_eq!((s, n.to_string()), (StatusCode::OK, "0".to_owned()), "{rest}");
+        // A userId the name does not resolve to: both hold for nobody.
+        let query = format!("{ACTIVITY}?userId={}&userPrincipalName={}", users()[1], upn_of(&users()[0]));
+        let (s, body) = app.get(&query, &token).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert_eq!(body["totals"]["signIns"], 0, "{body}");
+        let rest = body["totals"]["drillDown"].as_str().unwrap().strip_prefix("https://idtrail.test").unwrap();
+        let (path, filter) = rest.split_once('?').unwrap();
+        let (_, n) = app.get(&format!("{path}/$count?{filter}"), &token).await;
+        assert_eq!(n.to_string(), "0", "{rest}");
         // Followed as a list, the link gives the documents themselves.
         let (_, body) = app.get(&format!("{ACTIVITY}?period=P30D&interval=P1W"), &token).await;
         let b = &body["buckets"][1];
