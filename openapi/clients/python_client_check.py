@@ -1,12 +1,14 @@
 """The Python client that openapi-python-client generates from openapi/openapi.json, against a live
-idtrail: list sign-ins with a filter, follow every nextLink to the end, get one by id, and receive
-a typed 403 (the Graph error envelope as a model, not a dict)."""
+idtrail: list sign-ins with a filter, follow every nextLink to the end, get one by id, read the
+sign-in activity report and follow a bucket's drill-down link, and receive a typed 403 (the Graph
+error envelope as a model, not a dict)."""
 
 import os
 from urllib.parse import parse_qs, urlsplit
 
 from idtrail_client import AuthenticatedClient
 from idtrail_client.api.audit_logs import audit_logs_get_sign_ins, audit_logs_list_sign_ins
+from idtrail_client.api.reports import idtrail_reports_sign_in_activity
 from idtrail_client.models import ODataError, SignIn, SignInCollectionResponse
 
 BASE = os.environ["CHECK_URL"]
@@ -61,6 +63,26 @@ def list_and_follow():
     print(f"   {len(seen)} sign-ins in {pages} pages")
 
 
+def sign_in_activity():
+    c = client(os.environ["CHECK_TOKEN"])
+    res = idtrail_reports_sign_in_activity.sync_detailed(
+        client=c, period="P7D", interval="P1D", time_zone="Europe/Paris"
+    )
+    assert res.status_code == 200, res.content
+    report = res.parsed
+    assert len(report.buckets) >= 7, len(report.buckets)
+    assert sum(b.sign_ins for b in report.buckets) == report.totals.sign_ins
+    assert all(b.successful + b.failed == b.sign_ins for b in report.buckets)
+    busiest = max(report.buckets, key=lambda b: b.sign_ins)
+    assert busiest.sign_ins > 0
+    # The bucket's drill-down link lists exactly its sign-ins.
+    path, _, query = busiest.drill_down.partition("?")
+    counted = c.get_httpx_client().get(f"{path}/$count?{query}")
+    assert counted.status_code == 200, counted.text
+    assert int(counted.text) == busiest.sign_ins, (counted.text, busiest.sign_ins)
+    print(f"   {report.totals.sign_ins} sign-ins in 7 days, busiest day {busiest.sign_ins}")
+
+
 def forbidden():
     c = AuthenticatedClient(base_url=BASE, token=os.environ["CHECK_FORBIDDEN_TOKEN"])
     res = audit_logs_list_sign_ins.sync_detailed(client=c, top=5)
@@ -72,5 +94,6 @@ def forbidden():
 
 
 check("list sign-ins with $filter, follow every nextLink, get one by id", list_and_follow)
+check("the sign-in activity report, and a bucket's drill-down link", sign_in_activity)
 check("a 403 arrives as the typed Graph error", forbidden)
 print(f"python client: {passed} passed, 0 failed")
