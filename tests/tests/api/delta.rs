@@ -11,15 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::http::StatusCode;
 use actix_web::test;
-use api::auth::TokenVerifier;
-use api::config::Config;
-use api::state::AppState;
 use chrono::Duration;
 use domain::ids::TenantId;
 use serde_json::{Value, json};
 use storage::{SignInRecord, Store};
 
 use crate::audits_risk::{AUDITS, RISKY, dismiss, ingest_kind, risk_admin, risky_user_doc};
+use crate::indexes::plan;
 use crate::support::*;
 
 const BASE: &str = "https://idtrail.test";
@@ -205,18 +203,11 @@ async fn the_feed_has_the_lists_access_masks_and_token_binding() {
     .await;
 }
 
-/// A second app (server) over the same database: a restart, or another instance.
-async fn restarted_get(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
-    let store = Arc::new(Store::open_with_clock(&app.db.url, 2, app.clock.clone()).unwrap());
-    let config = Config { public_url: Some(BASE.into()), ..Config::default() };
-    let verifier = TokenVerifier::hs256(SECRET, &config.auth_audiences, &config.auth_issuers);
-    let state = AppState::new(store, verifier, config).unwrap();
-    let service = test::init_service(api::app(state)).await;
-    let req = test::TestRequest::get().uri(path).insert_header(("Authorization", format!("Bearer {token}")));
-    let res = test::call_service(&service, req.to_request()).await;
-    let status = res.status();
-    let body = serde_json::from_slice(&test::read_body(res).await).unwrap();
-    (status, body)
+/// The app started again over the same database (a restart, or another instance), then `path`.
+async fn restarted_get(app: TestApp, path: &str, token: &str) -> (TestApp, StatusCode, Value) {
+    let app = app.restarted().await;
+    let (status, body) = app.get(path, token).await;
+    (app, status, body)
 }
 
 #[actix_web::test]
@@ -230,12 +221,12 @@ async fn tokens_survive_a_restart_and_expire_with_retention() {
         let next = path_of(b["@odata.nextLink"].as_str().unwrap());
 
         // Another server over the same database accepts the token (the key is in the database).
-        let (s, b) = restarted_get(&app, &next, &admin).await;
+        let (app, s, b) = restarted_get(app, &next, &admin).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!(ids(&b), vec![guid(2)]);
         let delta = path_of(b["@odata.deltaLink"].as_str().unwrap());
         app.ingest(&ingest_token(TENANT_A), &[sign_in_doc(3, now, USER_OID)]).await;
-        let (s, b) = restarted_get(&app, &delta, &admin).await;
+        let (app, s, b) = restarted_get(app, &delta, &admin).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!(ids(&b), vec![guid(3)]);
         let delta = path_of(b["@odata.deltaLink"].as_str().unwrap());
@@ -394,21 +385,6 @@ async fn a_poller_following_deltalinks_gets_every_id_once_while_ingesters_race()
         assert!(polls > 2, "the poller ran alongside the ingest ({polls} polls)");
     })
     .await;
-}
-
-#[derive(diesel::QueryableByName)]
-struct PlanLine {
-    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
-    line: String,
-}
-
-fn plan(conn: &mut storage::conn::AnyConnection, sql: &storage::sql::Sql) -> String {
-    let mut explain = storage::sql::Sql::new(storage::Backend::Postgres);
-    explain.push("EXPLAIN ").push(sql.text());
-    for p in sql.params() {
-        explain.push_param_only(p.clone());
-    }
-    explain.load::<PlanLine>(conn).unwrap().into_iter().map(|l| l.line).collect::<Vec<_>>().join("\n")
 }
 
 /// On PostgreSQL a feed page reads the journal by its index (the tenant's, or one user's) and

@@ -16,8 +16,8 @@ struct PlanLine {
     line: String,
 }
 
-/// PostgreSQL's plan for `sql`, one line per node.
-fn plan(conn: &mut AnyConnection, sql: &storage::sql::Sql) -> String {
+/// PostgreSQL's plan for `sql`, one line per node (the feed's EXPLAIN test reads it too).
+pub(crate) fn plan(conn: &mut AnyConnection, sql: &storage::sql::Sql) -> String {
     let mut explain = storage::sql::Sql::new(storage::Backend::Postgres);
     explain.push("EXPLAIN ").push(sql.text());
     for p in sql.params() {
