@@ -15,20 +15,21 @@ use domain::query::{Filter, Scalar, SortKey, eval, resolve_filter, resolve_order
 use domain::sets::SetKind;
 use storage::{Query, Store, StoredDocument, TenantView};
 
-use super::{ApiVersion, Envelope, Presentation, base_url, collection_body, entity_body, next_link};
+use super::{ApiVersion, Envelope, Presentation, base_url, collection_body, entity_body, export, next_link};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::paging;
 use crate::query::{self, QueryOptions};
 use crate::state::AppState;
 
-const LIST_OPTIONS: &[&str] = &["top", "skiptoken", "filter", "orderby", "select", "count"];
+/// The options of a collection: a page, or with `$format` an export (`routes::export`).
+pub(super) const LIST_OPTIONS: &[&str] = &["top", "skiptoken", "filter", "orderby", "select", "count", "format"];
 const COUNT_OPTIONS: &[&str] = &["filter"];
 
 /// The caller's access, decided by the authorization matrix for the tenant's current tier:
 /// permission, then license, then role (`domain::access`). `Some(user)` limits reads to that user's
 /// records (a user's own sign-ins).
-fn authorize(
+pub(super) fn authorize(
     store: &Store,
     res: SetKind,
     principal: &Principal,
@@ -46,12 +47,12 @@ const CA_PROPERTY: &str = "appliedConditionalAccessPolicies";
 
 /// Properties this caller may not see: sign-ins' Conditional Access details need a CA-reading role
 /// or permission (`docs/graph-notes.md` §5.6).
-fn omitted(res: SetKind, principal: &Principal) -> &'static [&'static str] {
+pub(super) fn omitted(res: SetKind, principal: &Principal) -> &'static [&'static str] {
     if res == SetKind::SignIns && !access::can_read_conditional_access(principal) { &[CA_PROPERTY] } else { &[] }
 }
 
 /// Refuses filters on properties the caller may not see, so they cannot be probed.
-fn check_visible(filter: Option<&Filter>, omit: &[&str]) -> Result<(), ApiError> {
+pub(super) fn check_visible(filter: Option<&Filter>, omit: &[&str]) -> Result<(), ApiError> {
     if let Some(f) = filter
         && omit.iter().any(|p| f.references(p))
     {
@@ -68,18 +69,18 @@ fn check_visible(filter: Option<&Filter>, omit: &[&str]) -> Result<(), ApiError>
 }
 
 /// The query options of a request, resolved against the set's registry.
-struct Resolved {
-    filter: Option<Filter>,
-    order: Vec<SortKey>,
-    select: Option<Vec<String>>,
-    count: bool,
+pub(super) struct Resolved {
+    pub(super) filter: Option<Filter>,
+    pub(super) order: Vec<SortKey>,
+    pub(super) select: Option<Vec<String>>,
+    pub(super) count: bool,
 }
 
-fn option<'o>(options: &'o QueryOptions, name: &str) -> Option<&'o str> {
+pub(super) fn option<'o>(options: &'o QueryOptions, name: &str) -> Option<&'o str> {
     options.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-fn resolve(set: &EntitySet, options: &QueryOptions, version: ApiVersion) -> Result<Resolved, ApiError> {
+pub(super) fn resolve(set: &EntitySet, options: &QueryOptions, version: ApiVersion) -> Result<Resolved, ApiError> {
     let filter = option(options, "$filter")
         .map(|f| resolve_filter(set, f))
         .transpose()
@@ -109,7 +110,7 @@ fn not_found(id: &str) -> ApiError {
 /// Authorizes the caller and returns the user the read is limited to (the caller, for own
 /// sign-ins; the risky user whose history is read, which must exist and be visible), with the
 /// tenant's view, read once for the whole request.
-fn scoped_user(
+pub(super) fn scoped_user(
     store: &Store,
     res: SetKind,
     principal: &Principal,
@@ -143,6 +144,11 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let set = res.registry();
     let version = ApiVersion::of(&req);
+    // An export has no page size: `$top` caps its rows at any number.
+    let options = query::parse(req.query_string(), LIST_OPTIONS, usize::MAX)?;
+    if let Some(format) = export::requested(&options, &req)? {
+        return export::run(res, parent, format, &options, req, caller, state).await;
+    }
     let options = query::parse(req.query_string(), LIST_OPTIONS, set.max_top)?;
     let resolved = resolve(set, &options, version)?;
     let principal = caller.0;
@@ -209,7 +215,12 @@ pub async fn list(
 /// The keyset position of a row: its sort key values as the tenant sees them, then its id.
 /// Ordered by the set's time alone (the default), both are the row's own columns; any other
 /// order reads them from the document.
-fn cursor_of(set: &EntitySet, row: &StoredDocument, order: &[SortKey], masks: &Masks) -> Result<Vec<Scalar>, ApiError> {
+pub(super) fn cursor_of(
+    set: &EntitySet,
+    row: &StoredDocument,
+    order: &[SortKey],
+    masks: &Masks,
+) -> Result<Vec<Scalar>, ApiError> {
     let id = set.id_field();
     if let [key] = order
         && key.field.path == set.time_field

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod contract;
 pub mod entities;
+pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod tenant;
@@ -68,7 +69,7 @@ pub fn document_text(doc: &StoredDocument, version: ApiVersion) -> Cow<'_, str> 
     }
 }
 
-fn json_string(s: &str) -> String {
+pub(crate) fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
@@ -119,13 +120,21 @@ pub struct Presentation<'a> {
     pub omit: &'a [&'static str],
 }
 
-fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, str> {
+pub(crate) fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, str> {
     if how.select.is_none() && how.masks.is_empty() && how.omit.is_empty() {
         return text;
     }
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) else { return text };
-    let shown: serde_json::Map<String, serde_json::Value> = map
-        .into_iter()
+    Cow::Owned(serde_json::Value::Object(present_map(map, how)).to_string())
+}
+
+/// A document's properties as this caller sees them: selected, omitted, masked.
+#[must_use]
+pub fn present_map(
+    map: serde_json::Map<String, serde_json::Value>,
+    how: Presentation<'_>,
+) -> serde_json::Map<String, serde_json::Value> {
+    map.into_iter()
         .filter(|(k, _)| how.select.is_none_or(|s| s.iter().any(|x| x == k)) && !how.omit.contains(&k.as_str()))
         .map(|(k, v)| {
             if how.masks.hidden.contains(&k.as_str()) {
@@ -139,8 +148,7 @@ fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, str> {
                 (_, v) => (k, v),
             }
         })
-        .collect();
-    Cow::Owned(serde_json::Value::Object(shown).to_string())
+        .collect()
 }
 
 /// The parts of a collection response around its documents.

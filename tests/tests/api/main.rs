@@ -6,6 +6,7 @@ mod audits_risk;
 mod contract;
 mod csdl;
 mod errors;
+mod export;
 mod indexes;
 mod ingest;
 mod licensing;
