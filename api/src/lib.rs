@@ -23,7 +23,7 @@ use domain::sets::SetKind;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::{actions, entities, health, ingest, tenant};
+use crate::routes::{actions, entities, health, ingest, script, tenant};
 use crate::state::AppState;
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
@@ -139,6 +139,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     )
     .service(web::resource("/idtrail/tenant").route(web::get().to(tenant::show)))
+    .service(
+        web::resource("/idtrail/script")
+            .route(web::get().to(script::script))
+            .default_service(web::to(method_not_allowed)),
+    )
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)));
 }

@@ -7,6 +7,7 @@ pub mod entities;
 pub mod export;
 pub mod health;
 pub mod ingest;
+pub mod script;
 pub mod tenant;
 
 use std::borrow::Cow;

@@ -15,6 +15,7 @@ mod paging;
 mod query;
 mod ratelimit;
 mod schema;
+mod script;
 mod sign_ins;
 mod support;
 mod tokens;
