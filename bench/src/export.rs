@@ -10,10 +10,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
 use crate::db::Db;
 use crate::report::ExportResult;
 use crate::service;
+use anyhow::{Context, bail};
 
 /// What one streamed download gave.
 struct Download {
@@ -28,7 +28,10 @@ fn download(addr: SocketAddr, target: &str, token: &str) -> anyhow::Result<Downl
     let started = Instant::now();
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(600)))?;
-    write!(stream, "GET {target} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut reader = BufReader::with_capacity(1 << 16, stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -81,7 +84,9 @@ fn baseline(db: &Db, tenant: &str, n: u64) -> anyhow::Result<(u64, f64, String)>
     let (mut command, what) = match db {
         Db::Postgres { .. } => {
             let mut c = Command::new("psql");
-            c.arg(db.url()).args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c"]).arg(format!("\\copy ({select}) TO STDOUT CSV"));
+            c.arg(db.url())
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c"])
+                .arg(format!("\\copy ({select}) TO STDOUT CSV"));
             (c, "psql \\copy (SELECT ...) TO STDOUT CSV")
         }
         Db::Sqlite { path } => {

@@ -361,7 +361,14 @@ impl BackendResults {
             .collect();
         for (what, ratio, above_idle, complete) in exports {
             self.target("E1", format!("export of {what}, rows/s, service / database to CSV"), ratio, 0.5, true, None);
-            self.target("E1", format!("export of {what}, peak resident memory above idle, MB"), above_idle, 50.0, false, None);
+            self.target(
+                "E1",
+                format!("export of {what}, peak resident memory above idle, MB"),
+                above_idle,
+                50.0,
+                false,
+                None,
+            );
             if !complete && let Some(t) = self.targets.last_mut() {
                 t.met = Some(false);
                 t.note = Some("the export did not arrive whole".into());
