@@ -176,46 +176,94 @@ impl Job {
         let enforce = self.state.config.auth_enforce_scopes;
         let (user, view) = scoped_user(store, self.res, &self.principal, enforce, self.parent.as_deref())?;
         let masks = view.masks(set);
+        // The next page is read while this one is written: the database and the formatting
+        // overlap, one page apart (one more page in memory).
+        let (pages_tx, pages) = std::sync::mpsc::sync_channel::<Result<Vec<StoredDocument>, ApiError>>(1);
+        std::thread::scope(|scope| {
+            // Owned here, so that leaving early drops it before the scope waits for the reader:
+            // the reader's next send then fails and it stops.
+            let pages = pages;
+            scope.spawn(|| self.read_pages(user.as_deref(), &view, &pages_tx));
+            let mut rows = 0usize;
+            let mut first = true;
+            for page in &pages {
+                let docs = page?;
+                let done = docs.len() < self.page_limit(rows) || rows + docs.len() >= self.cap.unwrap_or(usize::MAX);
+                let mut chunk = self.write_page(&docs, first, masks)?;
+                first = false;
+                rows += docs.len();
+                if done {
+                    self.write_end(&mut chunk, rows);
+                }
+                if tx.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+                    tracing::info!(set = set.name, rows, "export stopped: the client went away");
+                    return Ok(());
+                }
+                if done {
+                    return Ok(());
+                }
+            }
+            Err(ApiError::Internal("the export's reader stopped early".into()))
+        })
+    }
+
+    /// The rows the page after `rows` rows asks for: a page, or what the cap leaves.
+    fn page_limit(&self, rows: usize) -> usize {
+        self.state.config.export_page_rows.max(1).min(self.cap.unwrap_or(usize::MAX) - rows)
+    }
+
+    /// Reads page after page through the keyset (each statement on a pooled connection, released
+    /// between them) into `pages`, until a short page or the cap; stops when nobody receives.
+    fn read_pages(
+        &self,
+        user: Option<&str>,
+        view: &storage::TenantView,
+        pages: &std::sync::mpsc::SyncSender<Result<Vec<StoredDocument>, ApiError>>,
+    ) {
+        let set = self.res.registry();
+        let masks = view.masks(set);
         let order = if self.resolved.order.is_empty() {
             storage::entities::default_order(set)
         } else {
             self.resolved.order.clone()
         };
-        let page_rows = self.state.config.export_page_rows.max(1);
-        let mut remaining = self.cap.unwrap_or(usize::MAX);
         let mut after: Option<Vec<Scalar>> = None;
         let mut rows = 0usize;
         loop {
-            let limit = page_rows.min(remaining);
+            let limit = self.page_limit(rows);
             let q = Query {
                 set,
                 tenant: &self.principal.tenant,
-                user: user.as_deref(),
+                user,
                 filter: self.resolved.filter.as_ref(),
                 order: &order,
                 after: after.as_deref(),
                 limit,
             };
-            let (docs, _) = store.page_in(&q, &view, false)?;
-            let done = docs.len() < limit || remaining == docs.len();
-            let chunk = self.write_page(&docs, rows == 0 && after.is_none(), masks)?;
-            rows += docs.len();
-            remaining -= docs.len();
-            let mut chunk = chunk;
-            if done {
-                self.write_end(&mut chunk, rows);
-            }
-            if tx.blocking_send(Ok(Bytes::from(chunk))).is_err() {
-                tracing::info!(set = set.name, rows, "export stopped: the client went away");
-                return Ok(());
-            }
-            if done {
-                return Ok(());
-            }
-            after = match docs.last() {
-                Some(last) => Some(cursor_of(set, last, &order, &masks)?),
-                None => return Ok(()),
+            let page = self.state.store.page_in(&q, view, false).map(|(docs, _)| docs).map_err(ApiError::from);
+            let next = match &page {
+                Ok(docs) if docs.len() == limit && rows + limit < self.cap.unwrap_or(usize::MAX) => {
+                    docs.last().map(|last| cursor_of(set, last, &order, &masks))
+                }
+                Ok(_) | Err(_) => None,
             };
+            rows += page.as_ref().map_or(0, Vec::len);
+            let (next, failed) = match next {
+                Some(Ok(cursor)) => (Some(cursor), None),
+                Some(Err(e)) => (None, Some(e)),
+                None => (None, None),
+            };
+            if pages.send(page).is_err() {
+                return;
+            }
+            if let Some(e) = failed {
+                let _ = pages.send(Err(e));
+                return;
+            }
+            match next {
+                Some(cursor) => after = Some(cursor),
+                None => return,
+            }
         }
     }
 
@@ -245,6 +293,7 @@ impl Job {
                 for d in docs {
                     let text = document_text(d, self.version);
                     let doc = match serde_json::from_str::<Value>(&text) {
+                        Ok(Value::Object(map)) if how.masks.is_empty() && how.omit.is_empty() => Value::Object(map),
                         Ok(Value::Object(map)) => Value::Object(present_map(map, how)),
                         Ok(_) | Err(_) => {
                             return Err(ApiError::Internal(format!("stored document {} is not an object", d.id)));
