@@ -76,6 +76,9 @@ pub struct Config {
     pub purge_interval_seconds: u64,
     /// Database connections.
     pub pool_size: u32,
+    /// Rows an export reads per statement (each on a pooled connection, released between them):
+    /// memory per export grows with it, round trips shrink.
+    pub export_page_rows: usize,
     /// Load demo data when the database has no tenant and the service runs in development mode.
     pub demo_on_empty: bool,
     /// Log filter (`info`, `idtrail=debug,...`).
@@ -112,6 +115,7 @@ impl Default for Config {
             retention_risk_detections_days: "7,30,90".into(),
             purge_interval_seconds: 3600,
             pool_size: 8,
+            export_page_rows: 1000,
             demo_on_empty: true,
             log: "info".into(),
         }

@@ -24,7 +24,7 @@ use domain::sets::SetKind;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::{actions, delta, entities, graph_reports, health, ingest, reports, tenant};
+use crate::routes::{actions, delta, entities, graph_reports, health, ingest, reports, script, tenant};
 use crate::state::AppState;
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
@@ -217,6 +217,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/idtrail/tenant")
             .route(web::get().to(tenant::show))
+            .default_service(web::to(method_not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/idtrail/script")
+            .route(web::get().to(script::script))
             .default_service(web::to(method_not_allowed("GET"))),
     )
     .service(

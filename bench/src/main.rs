@@ -12,6 +12,7 @@
 mod chart;
 mod data;
 mod db;
+mod export;
 mod http;
 mod ingest;
 mod load;
@@ -662,6 +663,12 @@ fn run_backend(
     load_average.push(report::load_average());
     let scenario_results = run_scenarios(args, sizes, &all, &svc, &admin_token, &db)?;
     let peak_queries = sampler.take_peak();
+    let exports = if args.only.is_empty() || args.only.iter().any(|o| o == "E1") {
+        let rows = tenants.first().map_or(0, |t| u64::try_from(t.rows).unwrap_or(0));
+        export::run(svc.addr, pid, &sampler, &admin_token, &db, TENANTS[0].id, rows)?
+    } else {
+        Vec::new()
+    };
     load_average.push(report::load_average());
     std::thread::sleep(Duration::from_secs(2));
     let (idle_end, hwm) = service::memory(pid).unwrap_or((0, 0));
@@ -701,6 +708,7 @@ fn run_backend(
         ),
         ingest: loaded.map(|l| IngestResult::new(l.i1, l.copy)),
         scenarios: scenario_results,
+        exports,
         targets: Vec::new(),
         load_average,
         seconds: started.elapsed().as_secs_f64(),

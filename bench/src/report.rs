@@ -209,11 +209,33 @@ pub struct BackendResults {
     pub ingest: Option<IngestResult>,
     pub memory: MemoryResult,
     pub scenarios: Vec<ScenarioResult>,
+    /// E1, exports (absent in results written before it existed).
+    #[serde(default)]
+    pub exports: Vec<ExportResult>,
     pub targets: Vec<Target>,
     /// `/proc/loadavg` (1, 5, 15 minutes) when the backend's run started, before its queries and
     /// at its end: other work on the machine shows here.
     pub load_average: Vec<String>,
     pub seconds: f64,
+}
+
+/// E1: one export downloaded whole, next to the database writing the same rows as CSV.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExportResult {
+    pub format: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+    pub baseline_rows_per_second: f64,
+    pub baseline_source: String,
+    /// Service rows/s over the baseline's.
+    pub ratio: f64,
+    /// Resident memory just before, and the highest sampled while streaming.
+    pub idle_mb: f64,
+    pub peak_mb: f64,
+    /// Every row arrived and the chunked body ended properly.
+    pub complete: bool,
 }
 
 /// The machine's load averages now.
@@ -330,6 +352,26 @@ impl BackendResults {
             }
             if let (Some(n), Some(t)) = (refused, self.targets.last_mut()) {
                 t.note = Some(n);
+            }
+        }
+        let exports: Vec<(String, f64, f64, bool)> = self
+            .exports
+            .iter()
+            .map(|e| (format!("{} rows as {}", e.rows, e.format), e.ratio, e.peak_mb - e.idle_mb, e.complete))
+            .collect();
+        for (what, ratio, above_idle, complete) in exports {
+            self.target("E1", format!("export of {what}, rows/s, service / database to CSV"), ratio, 0.5, true, None);
+            self.target(
+                "E1",
+                format!("export of {what}, peak resident memory above idle, MB"),
+                above_idle,
+                50.0,
+                false,
+                None,
+            );
+            if !complete && let Some(t) = self.targets.last_mut() {
+                t.met = Some(false);
+                t.note = Some("the export did not arrive whole".into());
             }
         }
         let (idle, peak) = (self.memory.idle_start_mb, self.memory.peak_mb);
@@ -660,6 +702,36 @@ pub fn markdown(r: &Results, analysis: Option<&str>) -> String {
             if let Some(sql) = &sc.baseline_sql {
                 let _ = writeln!(s, "\n```sql\n{}\n-- params: {}\n```\n", sql.text, sql.params.join(", "));
             }
+        }
+        if !b.exports.is_empty() {
+            let _ = writeln!(s, "### E1: exports\n");
+            let _ = writeln!(
+                s,
+                "The large tenant's newest sign-ins, `$format=csv|ndjson&$top=N`, read as a stream; baseline: the \
+                 database writing the same rows as CSV to a pipe ({}).\n",
+                b.exports.first().map_or("", |e| e.baseline_source.as_str())
+            );
+            let _ = writeln!(
+                s,
+                "| format | rows | MB | seconds | rows/s | baseline rows/s | ratio | idle MB | peak MB | complete |\n|---|---|---|---|---|---|---|---|---|---|"
+            );
+            for e in &b.exports {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {:.1} | {:.2} | {:.0} | {:.0} | {} | {:.0} | {:.0} | {} |",
+                    e.format,
+                    e.rows,
+                    e.bytes as f64 / 1_048_576.0,
+                    e.seconds,
+                    e.rows_per_second,
+                    e.baseline_rows_per_second,
+                    f(e.ratio),
+                    e.idle_mb,
+                    e.peak_mb,
+                    if e.complete { "yes" } else { "no" }
+                );
+            }
+            let _ = writeln!(s);
         }
     }
     s

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod actions;
 pub mod error;
+pub mod export;
 pub mod ids;
 pub mod model;
 pub mod odata;

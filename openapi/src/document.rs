@@ -526,6 +526,16 @@ fn parameters() -> Map<String, Value> {
         }),
     );
     out.insert(
+        "format".into(),
+        json!({
+            "name": "$format",
+            "in": "query",
+            "required": false,
+            "description": "Export every matching item instead of a page: `csv` (the portal's Download columns; `$select` picks and orders them), `ndjson` (one item per line, then the trailer `{\"@idtrail.complete\":true,\"rows\":N}`), or `json` (one array). Also chosen by `Accept: text/csv` or `application/x-ndjson`. `$top` then caps the rows at any number; `$skiptoken` and `$count` do not apply. Streamed; a body cut short (no last chunk, no trailer, no closing bracket) is incomplete. `Content-Disposition: attachment; filename=\"SignIns_2026-12-05T10-00Z.csv\"`.",
+            "schema": {"type": "string", "enum": ["csv", "ndjson", "json"]},
+        }),
+    );
+    out.insert(
         "count".into(),
         json!({
             "name": "$count",
@@ -686,6 +696,26 @@ fn ok_json(description: &str, schema: Value, limited: bool) -> (String, Value) {
     ("200".into(), json!({"description": description, "headers": headers, "content": {JSON: {"schema": schema}}}))
 }
 
+/// A collection's 200: a page as JSON, or with `$format` an export as CSV, NDJSON or one JSON array.
+fn list_ok(set: &EntitySet) -> (String, Value) {
+    let (status, mut ok) = ok_json(
+        "A page of items; with `$format`, every matching item as an attachment.",
+        graph_ref(&format!("{}CollectionResponse", set.type_name)),
+        true,
+    );
+    if let Some(content) = ok.get_mut("content").and_then(Value::as_object_mut) {
+        content.insert("text/csv".into(), json!({"schema": {"type": "string"}}));
+        content.insert("application/x-ndjson".into(), json!({"schema": {"type": "string"}}));
+    }
+    if let Some(headers) = ok.get_mut("headers").and_then(Value::as_object_mut) {
+        headers.insert(
+            "Content-Disposition".into(),
+            json!({"description": "On exports: `attachment; filename=\"<Set>_<UTC time>.<csv|ndjson|json>\"`.", "schema": {"type": "string"}}),
+        );
+    }
+    (status, ok)
+}
+
 /// `auditLogs.listSignIns`, `beta.identityProtection.riskyUsers.listHistory`, ...
 fn op_id(version: &str, set: &EntitySet, verb: &str) -> String {
     let prefix = if version == "beta" { "beta." } else { "" };
@@ -716,6 +746,7 @@ fn set_paths(paths: &mut Map<String, Value>, version: &str, set: &EntitySet, bas
         param_ref("skiptoken"),
         param_ref("count"),
         param_ref(&format!("{k}.apply")),
+        param_ref("format"),
     ]);
     let mut list_errors = READ_ERRORS.to_vec();
     if !extra.is_empty() {
@@ -729,7 +760,7 @@ fn set_paths(paths: &mut Map<String, Value>, version: &str, set: &EntitySet, bas
             summary: format!("List {} ({version}), newest first, paged with @odata.nextLink.", set.type_name),
             endpoint,
             params: list_params,
-            ok: ok_json("A page of items.", graph_ref(&format!("{}CollectionResponse", set.type_name)), true),
+            ok: list_ok(set),
             errors: list_errors.clone(),
             body: None,
         })}),
@@ -1112,6 +1143,7 @@ fn other_paths(paths: &mut Map<String, Value>) {
             false,
         ),
     );
+    paths.insert("/idtrail/script".into(), script_path());
     paths.insert(
         "/healthz".into(),
         plain_get(
@@ -1161,6 +1193,42 @@ fn other_paths(paths: &mut Map<String, Value>) {
             ),
         );
     }
+}
+
+/// `/idtrail/script`: the portal's Script button.
+fn script_path() -> Value {
+    let mut responses = Map::new();
+    responses.insert(
+        "200".into(),
+        json!({
+            "description": "A script (attachment) that downloads the request's CSV export from this service with the token in IDTRAIL_TOKEN, retrying 429 and 503 after Retry-After; the file appears only once complete.",
+            "headers": header_refs(IDS),
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }),
+    );
+    add_errors(
+        &mut responses,
+        &[
+            ("400", "BadRequest"),
+            ("401", "Unauthorized"),
+            ("403", "Forbidden"),
+            ("404", "NotFound"),
+            ("500", "InternalServerError"),
+            ("503", "ServiceUnavailable"),
+        ],
+    );
+    json!({"get": {
+        "operationId": "idtrail.getScript",
+        "tags": ["export"],
+        "summary": "A bash (curl) or Python (standard library) script reproducing a collection request as a CSV download. The request is checked now as the list checks it (bad options are 400, access 401/403).",
+        "parameters": [
+            {"name": "shell", "in": "query", "required": true, "description": "The script's language.", "schema": {"type": "string", "enum": ["bash", "python"]}},
+            {"name": "request", "in": "query", "required": true, "description": "The collection request, path and query: `/v1.0/auditLogs/signIns?$filter=...` (URL-encoded as a whole).", "schema": {"type": "string"}},
+            param_ref("client-request-id"),
+        ],
+        "responses": responses,
+        "security": [{ BEARER_SCHEME: [] }],
+    }})
 }
 
 /// The complete document.

@@ -80,6 +80,7 @@ pub fn base() -> OpenApi {
                 .description(Some("This document, Swagger UI and OData $metadata"))
                 .build(),
             TagBuilder::new().name("ingest").description(Some("Pushing events into a tenant")).build(),
+            TagBuilder::new().name("export").description(Some("Scripts that download exports")).build(),
             TagBuilder::new().name("health").description(Some("Liveness and readiness")).build(),
         ]))
         .components(Some(

@@ -243,6 +243,13 @@ impl Store {
         Ok(self.pool.get()?)
     }
 
+    /// The pool's connections and how many of them are idle (not checked out) right now.
+    #[must_use]
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
     /// Checks that the database answers.
     ///
     /// # Errors

@@ -15,23 +15,26 @@ use domain::query::{Filter, Scalar, SortKey, eval, resolve_filter, resolve_order
 use domain::sets::SetKind;
 use storage::{Query, Store, StoredDocument, TenantView};
 
-use super::{ApiVersion, Envelope, Presentation, base_url, collection_body, entity_body, next_link};
+use super::{ApiVersion, Envelope, Presentation, base_url, collection_body, entity_body, export, next_link};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::paging;
 use crate::query::{self, QueryOptions};
 use crate::state::AppState;
 
-const LIST_OPTIONS: &[&str] = &["top", "skiptoken", "filter", "orderby", "select", "count", "apply"];
+/// The options of a collection: a page, with `$format` an export (`routes::export`), with `$apply`
+/// groups.
+pub(super) const LIST_OPTIONS: &[&str] =
+    &["top", "skiptoken", "filter", "orderby", "select", "count", "apply", "format"];
 /// The options `$apply` cannot be combined with (OData applies them to its result; idtrail takes
 /// `filter(...)` and `orderby(...)` inside `$apply` instead).
-const NOT_WITH_APPLY: &[&str] = &["$filter", "$orderby", "$select", "$skiptoken", "$count"];
+const NOT_WITH_APPLY: &[&str] = &["$filter", "$orderby", "$select", "$skiptoken", "$count", "$format"];
 const COUNT_OPTIONS: &[&str] = &["filter"];
 
 /// The caller's access, decided by the authorization matrix for the tenant's current tier:
 /// permission, then license, then role (`domain::access`). `Some(user)` limits reads to that user's
 /// records (a user's own sign-ins).
-fn authorize(
+pub(super) fn authorize(
     store: &Store,
     res: SetKind,
     principal: &Principal,
@@ -54,7 +57,7 @@ pub(crate) fn omitted(res: SetKind, principal: &Principal) -> &'static [&'static
 }
 
 /// Refuses filters on properties the caller may not see, so they cannot be probed.
-fn check_visible(filter: Option<&Filter>, omit: &[&str]) -> Result<(), ApiError> {
+pub(super) fn check_visible(filter: Option<&Filter>, omit: &[&str]) -> Result<(), ApiError> {
     if let Some(f) = filter
         && omit.iter().any(|p| f.references(p))
     {
@@ -71,18 +74,18 @@ fn check_visible(filter: Option<&Filter>, omit: &[&str]) -> Result<(), ApiError>
 }
 
 /// The query options of a request, resolved against the set's registry.
-struct Resolved {
-    filter: Option<Filter>,
-    order: Vec<SortKey>,
-    select: Option<Vec<String>>,
-    count: bool,
+pub(super) struct Resolved {
+    pub(super) filter: Option<Filter>,
+    pub(super) order: Vec<SortKey>,
+    pub(super) select: Option<Vec<String>>,
+    pub(super) count: bool,
 }
 
-fn option<'o>(options: &'o QueryOptions, name: &str) -> Option<&'o str> {
+pub(super) fn option<'o>(options: &'o QueryOptions, name: &str) -> Option<&'o str> {
     options.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-fn resolve(set: &EntitySet, options: &QueryOptions, version: ApiVersion) -> Result<Resolved, ApiError> {
+pub(super) fn resolve(set: &EntitySet, options: &QueryOptions, version: ApiVersion) -> Result<Resolved, ApiError> {
     let filter = option(options, "$filter")
         .map(|f| resolve_filter(set, f))
         .transpose()
@@ -146,6 +149,11 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let set = res.registry();
     let version = ApiVersion::of(&req);
+    // An export has no page size: `$top` caps its rows at any number.
+    let options = query::parse(req.query_string(), LIST_OPTIONS, usize::MAX)?;
+    if let Some(format) = export::requested(&options, &req)? {
+        return export::run(res, parent, format, &options, req, caller, state).await;
+    }
     let options = query::parse(req.query_string(), LIST_OPTIONS, set.max_top)?;
     if let Some(value) = option(&options, "$apply") {
         let value = value.to_owned();
@@ -267,7 +275,12 @@ async fn aggregate(
 /// The keyset position of a row: its sort key values as the tenant sees them, then its id.
 /// Ordered by the set's time alone (the default), both are the row's own columns; any other
 /// order reads them from the document.
-fn cursor_of(set: &EntitySet, row: &StoredDocument, order: &[SortKey], masks: &Masks) -> Result<Vec<Scalar>, ApiError> {
+pub(super) fn cursor_of(
+    set: &EntitySet,
+    row: &StoredDocument,
+    order: &[SortKey],
+    masks: &Masks,
+) -> Result<Vec<Scalar>, ApiError> {
     let id = set.id_field();
     if let [key] = order
         && key.field.path == set.time_field

@@ -5,10 +5,12 @@ pub mod actions;
 pub mod contract;
 pub mod delta;
 pub mod entities;
+pub mod export;
 pub mod graph_reports;
 pub mod health;
 pub mod ingest;
 pub mod reports;
+pub mod script;
 pub mod tenant;
 
 use std::borrow::Cow;
@@ -150,8 +152,16 @@ pub(crate) fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, 
         return text;
     }
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) else { return text };
-    let shown: serde_json::Map<String, serde_json::Value> = map
-        .into_iter()
+    Cow::Owned(serde_json::Value::Object(present_map(map, how)).to_string())
+}
+
+/// A document's properties as this caller sees them: selected, omitted, masked.
+#[must_use]
+pub fn present_map(
+    map: serde_json::Map<String, serde_json::Value>,
+    how: Presentation<'_>,
+) -> serde_json::Map<String, serde_json::Value> {
+    map.into_iter()
         .filter(|(k, _)| how.select.is_none_or(|s| s.iter().any(|x| x == k)) && !how.omit.contains(&k.as_str()))
         .map(|(k, v)| {
             if how.masks.hidden.contains(&k.as_str()) {
@@ -181,8 +191,7 @@ pub(crate) fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, 
                 (_, v) => (k, v),
             }
         })
-        .collect();
-    Cow::Owned(serde_json::Value::Object(shown).to_string())
+        .collect()
 }
 
 /// The parts of a collection response around its documents.
