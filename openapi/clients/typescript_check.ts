@@ -4,7 +4,8 @@ import type { components, paths } from "./schema.js";
 
 type ListSignIns = paths["/v1.0/auditLogs/signIns"]["get"];
 type Query = NonNullable<ListSignIns["parameters"]["query"]>;
-type Page = ListSignIns["responses"]["200"]["content"]["application/json"];
+// The JSON 200 is a page, or with `$format=json` the export's one array: this request asks for a page.
+type Page = Exclude<ListSignIns["responses"]["200"]["content"]["application/json"], unknown[]>;
 type SignIn = components["schemas"]["microsoft.graph.signIn"];
 type GraphError = components["schemas"]["microsoft.graph.ODataErrors.ODataError"];
 type RiskLevel = components["schemas"]["microsoft.graph.riskLevel"];

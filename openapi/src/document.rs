@@ -699,8 +699,11 @@ fn ok_json(description: &str, schema: Value, limited: bool) -> (String, Value) {
 /// A collection's 200: a page as JSON, or with `$format` an export as CSV, NDJSON or one JSON array.
 fn list_ok(set: &EntitySet) -> (String, Value) {
     let (status, mut ok) = ok_json(
-        "A page of items; with `$format`, every matching item as an attachment.",
-        graph_ref(&format!("{}CollectionResponse", set.type_name)),
+        "A page of items; with `$format`, every matching item as an attachment (`$format=json`: one array).",
+        json!({"anyOf": [
+            graph_ref(&format!("{}CollectionResponse", set.type_name)),
+            {"type": "array", "items": graph_ref(set.type_name), "description": "`$format=json`: every matching item, in the list's order."},
+        ]}),
         true,
     );
     if let Some(content) = ok.get_mut("content").and_then(Value::as_object_mut) {

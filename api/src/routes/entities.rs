@@ -151,7 +151,10 @@ pub async fn list(
     let version = ApiVersion::of(&req);
     // An export has no page size: `$top` caps its rows at any number.
     let options = query::parse(req.query_string(), LIST_OPTIONS, usize::MAX)?;
-    if let Some(format) = export::requested(&options, &req)? {
+    // `$apply` answers groups, never an export: with `$format` it is refused below by name.
+    if option(&options, "$apply").is_none()
+        && let Some(format) = export::requested(&options, &req)?
+    {
         return export::run(res, parent, format, &options, req, caller, state).await;
     }
     let options = query::parse(req.query_string(), LIST_OPTIONS, set.max_top)?;

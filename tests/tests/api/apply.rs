@@ -264,6 +264,8 @@ async fn apply_refusals_name_the_problem() {
             ("$apply=groupby((appId))&$filter=appId eq 'x'", "$filter"),
             ("$apply=groupby((appId))&$orderby=appId", "$orderby"),
             ("$apply=groupby((appId))&$count=true", "$count"),
+            ("$apply=groupby((appId))&$format=json", "$format"),
+            ("$apply=groupby((appId))&$format=csv&$filter=appId eq 'x'", "$filter"),
             ("$apply=groupby((appId),aggregate(appId with average as a))", "numeric"),
             ("$apply=filter(appId eq 'x')", "groupby"),
         ];
