@@ -87,110 +87,92 @@ impl RollupDelta {
 
     /// Adds the counts to the rollup tables, inside the caller's transaction.
     pub(crate) fn write(self, conn: &mut AnyConnection, backend: Backend, tenant: &TenantId) -> QueryResult<()> {
-        let apps: Vec<_> = self.apps.into_iter().collect();
-        for chunk in apps.chunks(CHUNK) {
-            let mut sql = Sql::new(backend);
-            sql.push(
-                "INSERT INTO sign_in_app_blocks \
-                 (tenant_id, block_ticks, app_id, error_code, sign_ins, app_display_name, failure_reason) VALUES ",
-            );
-            for (i, ((block, app, code), (n, name, reason))) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_list([
-                    Param::Text(tenant.as_str().to_owned()),
-                    Param::BigInt(*block),
-                    Param::Text(app.clone()),
-                    Param::Integer(*code),
-                    Param::BigInt(*n),
-                    Param::Text(name.clone()),
-                    Param::Text(reason.clone()),
-                ]);
-            }
-            sql.push(
-                " ON CONFLICT (tenant_id, block_ticks, app_id, error_code) DO UPDATE SET \
-                 sign_ins = sign_in_app_blocks.sign_ins + excluded.sign_ins, \
-                 app_display_name = excluded.app_display_name, failure_reason = excluded.failure_reason",
-            );
-            sql.execute(conn)?;
-        }
-        let users: Vec<_> = self.users.into_iter().collect();
-        for chunk in users.chunks(CHUNK) {
-            let mut sql = Sql::new(backend);
-            sql.push(
-                "INSERT INTO sign_in_user_blocks (tenant_id, block_ticks, user_id, app_id, failed, sign_ins) VALUES ",
-            );
-            for (i, ((block, user, app, failed), n)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_list([
-                    Param::Text(tenant.as_str().to_owned()),
-                    Param::BigInt(*block),
-                    Param::Text(user.clone()),
-                    Param::Text(app.clone()),
-                    Param::Integer(*failed),
-                    Param::BigInt(*n),
-                ]);
-            }
-            sql.push(
-                " ON CONFLICT (tenant_id, block_ticks, user_id, app_id, failed) DO UPDATE SET \
-                 sign_ins = sign_in_user_blocks.sign_ins + excluded.sign_ins",
-            );
-            sql.execute(conn)?;
-        }
-        let presence: Vec<_> = self.presence.into_iter().collect();
-        for chunk in presence.chunks(CHUNK) {
-            let mut sql = Sql::new(backend);
-            sql.push("INSERT INTO sign_in_presence (tenant_id, day_ticks, user_id, bits_lo, bits_hi) VALUES ");
-            for (i, ((day, user), (lo, hi))) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_list([
-                    Param::Text(tenant.as_str().to_owned()),
-                    Param::BigInt(*day),
-                    Param::Text(user.clone()),
-                    Param::BigInt(*lo),
-                    Param::BigInt(*hi),
-                ]);
-            }
-            sql.push(
-                " ON CONFLICT (tenant_id, day_ticks, user_id) DO UPDATE SET \
-                 bits_lo = sign_in_presence.bits_lo | excluded.bits_lo, \
-                 bits_hi = sign_in_presence.bits_hi | excluded.bits_hi",
-            );
-            sql.execute(conn)?;
-        }
-        let app_presence: Vec<_> = self.app_presence.into_iter().collect();
-        for chunk in app_presence.chunks(CHUNK) {
-            let mut sql = Sql::new(backend);
-            sql.push(
-                "INSERT INTO sign_in_app_presence (tenant_id, day_ticks, app_id, user_id, bits_lo, bits_hi) VALUES ",
-            );
-            for (i, ((day, app, user), (lo, hi))) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_list([
-                    Param::Text(tenant.as_str().to_owned()),
-                    Param::BigInt(*day),
-                    Param::Text(app.clone()),
-                    Param::Text(user.clone()),
-                    Param::BigInt(*lo),
-                    Param::BigInt(*hi),
-                ]);
-            }
-            sql.push(
-                " ON CONFLICT (tenant_id, day_ticks, app_id, user_id) DO UPDATE SET \
-                 bits_lo = sign_in_app_presence.bits_lo | excluded.bits_lo, \
-                 bits_hi = sign_in_app_presence.bits_hi | excluded.bits_hi",
-            );
-            sql.execute(conn)?;
-        }
-        Ok(())
+        let t = || Param::Text(tenant.as_str().to_owned());
+        upsert(
+            conn,
+            backend,
+            "INSERT INTO sign_in_app_blocks \
+             (tenant_id, block_ticks, app_id, error_code, sign_ins, app_display_name, failure_reason) VALUES ",
+            self.apps.into_iter().map(|((block, app, code), (n, name, reason))| {
+                [
+                    t(),
+                    Param::BigInt(block),
+                    Param::Text(app),
+                    Param::Integer(code),
+                    Param::BigInt(n),
+                    Param::Text(name),
+                    Param::Text(reason),
+                ]
+            }),
+            " ON CONFLICT (tenant_id, block_ticks, app_id, error_code) DO UPDATE SET \
+             sign_ins = sign_in_app_blocks.sign_ins + excluded.sign_ins, \
+             app_display_name = excluded.app_display_name, failure_reason = excluded.failure_reason",
+        )?;
+        upsert(
+            conn,
+            backend,
+            "INSERT INTO sign_in_user_blocks (tenant_id, block_ticks, user_id, app_id, failed, sign_ins) VALUES ",
+            self.users.into_iter().map(|((block, user, app, failed), n)| {
+                [
+                    t(),
+                    Param::BigInt(block),
+                    Param::Text(user),
+                    Param::Text(app),
+                    Param::Integer(failed),
+                    Param::BigInt(n),
+                ]
+            }),
+            " ON CONFLICT (tenant_id, block_ticks, user_id, app_id, failed) DO UPDATE SET \
+             sign_ins = sign_in_user_blocks.sign_ins + excluded.sign_ins",
+        )?;
+        upsert(
+            conn,
+            backend,
+            "INSERT INTO sign_in_presence (tenant_id, day_ticks, user_id, bits_lo, bits_hi) VALUES ",
+            self.presence.into_iter().map(|((day, user), (lo, hi))| {
+                [t(), Param::BigInt(day), Param::Text(user), Param::BigInt(lo), Param::BigInt(hi)]
+            }),
+            " ON CONFLICT (tenant_id, day_ticks, user_id) DO UPDATE SET \
+             bits_lo = sign_in_presence.bits_lo | excluded.bits_lo, \
+             bits_hi = sign_in_presence.bits_hi | excluded.bits_hi",
+        )?;
+        upsert(
+            conn,
+            backend,
+            "INSERT INTO sign_in_app_presence (tenant_id, day_ticks, app_id, user_id, bits_lo, bits_hi) VALUES ",
+            self.app_presence.into_iter().map(|((day, app, user), (lo, hi))| {
+                [t(), Param::BigInt(day), Param::Text(app), Param::Text(user), Param::BigInt(lo), Param::BigInt(hi)]
+            }),
+            " ON CONFLICT (tenant_id, day_ticks, app_id, user_id) DO UPDATE SET \
+             bits_lo = sign_in_app_presence.bits_lo | excluded.bits_lo, \
+             bits_hi = sign_in_app_presence.bits_hi | excluded.bits_hi",
+        )
     }
+}
+
+/// Runs `insert` with one `(...)` row per item of `rows` and `on_conflict`, in statements of at
+/// most [`CHUNK`] rows.
+fn upsert<const N: usize>(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    insert: &str,
+    rows: impl Iterator<Item = [Param; N]>,
+    on_conflict: &str,
+) -> QueryResult<()> {
+    let rows: Vec<[Param; N]> = rows.collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut sql = Sql::new(backend);
+        sql.push(insert);
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind_list(row.iter().cloned());
+        }
+        sql.push(on_conflict);
+        sql.execute(conn)?;
+    }
+    Ok(())
 }
 
 /// The rollup tables and their time column, for the purge.

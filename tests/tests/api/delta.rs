@@ -16,7 +16,7 @@ use domain::ids::TenantId;
 use serde_json::{Value, json};
 use storage::{SignInRecord, Store};
 
-use crate::audits_risk::{AUDITS, RISKY, dismiss, ingest_kind, risk_admin, risky_user_doc};
+use crate::audits_risk::{AUDITS, RISKY, dismiss, ids, ingest_kind, risk_admin, risky_user_doc};
 use crate::indexes::plan;
 use crate::support::*;
 
@@ -25,15 +25,6 @@ const SIGN_INS_DELTA: &str = "/v1.0/auditLogs/signIns/delta";
 
 fn path_of(link: &str) -> String {
     link.strip_prefix(BASE).unwrap_or_else(|| panic!("{link} is not under {BASE}")).to_owned()
-}
-
-fn ids(body: &Value) -> Vec<String> {
-    body["value"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no value in {body}"))
-        .iter()
-        .map(|d| d["id"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// Follows nextLinks from `path` to the deltaLink: every document in order, the deltaLink's path,
