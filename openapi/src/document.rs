@@ -40,6 +40,11 @@ fn insert(target: &mut Value, key: &str, value: Value) {
     }
 }
 
+/// A parameter's `examples`: `example1`, `example2`, ... in order.
+fn numbered_examples(examples: &[String]) -> Map<String, Value> {
+    examples.iter().enumerate().map(|(i, e)| (format!("example{}", i + 1), json!({"value": e}))).collect()
+}
+
 fn param_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/parameters/{name}") })
 }
@@ -362,10 +367,7 @@ fn filter_param(set: &EntitySet) -> Value {
         lines.extend(collection_lines(c));
     }
     let examples = filter_examples(set);
-    let mut ex = Map::new();
-    for (i, e) in examples.iter().enumerate() {
-        ex.insert(format!("example{}", i + 1), json!({"value": e}));
-    }
+    let ex = numbered_examples(&examples);
     json!({
         "name": "$filter",
         "in": "query",
@@ -437,10 +439,7 @@ fn apply_param(set: &EntitySet) -> Value {
         format!("compute(date({time}) as day)/groupby((day),aggregate($count as n))/orderby(day)"),
         format!("aggregate($count as n,{time} with max as latest)"),
     ];
-    let mut ex = Map::new();
-    for (i, e) in examples.iter().enumerate() {
-        ex.insert(format!("example{}", i + 1), json!({"value": e}));
-    }
+    let ex = numbered_examples(&examples);
     json!({
         "name": "$apply",
         "in": "query",
