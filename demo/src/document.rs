@@ -10,6 +10,7 @@ use super::catalog::{
     Stage, TenantProfile,
 };
 use super::conditional_access;
+use super::events::{self, Timeline};
 use super::people::{self, Device, Person};
 use super::regions::{ABROAD, City, TRAVEL_CITIES};
 use super::risk;
@@ -50,10 +51,14 @@ pub(super) struct TenantState {
     /// Per policy, its `appliedConditionalAccessPolicy` object for each possible result.
     policy_objects: Vec<Vec<Value>>,
     success: Value,
+    /// The application being rolled out (the tenant's last own application) and when.
+    rollout_app: Option<usize>,
+    timeline: Timeline,
 }
 
 impl TenantState {
-    pub(super) fn new(tenant: DemoTenant) -> Self {
+    /// The tenant's state for a window that ends at `end` (ticks).
+    pub(super) fn new(tenant: DemoTenant, end: i64) -> Self {
         let profile = people::profile_of(&tenant);
         let people = people::people(&tenant);
         let mut total = 0.0;
@@ -96,6 +101,11 @@ impl TenantState {
                 azure_cli: false,
             });
         }
+        // The new application is chosen by the rollout, not by the everyday weights.
+        let rollout_app = profile.custom_apps.last().map(|_| apps.len() - 1);
+        for weights in [&mut user_app_weights, &mut admin_app_weights] {
+            weights.retain(|(i, _)| Some(*i) != rollout_app);
+        }
         let blocks_legacy =
             profile.policies.iter().any(|p| p.rule == Rule::BlockLegacyAuthentication && p.state == PolicyState::On);
         let policy_objects = conditional_access::policy_objects(profile);
@@ -112,7 +122,15 @@ impl TenantState {
             abroad_locations: ABROAD.iter().map(location).collect(),
             policy_objects,
             success: status(None, "", ""),
+            rollout_app,
+            timeline: Timeline::new(end, profile.region.utc_offset_hours),
         }
+    }
+
+    /// Whether `app` is the application being rolled out, in its first days.
+    fn is_launching(&self, app: &TenantApp, ticks: i64) -> bool {
+        self.timeline.launching(ticks)
+            && self.rollout_app.and_then(|i| self.apps.get(i)).is_some_and(|a| a.id == app.id)
     }
 
     /// Someone, in proportion to their activity; `None` only when the tenant has no people.
@@ -170,7 +188,11 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Option<
         (Client::Legacy("Other clients"), exchange?)
     } else {
         let weights = if is_admin { &state.admin_app_weights } else { &state.user_app_weights };
-        let app = rng.choose_weighted(weights).and_then(|i| state.apps.get(i))?;
+        let rolled_out = state.rollout_app.filter(|_| {
+            let share = state.timeline.rollout_share(ticks);
+            share > 0.0 && rng.chance(share)
+        });
+        let app = rolled_out.or_else(|| rng.choose_weighted(weights)).and_then(|i| state.apps.get(i))?;
         let c = app.clients;
         let mut client =
             weighted!(rng, &[(Client::Browser, c.browser), (Client::Desktop, c.desktop), (Client::Mobile, c.mobile)]);
@@ -262,7 +284,11 @@ pub(super) fn sign_in(state: &TenantState, ticks: i64, rng: &mut Rng) -> Option<
             (_, 0..25) => Some(&catalog::INVALID_PASSWORD),
             _ => None,
         }
-    } else if app.custom && rng.chance(0.04) {
+    } else if interactive && state.timeline.in_spike(ticks) && rng.chance(events::SPIKE_FAILURE_RATE) {
+        // The morning the MFA service failed.
+        Some(&catalog::MFA_FAILED)
+    } else if app.custom && rng.chance(if state.is_launching(app, ticks) { events::LAUNCH_FAILURE_RATE } else { 0.04 })
+    {
         Some(if rng.chance(0.75) { &catalog::NO_CONSENT } else { &catalog::APP_NOT_FOUND })
     } else if !interactive {
         match rng.below(1000) {

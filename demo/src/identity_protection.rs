@@ -572,7 +572,13 @@ mod tests {
             }
             assert!(s["riskEventTypes_v2"].as_array().unwrap().contains(&d["riskEventType"]));
             let realtime = text(d, "detectionTimingType") == "realtime";
-            assert_eq!(realtime, detected == activity || detected == end, "{d:?}");
+            // Real-time detections are found at the sign-in; offline ones later, but never
+            // after the end of the window (a sign-in near the end is found at the end).
+            if realtime {
+                assert_eq!(detected, activity, "{d:?}");
+            } else {
+                assert!(detected > activity || detected == end, "{d:?}");
+            }
             let info: Value = serde_json::from_str(text(d, "additionalInfo")).unwrap();
             assert_eq!(info[0]["Value"], s["userAgent"]);
         }

@@ -15,6 +15,7 @@
 //! - `people`: users, their devices, browsers and home addresses.
 //! - `schedule`: when sign-ins happen (daily and weekly rhythm in each tenant's time zone).
 //! - `document`: one consistent sign-in document, with `conditional_access` and `risk`.
+//! - `events`: an application's rollout and a morning of failed MFA, placed in each tenant's window.
 //! - `audits`: directory audit events of the tenants' administration.
 //! - `identity_protection`: risk detections and risky users drawn from the sign-ins.
 //! - `rng`: the seeded PRNG and the hashes the generator builds on (demo data only).
@@ -24,6 +25,7 @@ pub use audits::DemoRecord;
 mod catalog;
 mod conditional_access;
 mod document;
+mod events;
 pub mod identity_protection;
 mod people;
 mod regions;
@@ -180,7 +182,7 @@ pub fn sign_ins(cfg: &DemoConfig) -> SignIns {
     SignIns {
         // `end + 1`: the schedule's window is half-open and `end` itself may occur.
         schedule: Schedule::new(start, end + 1, cfg.seed, &counts),
-        tenants: TENANTS.iter().map(|t| TenantState::new(*t)).collect(),
+        tenants: TENANTS.iter().map(|t| TenantState::new(*t, end)).collect(),
         rng: Rng::new(mix(&[cfg.seed, 0xD0C5])),
     }
 }

@@ -160,16 +160,24 @@ fn render(types: &Traced, version: &str) -> String {
     for t in types.types.iter().filter(|t| !entity_names.contains(&t.name.as_str())) {
         structured(&mut out, t, false, &[]);
     }
+    let beta = version == "beta";
     for root in roots() {
         // Keyless, as Graph declares the singletons' types.
         let _ = writeln!(out, r#"      <EntityType Name="{}">"#, root_type(root));
-        for (name, ty) in contained(root) {
+        let mut navigation = contained(root);
+        if beta && root == "auditLogs" {
+            navigation.extend(BETA_AUDIT_LOG_SUMMARIES);
+        }
+        for (name, ty) in navigation {
             let _ = writeln!(
                 out,
                 r#"        <NavigationProperty Name="{name}" Type="Collection(graph.{ty})" ContainsTarget="true" />"#
             );
         }
         out.push_str("      </EntityType>\n");
+    }
+    if beta {
+        out.push_str(BETA_REPORT_TYPES);
     }
     for set in all_sets() {
         if let Some(t) = types.types.iter().find(|t| t.name == set.type_name) {
@@ -180,12 +188,120 @@ fn render(types: &Traced, version: &str) -> String {
     for root in roots() {
         let _ = writeln!(out, r#"        <Singleton Name="{root}" Type="microsoft.graph.{}" />"#, root_type(root));
     }
+    if beta {
+        out.push_str("        <Singleton Name=\"reports\" Type=\"microsoft.graph.reportRoot\" />\n");
+    }
     out.push_str("      </EntityContainer>\n");
     for set in all_sets() {
         if let Some(t) = types.types.iter().find(|t| t.name == set.type_name) {
             annotations(&mut out, set, t);
         }
     }
-    out.push_str("    </Schema>\n  </edmx:DataServices>\n</edmx:Edmx>\n");
+    out.push_str("    </Schema>\n");
+    out.push_str(IDTRAIL_REPORT_TYPES);
+    out.push_str("  </edmx:DataServices>\n</edmx:Edmx>\n");
     out
 }
+
+/// `auditLogs`' beta summaries (navigation name, element type).
+const BETA_AUDIT_LOG_SUMMARIES: [(&str, &str); 2] =
+    [("signInEventsSummary", "signInEventsActivity"), ("signInEventsAppSummary", "signInEventsAppActivity")];
+
+/// Graph's beta report types that idtrail serves (`reports/getAzureADApplicationSignInSummary`,
+/// `reports/applicationSignInDetailedSummary`, `auditLogs/signInEventsSummary` and
+/// `/signInEventsAppSummary`), as Graph's beta CSDL declares them.
+const BETA_REPORT_TYPES: &str = r#"      <EntityType Name="reportRoot">
+        <NavigationProperty Name="applicationSignInDetailedSummary" Type="Collection(graph.applicationSignInDetailedSummary)" ContainsTarget="true" />
+      </EntityType>
+      <EntityType Name="applicationSignInSummary">
+        <Key>
+          <PropertyRef Name="id" />
+        </Key>
+        <Property Name="id" Type="Edm.String" Nullable="false" />
+        <Property Name="appDisplayName" Type="Edm.String" Nullable="false" />
+        <Property Name="failedSignInCount" Type="Edm.Int64" />
+        <Property Name="successfulSignInCount" Type="Edm.Int64" />
+        <Property Name="successPercentage" Type="Edm.Double" />
+      </EntityType>
+      <EntityType Name="applicationSignInDetailedSummary">
+        <Key>
+          <PropertyRef Name="id" />
+        </Key>
+        <Property Name="id" Type="Edm.String" Nullable="false" />
+        <Property Name="aggregatedEventDateTime" Type="Edm.DateTimeOffset" />
+        <Property Name="appDisplayName" Type="Edm.String" />
+        <Property Name="appId" Type="Edm.String" />
+        <Property Name="signInCount" Type="Edm.Int64" />
+        <Property Name="status" Type="graph.signInStatus" />
+      </EntityType>
+      <EntityType Name="signInEventsActivity">
+        <Key>
+          <PropertyRef Name="id" />
+        </Key>
+        <Property Name="id" Type="Edm.String" Nullable="false" />
+        <Property Name="activityDateTime" Type="Edm.DateTimeOffset" />
+        <Property Name="signInCount" Type="Edm.Int32" />
+      </EntityType>
+      <EntityType Name="signInEventsAppActivity">
+        <Key>
+          <PropertyRef Name="appId" />
+        </Key>
+        <Property Name="appId" Type="Edm.String" Nullable="false" />
+        <Property Name="signInCount" Type="Edm.Int32" />
+        <Property Name="tenantId" Type="Edm.String" />
+      </EntityType>
+      <Function Name="getAzureADApplicationSignInSummary" IsBound="true">
+        <Parameter Name="bindingParameter" Type="graph.reportRoot" />
+        <Parameter Name="period" Type="Edm.String" Unicode="false" />
+        <ReturnType Type="Collection(graph.applicationSignInSummary)" />
+      </Function>
+"#;
+
+/// idtrail's own reports (`/idtrail/reports/signInActivity` and `/topApplications`, outside the
+/// OData service root): their result types, for clients that read types from `$metadata`.
+const IDTRAIL_REPORT_TYPES: &str = r#"    <Schema Namespace="idtrail" xmlns="http://docs.oasis-open.org/odata/ns/edm">
+      <ComplexType Name="activityNumbers">
+        <Property Name="signIns" Type="Edm.Int64" Nullable="false" />
+        <Property Name="successful" Type="Edm.Int64" Nullable="false" />
+        <Property Name="failed" Type="Edm.Int64" Nullable="false" />
+        <Property Name="distinctUsers" Type="Edm.Int64" Nullable="false" />
+        <Property Name="drillDown" Type="Edm.String" Nullable="false" />
+        <Annotation Term="Org.OData.Core.V1.Description" String="Sign-ins (successful: status/errorCode 0; failed: any other), distinct users, and the /v1.0/auditLogs/signIns URL whose $filter lists exactly these sign-ins." />
+      </ComplexType>
+      <ComplexType Name="activityBucket" BaseType="idtrail.activityNumbers">
+        <Property Name="start" Type="Edm.DateTimeOffset" Nullable="false" />
+        <Property Name="end" Type="Edm.DateTimeOffset" Nullable="false" />
+        <Property Name="partial" Type="Edm.Boolean" Nullable="false" />
+      </ComplexType>
+      <ComplexType Name="signInActivityReport">
+        <Property Name="period" Type="Edm.String" Nullable="false" />
+        <Property Name="interval" Type="Edm.String" Nullable="false" />
+        <Property Name="timeZone" Type="Edm.String" Nullable="false" />
+        <Property Name="weekStartsOn" Type="Edm.String" />
+        <Property Name="start" Type="Edm.DateTimeOffset" Nullable="false" />
+        <Property Name="end" Type="Edm.DateTimeOffset" Nullable="false" />
+        <Property Name="appId" Type="Edm.String" />
+        <Property Name="userIds" Type="Collection(Edm.String)" />
+        <Property Name="buckets" Type="Collection(idtrail.activityBucket)" Nullable="false" />
+        <Property Name="totals" Type="idtrail.activityNumbers" Nullable="false" />
+        <Annotation Term="Org.OData.Core.V1.Description" String="GET /idtrail/reports/signInActivity?period=P30D&amp;interval=P1W" />
+      </ComplexType>
+      <ComplexType Name="applicationUsage" BaseType="idtrail.activityNumbers">
+        <Property Name="appId" Type="Edm.String" Nullable="false" />
+        <Property Name="appDisplayName" Type="Edm.String" />
+        <Property Name="buckets" Type="Collection(idtrail.activityBucket)" Nullable="false" />
+      </ComplexType>
+      <ComplexType Name="topApplicationsReport">
+        <Property Name="period" Type="Edm.String" Nullable="false" />
+        <Property Name="interval" Type="Edm.String" Nullable="false" />
+        <Property Name="timeZone" Type="Edm.String" Nullable="false" />
+        <Property Name="weekStartsOn" Type="Edm.String" />
+        <Property Name="start" Type="Edm.DateTimeOffset" Nullable="false" />
+        <Property Name="end" Type="Edm.DateTimeOffset" Nullable="false" />
+        <Property Name="top" Type="Edm.Int32" Nullable="false" />
+        <Property Name="userIds" Type="Collection(Edm.String)" />
+        <Property Name="applications" Type="Collection(idtrail.applicationUsage)" Nullable="false" />
+        <Annotation Term="Org.OData.Core.V1.Description" String="GET /idtrail/reports/topApplications?period=P30D&amp;top=3&amp;interval=P1W" />
+      </ComplexType>
+    </Schema>
+"#;

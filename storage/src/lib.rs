@@ -115,7 +115,7 @@ impl Store {
         let url = DatabaseUrl::parse(url)?;
         let backend = url.backend();
         let pool = conn::connect(&url, pool_size.max(1))?;
-        Ok(Self {
+        let store = Self {
             pool,
             backend,
             clock,
@@ -126,7 +126,9 @@ impl Store {
             retention: RetentionPolicy::default(),
             default_tier: LicenseTier::Free,
             tiers: Mutex::new(HashMap::new()),
-        })
+        };
+        store.run_storage_tasks()?;
+        Ok(store)
     }
 
     /// Sets the retention table and the tier of tenants not (yet) registered.

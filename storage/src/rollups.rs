@@ -45,6 +45,18 @@ pub(crate) struct RollupDelta {
     app_presence: BTreeMap<(i64, String, String), (i64, i64)>,
 }
 
+/// What the rollups count of one sign-in.
+struct Counted<'a> {
+    ticks: i64,
+    /// Lower case, as the columns hold them.
+    user_id: &'a str,
+    app_id: Option<&'a str>,
+    /// `appDisplayName` and `status/failureReason` as sent.
+    app_name: Option<&'a str>,
+    failure_reason: Option<&'a str>,
+    error_code: Option<i32>,
+}
+
 /// The bits of the blocks `[first, last]` of a UTC day (indices 0 to 95): (bits 0-63, bits 64-95).
 #[must_use]
 pub fn block_bits(first: i64, last: i64) -> (i64, i64) {
@@ -65,12 +77,23 @@ const BLOCKS_PER_DAY: i64 = TICKS_PER_DAY / BLOCK_TICKS;
 impl RollupDelta {
     /// Counts one stored sign-in.
     pub(crate) fn add(&mut self, r: &SignInRecord) {
-        let block = block_of(r.created_ticks());
-        let failed = i32::from(!is_success(r.error_code()));
-        let app = r.app_id().unwrap_or_default().to_owned();
-        let name = r.app_display_name().unwrap_or_default().to_owned();
-        let reason = r.failure_reason().unwrap_or_default().to_owned();
-        let code = r.error_code().unwrap_or(NO_ERROR_CODE);
+        self.add_one(&Counted {
+            ticks: r.created_ticks(),
+            user_id: r.user_id(),
+            app_id: r.app_id(),
+            app_name: r.app_display_name(),
+            failure_reason: r.failure_reason(),
+            error_code: r.error_code(),
+        });
+    }
+
+    fn add_one(&mut self, r: &Counted<'_>) {
+        let block = block_of(r.ticks);
+        let failed = i32::from(!is_success(r.error_code));
+        let app = r.app_id.unwrap_or_default().to_owned();
+        let name = r.app_name.unwrap_or_default().to_owned();
+        let reason = r.failure_reason.unwrap_or_default().to_owned();
+        let code = r.error_code.unwrap_or(NO_ERROR_CODE);
         let e = self.apps.entry((block, app.clone(), code)).or_insert((0, String::new(), String::new()));
         e.0 += 1;
         e.1 = name;
@@ -78,11 +101,11 @@ impl RollupDelta {
         let day = day_start(block);
         let index = (block - day) / BLOCK_TICKS;
         let (lo, hi) = block_bits(index, index);
-        let p = self.presence.entry((day, r.user_id().to_owned())).or_insert((0, 0));
+        let p = self.presence.entry((day, r.user_id.to_owned())).or_insert((0, 0));
         *p = (p.0 | lo, p.1 | hi);
-        let p = self.app_presence.entry((day, app.clone(), r.user_id().to_owned())).or_insert((0, 0));
+        let p = self.app_presence.entry((day, app.clone(), r.user_id.to_owned())).or_insert((0, 0));
         *p = (p.0 | lo, p.1 | hi);
-        *self.users.entry((block, r.user_id().to_owned(), app, failed)).or_insert(0) += 1;
+        *self.users.entry((block, r.user_id.to_owned(), app, failed)).or_insert(0) += 1;
     }
 
     /// Adds the counts to the rollup tables, inside the caller's transaction.
@@ -550,5 +573,126 @@ mod tests {
         assert_eq!(block_bits(95, 95), (0, 1 << 31));
         assert_eq!(block_bits(5, 4), (0, 0));
         assert_eq!(BLOCKS_PER_DAY, 96);
+    }
+}
+
+/// Sign-ins read per statement while the rollups are rebuilt.
+const REBUILD_CHUNK: i64 = 20_000;
+
+/// What a rebuild reads of a stored sign-in.
+#[derive(QueryableByName)]
+struct StoredSignIn {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = BigInt)]
+    created_ticks: i64,
+    #[diesel(sql_type = Text)]
+    user_id: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    app_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    status_error_code: Option<i32>,
+    #[diesel(sql_type = Text)]
+    doc: String,
+}
+
+#[derive(QueryableByName)]
+struct TaskRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// The storage task (a row of `storage_tasks`) that asks for the rollups to be rebuilt: a
+/// database that held sign-ins before the rollups existed gets it from its migration.
+const REBUILD_ROLLUPS: &str = "rebuild_rollups";
+
+impl Store {
+    /// Rebuilds the rollups from the stored sign-ins when a migration asked for it (a database
+    /// with sign-ins from before the rollups), so reports count every stored sign-in. Each tenant is
+    /// rebuilt in one transaction (its rollups dropped and counted again), and the request is
+    /// cleared only when every tenant is done, so an interrupted rebuild starts again at the next
+    /// start. Returns the sign-ins counted.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn run_storage_tasks(&self) -> StorageResult<u64> {
+        let pending = self.write(|conn| {
+            let mut sql = Sql::new(self.backend());
+            sql.push("SELECT name FROM storage_tasks");
+            Ok(sql.load::<TaskRow>(conn)?)
+        })?;
+        if !pending.iter().any(|t| t.name == REBUILD_ROLLUPS) {
+            return Ok(0);
+        }
+        let tenants = self.write(|conn| {
+            let mut sql = Sql::new(self.backend());
+            sql.push("SELECT DISTINCT tenant_id AS id FROM sign_ins");
+            Ok(sql.load::<IdRow>(conn)?)
+        })?;
+        let mut counted = 0;
+        for tenant in tenants {
+            counted += self.write_transaction(|conn| self.rebuild_tenant(conn, &tenant.id))?;
+        }
+        self.write(|conn| {
+            let mut sql = Sql::new(self.backend());
+            sql.push("DELETE FROM storage_tasks WHERE name = ").bind(Param::Text(REBUILD_ROLLUPS.into()));
+            Ok(sql.execute(conn)?)
+        })?;
+        tracing::info!(sign_ins = counted, "rollups rebuilt from the stored sign-ins");
+        Ok(counted)
+    }
+
+    fn rebuild_tenant(&self, conn: &mut AnyConnection, tenant: &str) -> QueryResult<u64> {
+        let backend = self.backend();
+        if backend == Backend::Postgres {
+            // Another instance's ingest waits until this tenant is counted (it adds its rows to
+            // the rebuilt counts after), and so does another instance's rebuild.
+            let tables: Vec<&str> = ROLLUP_TABLES.iter().map(|(t, _)| *t).collect();
+            Sql::new(backend).push(&format!("LOCK TABLE {} IN EXCLUSIVE MODE", tables.join(", "))).execute(conn)?;
+        }
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT name FROM storage_tasks WHERE name = ").bind(Param::Text(REBUILD_ROLLUPS.into()));
+        if sql.load::<TaskRow>(conn)?.is_empty() {
+            return Ok(0); // another instance finished the rebuild
+        }
+        for (table, _) in ROLLUP_TABLES {
+            let mut sql = Sql::new(backend);
+            sql.push(&format!("DELETE FROM {table} WHERE tenant_id = ")).bind(Param::Text(tenant.to_owned()));
+            sql.execute(conn)?;
+        }
+        let tenant_id = TenantId::parse(tenant).map_err(|e| diesel::result::Error::DeserializationError(e.into()))?;
+        let mut after: Option<(i64, String)> = None;
+        let mut counted = 0u64;
+        loop {
+            let mut sql = Sql::new(backend);
+            sql.push(
+                "SELECT id, created_ticks, user_id, app_id, status_error_code, doc FROM sign_ins WHERE tenant_id = ",
+            )
+            .bind(Param::Text(tenant.to_owned()));
+            if let Some((ticks, id)) = &after {
+                sql.push(" AND (created_ticks > ").bind(Param::BigInt(*ticks));
+                sql.push(" OR (created_ticks = ").bind(Param::BigInt(*ticks));
+                sql.push(" AND id > ").bind(Param::Text(id.clone())).push("))");
+            }
+            sql.push(" ORDER BY created_ticks, id LIMIT ").bind(Param::BigInt(REBUILD_CHUNK));
+            let rows = sql.load::<StoredSignIn>(conn)?;
+            let Some(last) = rows.last() else { break };
+            after = Some((last.created_ticks, last.id.clone()));
+            let mut delta = RollupDelta::default();
+            for row in &rows {
+                let doc: serde_json::Value = serde_json::from_str(&row.doc).unwrap_or_default();
+                delta.add_one(&Counted {
+                    ticks: row.created_ticks,
+                    user_id: &row.user_id,
+                    app_id: row.app_id.as_deref(),
+                    app_name: doc.get("appDisplayName").and_then(serde_json::Value::as_str),
+                    failure_reason: doc.pointer("/status/failureReason").and_then(serde_json::Value::as_str),
+                    error_code: row.status_error_code,
+                });
+            }
+            counted += rows.len() as u64;
+            delta.write(conn, backend, &tenant_id)?;
+        }
+        Ok(counted)
     }
 }
