@@ -115,7 +115,7 @@ impl Db {
 }
 
 /// `text` with each `?` bound to the next of `params` (numbered for PostgreSQL by `Sql::bind`).
-fn with_params(conn: &AnyConnection, text: &str, params: &[Param]) -> Sql {
+pub fn with_params(conn: &AnyConnection, text: &str, params: &[Param]) -> Sql {
     let mut sql = Sql::new(conn.backend());
     let mut parts = text.split('?');
     sql.push(parts.next().unwrap_or(""));

@@ -9,6 +9,7 @@
 // panic there ends a benchmark run on the developer's machine, never a service request.
 #![allow(clippy::indexing_slicing)]
 
+mod aggregates;
 mod chart;
 mod data;
 mod db;
@@ -657,7 +658,8 @@ fn run_backend(
         app_id,
         upn_prefix,
     };
-    let all = scenarios::build(&mut setup)?;
+    let mut all = scenarios::build(&mut setup)?;
+    all.extend(aggregates::build(&mut setup)?);
     drop(http);
     drop(conn);
     load_average.push(report::load_average());
@@ -675,6 +677,20 @@ fn run_backend(
     drop(sampler);
     svc.stop()?;
     drop(store);
+    let rollup_cost = if args.only.is_empty() || args.only.iter().any(|o| o == "I2") {
+        let rows = usize::try_from(sizes.i1 / 5).unwrap_or(usize::MAX).max(1_000);
+        say(&format!("I2: storage ingest of {rows} sign-ins with and without rollups, twice each"));
+        let c = aggregates::rollup_cost(rows, args.batch, end, |i| match backend {
+            Backend::Sqlite => Db::Sqlite { path: work.join(format!("rollups-{i}.db")) },
+            Backend::Postgres => {
+                Db::Postgres { server: args.pg_url.clone(), name: format!("{}_rollups", args.pg_database) }
+            }
+        })?;
+        say(&format!("I2: {:.0}/s with rollups, {:.0}/s without: {:.2}x", c.with_rollups, c.without_rollups, c.ratio));
+        Some(c)
+    } else {
+        None
+    };
     let mut r = BackendResults {
         backend: name.into(),
         database_version,
@@ -709,6 +725,7 @@ fn run_backend(
         ingest: loaded.map(|l| IngestResult::new(l.i1, l.copy)),
         scenarios: scenario_results,
         exports,
+        rollup_cost,
         targets: Vec::new(),
         load_average,
         seconds: started.elapsed().as_secs_f64(),

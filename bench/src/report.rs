@@ -212,6 +212,9 @@ pub struct BackendResults {
     /// E1, exports (absent in results written before it existed).
     #[serde(default)]
     pub exports: Vec<ExportResult>,
+    /// I2, what the rollups cost ingest (absent in results written before it existed).
+    #[serde(default)]
+    pub rollup_cost: Option<crate::aggregates::RollupCost>,
     pub targets: Vec<Target>,
     /// `/proc/loadavg` (1, 5, 15 minutes) when the backend's run started, before its queries and
     /// at its end: other work on the machine shows here.
@@ -327,6 +330,40 @@ impl BackendResults {
             found.push((
                 "Q7",
                 "p50 at c=1, service ($count=true) / baseline COUNT(*)".to_owned(),
+                r.p50_ratio,
+                1.5,
+                false,
+                1,
+            ));
+        }
+        if let Some(c) = &self.rollup_cost {
+            self.target(
+                "I2",
+                format!("storage ingest rate of {} sign-ins, with rollups / without", c.rows),
+                c.ratio,
+                0.9,
+                true,
+                None,
+            );
+        }
+        // The reports read rollups: at least 50x the GROUP BY over sign_ins, and fast in themselves.
+        for key in ["R1", "R2"] {
+            if let Some(r) = self.scenario(key).and_then(|s| s.at(1)) {
+                found.push((
+                    key,
+                    "speed-up at c=1: baseline GROUP BY p50 / service p50".to_owned(),
+                    r.baseline.p50_ms / r.service.p50_ms,
+                    50.0,
+                    true,
+                    1,
+                ));
+                found.push((key, "service p50 at c=1, ms".to_owned(), r.service.p50_ms, 20.0, false, 1));
+            }
+        }
+        if let Some(r) = self.scenario("R3").and_then(|s| s.at(1)) {
+            found.push((
+                "R3",
+                "p50 at c=1, service ($apply) / baseline GROUP BY".to_owned(),
                 r.p50_ratio,
                 1.5,
                 false,

@@ -43,6 +43,8 @@ pub enum Baseline {
     Count(Sql),
     /// Statement `n` is `sqls[n % len]`.
     Cycle(Vec<Sql>),
+    /// A `GROUP BY` over the base table (rows of [`crate::aggregates::Group`]).
+    Aggregate(Sql),
     /// No database work to compare with (the HTTP floor).
     None,
 }
@@ -60,13 +62,16 @@ impl Baseline {
                 let sql = v.get((n as usize) % v.len().max(1)).ok_or("no statements")?;
                 sql.load::<StoredDocument>(conn).map(|r| r.len()).map_err(|e| e.to_string())
             }
+            Self::Aggregate(sql) => {
+                sql.load::<crate::aggregates::Group>(conn).map(|r| r.len()).map_err(|e| e.to_string())
+            }
             Self::None => Ok(0),
         }
     }
 
     pub fn first_sql(&self) -> Option<&Sql> {
         match self {
-            Self::Page(s) | Self::Count(s) => Some(s),
+            Self::Page(s) | Self::Count(s) | Self::Aggregate(s) => Some(s),
             Self::Cycle(v) => v.first(),
             Self::None => None,
         }
@@ -139,21 +144,21 @@ pub struct Setup<'a> {
     pub upn_prefix: String,
 }
 
-fn list_target(options: &[(&str, String)]) -> String {
+pub(crate) fn list_target(options: &[(&str, String)]) -> String {
     let q: Vec<String> = options.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
     format!("/v1.0/auditLogs/signIns?{}", q.join("&"))
 }
 
-fn human(options: &[(&str, String)]) -> String {
+pub(crate) fn human(options: &[(&str, String)]) -> String {
     let q: Vec<String> = options.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("GET /v1.0/auditLogs/signIns?{}", q.join("&"))
 }
 
-fn instant(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn instant(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn get_json(ctx: &mut Setup<'_>, target: &str) -> anyhow::Result<serde_json::Value> {
+pub(crate) fn get_json(ctx: &mut Setup<'_>, target: &str) -> anyhow::Result<serde_json::Value> {
     let r = ctx.http.get(target, ctx.token)?;
     if r.status != 200 {
         bail!("{target} answered {}: {}", r.status, r.text());

@@ -18,11 +18,11 @@ const RAMP_DAYS: i64 = 5;
 /// The share of ordinary (modern, non-admin-tool) sign-ins that go to the new application once it
 /// is fully rolled out.
 const FULL_SHARE: f64 = 0.10;
-/// Local hours of the failure spike: 08:30 to 11:15.
+/// Local hours of the failure spike: 08:30 to 11:45.
 const SPIKE_LOCAL: (i64, i64) =
-    (8 * TICKS_PER_HOUR + 30 * 60 * TICKS_PER_SECOND, 11 * TICKS_PER_HOUR + 15 * 60 * TICKS_PER_SECOND);
+    (8 * TICKS_PER_HOUR + 30 * 60 * TICKS_PER_SECOND, 11 * TICKS_PER_HOUR + 45 * 60 * TICKS_PER_SECOND);
 /// How likely an interactive sign-in fails its MFA challenge during the spike.
-pub(super) const SPIKE_FAILURE_RATE: f64 = 0.45;
+pub(super) const SPIKE_FAILURE_RATE: f64 = 0.6;
 /// How likely a sign-in to the new application fails in its first two days (consent not yet granted,
 /// a reply URL wrong), against the 4% of any custom application.
 pub(super) const LAUNCH_FAILURE_RATE: f64 = 0.22;

@@ -49,6 +49,8 @@ pub struct Store {
     /// first use, and its writers wait here in order rather than spinning in SQLite's busy handler
     /// (and failing with "database is locked" past its timeout).
     sqlite_writer: Mutex<Option<conn::AnyConnection>>,
+    /// Whether ingest keeps the rollups (always, but for the bench's measurement of their cost).
+    rollups: bool,
     /// SQLite: copies the WAL back into the database beside the writer, not inside its commits.
     checkpointer: Option<checkpoint::Checkpointer>,
     retention: RetentionPolicy,
@@ -123,12 +125,22 @@ impl Store {
             checkpointer: checkpoint::Checkpointer::start(&url),
             url,
             sqlite_writer: Mutex::new(None),
+            rollups: true,
             retention: RetentionPolicy::default(),
             default_tier: LicenseTier::Free,
             tiers: Mutex::new(HashMap::new()),
         };
         store.run_storage_tasks()?;
         Ok(store)
+    }
+
+    /// A store whose ingest keeps no rollups: for measuring what they cost (`bench`'s I2) only,
+    /// since its reports would miss every sign-in it stores.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn without_rollups_for_measurement(mut self) -> Self {
+        self.rollups = false;
+        self
     }
 
     /// Sets the retention table and the tier of tenants not (yet) registered.

@@ -292,7 +292,9 @@ impl Store {
                 AnyConnection::Postgresql(c) => insert_postgres(c, tenant, unique, &mut rollup),
             }?;
             // The rollups count exactly the rows that went in, in the same transaction.
-            rollup.write(conn, backend, tenant)?;
+            if self.rollups {
+                rollup.write(conn, backend, tenant)?;
+            }
             // Last, so the feed's positions are in commit order (`feed.rs`).
             feed::append(conn, tenant, &fresh)?;
             Ok(fresh.len())
