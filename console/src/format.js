@@ -1,25 +1,29 @@
 // Formatting values for display, and building OData literals and query strings. Everything here
 // returns plain strings: the views put them into the page as text.
 
+// One formatter each: building an Intl formatter per call costs more than rendering the row.
+const DATE_TIME = new Intl.DateTimeFormat('en-GB', {
+  year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+});
+const DAY = new Intl.DateTimeFormat('en-GB', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+const NUMBER = new Intl.NumberFormat('en-US');
+
 /** @param {string | null | undefined} iso */
 export function dateTime(iso) {
   if (!iso) return '';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
-  return d.toLocaleString('en-GB', {
-    year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
-  });
+  return DATE_TIME.format(d);
 }
 
 /** @param {string} iso */
 export function day(iso) {
-  const d = new Date(iso);
-  return d.toLocaleDateString('en-GB', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+  return DAY.format(new Date(iso));
 }
 
 /** @param {number | null | undefined} n */
 export function number(n) {
-  return n == null ? '' : Number(n).toLocaleString('en-US');
+  return n == null ? '' : NUMBER.format(Number(n));
 }
 
 /** A camelCase enum member as words: `notApplied` → `Not applied`. */

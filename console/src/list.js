@@ -121,9 +121,9 @@ export function ListPage({ set, ctx }) {
         if (!live) return;
         renderStart.current = performance.now();
         setData({ rows: body.value || [], next: body['@odata.nextLink'] || null, count: body['@odata.count'] ?? null,
-          loading: false, error: null, fetchMs: renderStart.current - started });
+          loading: false, error: null, path, fetchMs: renderStart.current - started });
       },
-      (error) => live && setData({ rows: [], next: null, count: null, loading: false, error }),
+      (error) => live && setData({ rows: [], next: null, count: null, loading: false, error, path }),
     );
     return () => { live = false; };
   }, [path, reload]);
@@ -242,7 +242,8 @@ export function ListPage({ set, ctx }) {
         </select></label>
     </div>
     <div class="table-wrap">
-      <table class="grid" ref=${tableRef} aria-label=${set.title} aria-busy=${data.loading ? 'true' : 'false'}>
+      <table class="grid" ref=${tableRef} aria-label=${set.title} aria-busy=${data.loading ? 'true' : 'false'}
+          data-loaded=${data.loading ? '' : data.path}>
         <thead><tr>${columns.map((c) => html`<th scope="col"
             aria-sort=${state.sort && state.sort.key === c.key ? (state.sort.dir === 'asc' ? 'ascending' : 'descending') : null}>
           ${c.orderBy ? html`<button type="button" class="sort" onClick=${() => sortBy(c)}>${c.label}<span class="arrow" aria-hidden="true">${
@@ -268,12 +269,13 @@ function closeMenu(e) {
 }
 
 function Row({ row, columns, selected, onOpen }) {
-  return html`<tr class=${selected ? 'selected' : ''} onClick=${onOpen}>
+  return html`<tr class=${selected ? 'selected' : ''} data-id=${row.id} onClick=${onOpen}>
     ${columns.map((c, i) => {
       const value = c.value(row);
+      const sub = c.sub ? c.sub(row) : '';
       const content = c.kind ? html`<${Badge} value=${value} />` : value;
       return html`<td>${i === 0 ? html`<button type="button" class="link" onClick=${(e) => { e.stopPropagation(); onOpen(); }}>${value || '(open)'}</button>` : content}
-        ${c.sub && c.sub(row) && c.sub(row) !== value ? html`<div class="sub">${c.sub(row)}</div>` : null}</td>`;
+        ${sub && sub !== value ? html`<div class="sub">${sub}</div>` : null}</td>`;
     })}
   </tr>`;
 }

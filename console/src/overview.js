@@ -4,7 +4,7 @@
 import { html, useState, useEffect, useRef } from './html.js';
 import uPlot from '../vendor/uplot/uPlot.esm.js';
 import { getJson } from './api.js';
-import { number, queryString } from './format.js';
+import { day, number, queryString } from './format.js';
 import { ErrorBox } from './ui.js';
 
 const PERIODS = [
@@ -19,7 +19,7 @@ const COLORS = { signIns: '#0f6cbd', failed: '#c50f1f', users: '#0e7a6b', apps: 
 
 /** A bucket's label: its days in UTC (the reports' default time zone). */
 function bucketLabel(b, interval) {
-  const fmt = (d) => d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' });
+  const fmt = (d) => day(d.toISOString());
   const start = new Date(b.start);
   const last = new Date(new Date(b.end).getTime() - 1);
   const label = interval === 'P1D' || fmt(start) === fmt(last) ? fmt(start) : `${fmt(start)} – ${fmt(last)}`;

@@ -46,11 +46,10 @@ export function SignIn({ onToken, message }) {
         <h2 id="demo-title">Development mode: demo tokens</h2>
         <p class="muted small">This idtrail runs with its generated development secret and demo data, so it offers
           its demo tenants' tokens. A production idtrail does not.</p>
-        ${demo.map((t) => html`<div class="demo-tenant">
-          <div class="demo-name">${t.displayName} <span class="tier">${String(t.license).toUpperCase()}</span></div>
-          <div class="demo-users">${t.users.map((u) => html`<button type="button" class="demo-user"
-              onClick=${() => onToken(u.token)} aria-label=${`Sign in to ${t.displayName} as ${u.userPrincipalName} (${u.label})`}>
-            <span class="demo-label">${u.label}</span><span class="demo-upn">${u.userPrincipalName}</span></button>`)}</div>
+        ${demo.map((t) => html`<div class="demo-tenant" role="group" aria-labelledby=${`demo-${t.id}`}>
+          <div class="demo-name"><span id=${`demo-${t.id}`}>${t.displayName}</span> <span class="tier">${String(t.license).toUpperCase()}</span></div>
+          <div class="demo-users">${t.users.map((u) => html`<button type="button" class="demo-user" onClick=${() => onToken(u.token)}>
+            <span class="demo-label">${u.label}</span> <span class="demo-upn">${u.userPrincipalName}</span></button>`)}</div>
         </div>`)}
       </section>` : null}
     </div>
