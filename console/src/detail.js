@@ -5,7 +5,7 @@
 import { html, useState, useEffect } from './html.js';
 import { apiFetch, getJson } from './api.js';
 import { at, dateTime, text, words, number } from './format.js';
-import { signInStatus, initiator } from './sets.js';
+import { signInStatus, initiator, riskEventName } from './sets.js';
 import { ErrorBox, Dialog, Fields, Badge } from './ui.js';
 
 /**
@@ -39,7 +39,7 @@ export function DetailPane({ set, id, ctx, onClose, onChanged }) {
           aria-selected=${current.key === t.key ? 'true' : 'false'} class=${current.key === t.key ? 'tab active' : 'tab'}
           onClick=${() => setTab(t.key)}>${t.label}</button>`)}
       </div>
-      <div class="tab-panel" role="tabpanel" id="detail-panel" aria-labelledby=${`tab-${current.key}`}>${current.body()}</div>`
+      <div class="tab-panel" role="tabpanel" tabindex="0" id="detail-panel" aria-labelledby=${`tab-${current.key}`}>${current.body()}</div>`
       : error ? null : html`<p class="muted">Loading…</p>`}
   </aside>`;
 }
@@ -48,7 +48,7 @@ function titleOf(set, r) {
   switch (set.key) {
     case 'signIns': return `Sign-in of ${r.userDisplayName || r.userPrincipalName || 'unknown user'}`;
     case 'directoryAudits': return r.activityDisplayName || 'Audit event';
-    case 'riskDetections': return `${words(r.riskEventType)} detection`;
+    case 'riskDetections': return `${riskEventName(r.riskEventType)}: ${r.userDisplayName || r.userPrincipalName || ''}`;
     default: return r.userDisplayName || r.userPrincipalName || 'Risky user';
   }
 }
@@ -162,7 +162,8 @@ function auditTabs(r) {
 function riskDetectionTabs(r) {
   return [
     { key: 'basic', label: 'Basic info', body: () => html`<${Fields} rows=${[
-      ['Detection type', words(r.riskEventType)],
+      ['Detection type', riskEventName(r.riskEventType)],
+      ['Risk event type', r.riskEventType],
       ['Risk level', html`<${Badge} value=${words(r.riskLevel)} />`],
       ['Risk state', words(r.riskState)],
       ['Risk detail', words(r.riskDetail)],

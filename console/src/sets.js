@@ -38,6 +38,23 @@ const clientApps = [
   choice('smtp', '· SMTP', "clientAppUsed eq 'Authenticated SMTP'"),
 ];
 
+/** The portal's names of risk detection types (Graph's riskEventType values). */
+const RISK_EVENT_NAMES = {
+  anonymizedIPAddress: 'Anonymous IP address',
+  maliciousIPAddress: 'Malicious IP address',
+  unfamiliarFeatures: 'Unfamiliar sign-in properties',
+  unlikelyTravel: 'Atypical travel',
+  mcasImpossibleTravel: 'Impossible travel',
+  leakedCredentials: 'Leaked credentials',
+  passwordSpray: 'Password spray',
+  suspiciousInboxForwarding: 'Suspicious inbox forwarding',
+};
+
+/** A risk detection type as the portal names it (else its words). */
+export function riskEventName(type) {
+  return RISK_EVENT_NAMES[type] || words(type);
+}
+
 const yesNo = (path) => [choice('yes', 'Yes', `${path} eq true`), choice('no', 'No', `${path} eq false`)];
 
 const location = (r) => [at(r, 'location/city'), at(r, 'location/state'), at(r, 'location/countryOrRegion')]
@@ -182,7 +199,7 @@ export const SETS = {
       { key: 'user', label: 'User', select: ['userDisplayName', 'userPrincipalName'], orderBy: 'userDisplayName',
         value: (r) => r.userDisplayName || r.userPrincipalName || '', sub: (r) => r.userPrincipalName || '' },
       { key: 'type', label: 'Detection type', select: ['riskEventType'], orderBy: 'riskEventType',
-        value: (r) => words(r.riskEventType) },
+        value: (r) => riskEventName(r.riskEventType) },
       { key: 'level', label: 'Risk level', select: ['riskLevel'], orderBy: 'riskLevel', kind: 'level',
         value: (r) => words(r.riskLevel) },
       { key: 'state', label: 'Risk state', select: ['riskState'], orderBy: 'riskState', value: (r) => words(r.riskState) },
@@ -199,9 +216,8 @@ export const SETS = {
     filters: [
       textFilter('user', 'User', (v) => `(startswith(userDisplayName,${lit(v)}) or startswith(userPrincipalName,${lit(v)}))`,
         'name or user principal name'),
-      choiceFilter('type', 'Detection type', ['anonymizedIPAddress', 'maliciousIPAddress', 'unfamiliarFeatures',
-        'unlikelyTravel', 'mcasImpossibleTravel', 'leakedCredentials', 'passwordSpray', 'suspiciousInboxForwarding']
-        .map((t) => choice(t, words(t), `riskEventType eq '${t}'`))),
+      choiceFilter('type', 'Detection type', Object.keys(RISK_EVENT_NAMES)
+        .map((t) => choice(t, RISK_EVENT_NAMES[t], `riskEventType eq '${t}'`))),
       choiceFilter('level', 'Risk level', riskLevels('riskLevel')),
       choiceFilter('state', 'Risk state', riskStates('riskState')),
     ],

@@ -2,7 +2,8 @@
 //! `/console/` with the strict Content-Security-Policy, nothing under `console/src` or
 //! `console/vendor` left out of the binary, and the development tokens' list routed in development
 //! mode only (and only for a loopback `Host`). The browser tests (`console/tests/run`) cover what
-//! the page does.
+//! the page does. The page and its files do not touch the database (SQLite is enough); the
+//! development tokens are read back through the API on both backends.
 
 use std::path::{Path, PathBuf};
 
@@ -116,7 +117,10 @@ async fn every_console_file_is_embedded_as_it_is_on_disk() {
 
 #[actix_web::test]
 async fn the_development_tokens_are_listed_in_development_mode_only() {
-    let app = TestApp::new(sqlite_db()).await;
+    each_backend(|app| async move { development_tokens(app).await }).await;
+}
+
+async fn development_tokens(app: TestApp) {
     // Not development mode: no such route, for any method and any host.
     for host in [Some("127.0.0.1:8080"), None] {
         let (status, _, body) = get(&app.state, DEV_TOKENS, host).await;
