@@ -53,6 +53,17 @@ function titleOf(set, r) {
   }
 }
 
+/** Who a record is about: name, user principal name, object id. */
+const userRows = (r, id = r.userId) => [['User', r.userDisplayName], ['Username', r.userPrincipalName], ['User ID', id]];
+
+/** Where it happened: IP address and the location's parts. */
+const locationRows = (r) => [
+  ['IP address', r.ipAddress],
+  ['City', at(r, 'location/city')],
+  ['State', at(r, 'location/state')],
+  ['Country or region', at(r, 'location/countryOrRegion')],
+];
+
 const raw = (r) => ({ key: 'raw', label: 'Raw JSON', body: () => html`<pre class="code json" tabindex="0">${JSON.stringify(r, null, 2)}</pre>` });
 
 function tabsOf(set, r, ctx, changed) {
@@ -71,9 +82,7 @@ function signInTabs(r) {
       ['Date', dateTime(r.createdDateTime)],
       ['Request ID', r.id],
       ['Correlation ID', r.correlationId],
-      ['User', r.userDisplayName],
-      ['Username', r.userPrincipalName],
-      ['User ID', r.userId],
+      ...userRows(r),
       ['Application', r.appDisplayName],
       ['Application ID', r.appId],
       ['Resource', r.resourceDisplayName],
@@ -92,10 +101,7 @@ function signInTabs(r) {
       ['Risk event types', text(r.riskEventTypes_v2 || r.riskEventTypes)],
     ]} />` },
     { key: 'location', label: 'Location', body: () => html`<${Fields} rows=${[
-      ['IP address', r.ipAddress],
-      ['City', at(r, 'location/city')],
-      ['State', at(r, 'location/state')],
-      ['Country or region', at(r, 'location/countryOrRegion')],
+      ...locationRows(r),
       ['Latitude', text(at(r, 'location/geoCoordinates/latitude'))],
       ['Longitude', text(at(r, 'location/geoCoordinates/longitude'))],
     ]} />` },
@@ -174,18 +180,13 @@ function riskDetectionTabs(r) {
       ['Detected', dateTime(r.detectedDateTime)],
       ['Activity time', dateTime(r.activityDateTime)],
       ['Last updated', dateTime(r.lastUpdatedDateTime)],
-      ['User', r.userDisplayName],
-      ['Username', r.userPrincipalName],
-      ['User ID', r.userId],
+      ...userRows(r),
       ['Sign-in request ID', r.requestId],
       ['Correlation ID', r.correlationId],
       ['Detection ID', r.id],
     ]} />` },
     { key: 'location', label: 'Location', body: () => html`<${Fields} rows=${[
-      ['IP address', r.ipAddress],
-      ['City', at(r, 'location/city')],
-      ['State', at(r, 'location/state')],
-      ['Country or region', at(r, 'location/countryOrRegion')],
+      ...locationRows(r),
       ['Additional info', r.additionalInfo],
     ]} />` },
     raw(r),
@@ -195,9 +196,7 @@ function riskDetectionTabs(r) {
 function riskyUserTabs(r, ctx, changed) {
   return [
     { key: 'basic', label: 'Basic info', body: () => html`<${Fields} rows=${[
-      ['User', r.userDisplayName],
-      ['Username', r.userPrincipalName],
-      ['User ID', r.id],
+      ...userRows(r, r.id),
       ['Risk state', words(r.riskState)],
       ['Risk level', html`<${Badge} value=${words(r.riskLevel)} />`],
       ['Risk detail', words(r.riskDetail)],

@@ -195,20 +195,8 @@ export function ListPage({ set, ctx }) {
       <h1 id="page-title">${set.title}</h1>
       <div class="toolbar" role="toolbar" aria-label="${set.title} actions">
         <button type="button" onClick=${() => setDialog({ kind: 'columns' })}>Columns</button>
-        <details class="menu">
-          <summary>Download</summary>
-          <div class="menu-items">
-            <button type="button" onClick=${(e) => { closeMenu(e); download('csv'); }}>Download CSV</button>
-            <button type="button" onClick=${(e) => { closeMenu(e); download('json'); }}>Download JSON</button>
-          </div>
-        </details>
-        <details class="menu">
-          <summary>Script</summary>
-          <div class="menu-items">
-            <button type="button" onClick=${(e) => { closeMenu(e); script('bash'); }}>Bash script</button>
-            <button type="button" onClick=${(e) => { closeMenu(e); script('python'); }}>Python script</button>
-          </div>
-        </details>
+        <${Menu} label="Download" items=${[['Download CSV', () => download('csv')], ['Download JSON', () => download('json')]]} />
+        <${Menu} label="Script" items=${[['Bash script', () => script('bash')], ['Python script', () => script('python')]]} />
         <button type="button" onClick=${() => setReload(reload + 1)}>Refresh</button>
       </div>
     </header>
@@ -263,9 +251,17 @@ export function ListPage({ set, ctx }) {
   </section>`;
 }
 
-function closeMenu(e) {
-  const menu = e.target.closest('details');
-  if (menu) menu.open = false;
+/** A toolbar menu (a <details>, so it opens without script state); choosing an item closes it. */
+function Menu({ label, items }) {
+  const choose = (e, run) => {
+    const menu = e.target.closest('details');
+    if (menu) menu.open = false;
+    run();
+  };
+  return html`<details class="menu">
+    <summary>${label}</summary>
+    <div class="menu-items">${items.map(([text, run]) => html`<button type="button" onClick=${(e) => choose(e, run)}>${text}</button>`)}</div>
+  </details>`;
 }
 
 function Row({ row, columns, selected, onOpen }) {

@@ -63,12 +63,19 @@ const location = (r) => [at(r, 'location/city'), at(r, 'location/state'), at(r, 
 const startsWith = (path) => (v) => `startswith(${path},${lit(v)})`;
 const equals = (path) => (v) => `${path} eq ${lit(v)}`;
 
+/** The user a record is about: name, and the user principal name under it; filtered by either. */
+const userColumn = {
+  key: 'user', label: 'User', select: ['userDisplayName', 'userPrincipalName'], orderBy: 'userDisplayName',
+  value: (r) => r.userDisplayName || r.userPrincipalName || '', sub: (r) => r.userPrincipalName || '',
+};
+const userFilter = textFilter('user', 'User',
+  (v) => `(startswith(userDisplayName,${lit(v)}) or startswith(userPrincipalName,${lit(v)}))`, 'name or user principal name');
+
 /** Sign-ins: the portal's default columns first. */
 const signInColumns = [
   { key: 'date', label: 'Date', select: ['createdDateTime'], orderBy: 'createdDateTime',
     value: (r) => dateTime(r.createdDateTime) },
-  { key: 'user', label: 'User', select: ['userDisplayName', 'userPrincipalName'], orderBy: 'userDisplayName',
-    value: (r) => r.userDisplayName || r.userPrincipalName || '', sub: (r) => r.userPrincipalName || '' },
+  userColumn,
   { key: 'application', label: 'Application', select: ['appDisplayName'], orderBy: 'appDisplayName',
     value: (r) => r.appDisplayName || '' },
   { key: 'status', label: 'Status', select: ['status'], orderBy: 'status/errorCode', kind: 'status',
@@ -131,8 +138,7 @@ export const SETS = {
     columns: signInColumns,
     defaultColumns: ['date', 'user', 'application', 'status', 'risk', 'ca'],
     filters: [
-      textFilter('user', 'User', (v) => `(startswith(userDisplayName,${lit(v)}) or startswith(userPrincipalName,${lit(v)}))`,
-        'name or user principal name'),
+      userFilter,
       textFilter('application', 'Application', startsWith('appDisplayName'), 'application name'),
       choiceFilter('status', 'Status', [choice('success', 'Success', 'status/errorCode eq 0'),
         choice('failure', 'Failure', 'status/errorCode ne 0')]),
@@ -196,8 +202,7 @@ export const SETS = {
     columns: [
       { key: 'date', label: 'Detection time', select: ['detectedDateTime'], orderBy: 'detectedDateTime',
         value: (r) => dateTime(r.detectedDateTime) },
-      { key: 'user', label: 'User', select: ['userDisplayName', 'userPrincipalName'], orderBy: 'userDisplayName',
-        value: (r) => r.userDisplayName || r.userPrincipalName || '', sub: (r) => r.userPrincipalName || '' },
+      userColumn,
       { key: 'type', label: 'Detection type', select: ['riskEventType'], orderBy: 'riskEventType',
         value: (r) => riskEventName(r.riskEventType) },
       { key: 'level', label: 'Risk level', select: ['riskLevel'], orderBy: 'riskLevel', kind: 'level',
@@ -214,8 +219,7 @@ export const SETS = {
     ],
     defaultColumns: ['date', 'user', 'type', 'level', 'state', 'ip', 'location'],
     filters: [
-      textFilter('user', 'User', (v) => `(startswith(userDisplayName,${lit(v)}) or startswith(userPrincipalName,${lit(v)}))`,
-        'name or user principal name'),
+      userFilter,
       choiceFilter('type', 'Detection type', Object.keys(RISK_EVENT_NAMES)
         .map((t) => choice(t, RISK_EVENT_NAMES[t], `riskEventType eq '${t}'`))),
       choiceFilter('level', 'Risk level', riskLevels('riskLevel')),
@@ -231,8 +235,7 @@ export const SETS = {
     timeField: 'riskLastUpdatedDateTime',
     defaultDate: 'all',
     columns: [
-      { key: 'user', label: 'User', select: ['userDisplayName', 'userPrincipalName'], orderBy: 'userDisplayName',
-        value: (r) => r.userDisplayName || r.userPrincipalName || '', sub: (r) => r.userPrincipalName || '' },
+      userColumn,
       { key: 'state', label: 'Risk state', select: ['riskState'], orderBy: 'riskState', value: (r) => words(r.riskState) },
       { key: 'level', label: 'Risk level', select: ['riskLevel'], orderBy: 'riskLevel', kind: 'level',
         value: (r) => words(r.riskLevel) },
@@ -246,8 +249,7 @@ export const SETS = {
     ],
     defaultColumns: ['user', 'state', 'level', 'detail', 'date'],
     filters: [
-      textFilter('user', 'User', (v) => `(startswith(userDisplayName,${lit(v)}) or startswith(userPrincipalName,${lit(v)}))`,
-        'name or user principal name'),
+      userFilter,
       choiceFilter('state', 'Risk state', riskStates('riskState')),
       choiceFilter('level', 'Risk level', riskLevels('riskLevel')),
     ],
