@@ -1,3 +1,4 @@
+// @ts-check
 // Talking to idtrail's public API: the bearer token (kept in sessionStorage only: never in a URL,
 // a cookie or localStorage), Graph's error envelope turned into an ApiError, and 429 answers
 // waited out for their Retry-After before the request is sent again.
@@ -39,9 +40,6 @@ export function onRateLimitWait(fn) {
   return () => waitListeners.delete(fn);
 }
 
-/** Requests the console made, newest last (the tests and the "request" line read them). */
-export const requestLog = [];
-
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -57,7 +55,6 @@ export async function apiFetch(url, init = {}) {
   if (token) headers.set('Authorization', `Bearer ${token}`);
   headers.set('Accept', init.accept || 'application/json');
   for (let attempt = 0; ; attempt++) {
-    requestLog.push(url);
     const res = await fetch(url, { ...init, headers, credentials: 'omit', cache: 'no-store' });
     if (res.status === 429 && attempt < 5) {
       const seconds = Math.min(Math.max(Number(res.headers.get('Retry-After')) || 1, 1), 120);

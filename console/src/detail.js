@@ -1,3 +1,4 @@
+// @ts-check
 // The detail pane of one record, read whole from the API (`GET {set}/{id}`), in tabs like the
 // portal's. The Conditional Access tab exists only when the API included
 // `appliedConditionalAccessPolicies`, which it does only for callers allowed to read them.

@@ -1,3 +1,4 @@
+// @ts-check
 // Formatting values for display, and building OData literals and query strings. Everything here
 // returns plain strings: the views put them into the page as text.
 

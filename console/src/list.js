@@ -1,3 +1,4 @@
+// @ts-check
 // One list view for every data set: toolbar (Columns, Download, Script, Refresh), filters that
 // become `$filter`, sortable headers that become `$orderby`, the request's own URL, the rows,
 // "Load more" through `@odata.nextLink`, and the detail pane of the chosen row.

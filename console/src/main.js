@@ -1,3 +1,4 @@
+// @ts-check
 // The console's shell: sign-in, who you are (the token's claims and `GET /idtrail/tenant`), the
 // navigation between Overview and the four lists (a hash route per page), and the rate-limit notice.
 import { html, render, useState, useEffect } from './html.js';
@@ -10,7 +11,7 @@ import { ErrorBox } from './ui.js';
 import { dateTime } from './format.js';
 
 const PAGES = [
-  { route: 'overview', label: 'Overview' },
+  { route: 'overview', label: 'Overview', set: null },
   ...Object.values(SETS).map((s) => ({ route: s.route, label: s.title, set: s })),
 ];
 const DEFAULT_ROUTE = 'sign-ins';

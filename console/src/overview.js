@@ -1,8 +1,9 @@
+// @ts-check
 // The Overview: the portal's user sign-in and app usage graphs from idtrail's report endpoints
 // (`/idtrail/reports/signInActivity`, `.../topApplications`). A bucket (a bar, or its row in the
 // table under the chart) opens the sign-ins list filtered by that bucket's drill-down `$filter`.
 import { html, useState, useEffect, useRef } from './html.js';
-import uPlot from '../vendor/uplot/uPlot.esm.js';
+import uPlotModule from '../vendor/uplot/uPlot.esm.js';
 import { getJson } from './api.js';
 import { day, number, queryString } from './format.js';
 import { ErrorBox } from './ui.js';
@@ -15,6 +16,8 @@ const INTERVALS = [
   { value: 'P1W', label: 'Weekly' },
   { value: 'P1D', label: 'Daily' },
 ];
+/** uPlot's own types are not vendored: it is used untyped. */
+const uPlot = /** @type {any} */ (uPlotModule);
 const COLORS = { signIns: '#0f6cbd', failed: '#c50f1f', users: '#0e7a6b', apps: ['#0f6cbd', '#8a3ffc', '#c25e00'] };
 
 /** A bucket's label: its days in UTC (the reports' default time zone). */

@@ -1,3 +1,4 @@
+// @ts-check
 // The four lists the console shows, as data: each column's label, the properties it needs
 // (`$select`), the property it sorts by (`$orderby`), how a cell reads, and the filter that comes
 // with it (`$filter`). The list view (list.js) is one component driven by these.

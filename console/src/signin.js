@@ -1,3 +1,4 @@
+// @ts-check
 // Signing in: paste a bearer token, or (development mode only, when `GET /idtrail/dev/tokens`
 // answers) pick one of the demo tenants' tokens. The token goes to sessionStorage and nowhere else.
 import { html, useState, useEffect } from './html.js';

@@ -1,3 +1,4 @@
+// @ts-check
 // Small shared pieces: the API error box, a modal dialog, badges, key/value tables.
 import { html, useEffect, useRef } from './html.js';
 import { explain } from './api.js';
