@@ -344,6 +344,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = config.bind_addr().map_err(anyhow::Error::msg)?;
     let options = crate::startup::Options { hs256_secret: secret.clone(), ..crate::startup::Options::default() };
     let started = crate::startup::start(config.clone(), options).await?;
+    let mut state = started.state.clone();
     if dev_mode {
         let store = started.state.store.clone();
         let load_demo = config.demo_on_empty;
@@ -360,9 +361,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await??;
         let base = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         println!("{}", crate::demo::banner(&config, secret.as_deref().unwrap_or_default(), &base, &present)?);
+        // The console's sign-in picker lists the same tokens (`GET /idtrail/dev/tokens`).
+        state.dev_tokens = Some(Arc::new(crate::demo::DevTokens::new(secret.as_deref().unwrap_or_default(), &present)));
     }
     tracing::info!(%addr, "listening");
-    let state = started.state.clone();
     actix_web::HttpServer::new(move || crate::app(state.clone()))
         .bind(addr)
         .with_context(|| format!("binding {addr}"))?

@@ -228,6 +228,54 @@ fn tenant_tokens(config: &Config, secret: &[u8], present: &[TenantId]) -> anyhow
     Ok(out)
 }
 
+/// Development mode's token source for the console's sign-in picker: the development secret and
+/// the demo tenants present. Tokens are signed at each request, so they stay valid however long
+/// the service has run.
+#[derive(Clone)]
+pub struct DevTokens {
+    secret: Vec<u8>,
+    present: Vec<TenantId>,
+}
+
+impl std::fmt::Debug for DevTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevTokens").field("present", &self.present).finish_non_exhaustive()
+    }
+}
+
+impl DevTokens {
+    #[must_use]
+    pub fn new(secret: &[u8], present: &[TenantId]) -> Self {
+        Self { secret: secret.to_vec(), present: present.to_vec() }
+    }
+
+    /// Every present demo tenant with its administrator's and plain user's token:
+    /// `{"tenants":[{"id","displayName","license","users":[{"label","userPrincipalName","roles","token"}]}]}`.
+    ///
+    /// # Errors
+    /// Only if signing fails.
+    pub fn json(&self, config: &Config) -> anyhow::Result<String> {
+        let tenants = tenant_tokens(config, &self.secret, &self.present)?;
+        let list: Vec<serde_json::Value> = tenants
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "id": t.tenant.id,
+                    "displayName": t.tenant.display_name,
+                    "license": t.tenant.tier.as_str(),
+                    "users": [
+                        {"label": "Administrator", "userPrincipalName": t.admin.user_principal_name,
+                         "roles": [DirectoryRole::GlobalAdministrator.display_name()], "token": t.admin_token},
+                        {"label": "User (own sign-ins)", "userPrincipalName": t.user.user_principal_name,
+                         "roles": [], "token": t.user_token},
+                    ],
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({ "tenants": list }).to_string())
+    }
+}
+
 /// A shell variable prefix for a tenant: its display name in capitals, `_` for anything else.
 fn variable_prefix(display_name: &str) -> String {
     display_name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
@@ -310,6 +358,7 @@ pub fn banner(config: &Config, secret: &[u8], base: &str, present: &[TenantId]) 
     writeln!(out, "Other tokens: idtrail token --tenant ID --oid GUID [--role \"Security Reader\"]...")?;
     writeln!(out, "          or idtrail token --tenant ID --app-permission IdTrail.Ingest")?;
     writeln!(out, "(from the source tree: cargo run --release -- token ...). API reference: {base}/docs")?;
+    writeln!(out, "Web console: {base}/ (in development mode it offers these tokens to sign in)")?;
     Ok(out)
 }
 

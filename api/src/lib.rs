@@ -24,16 +24,21 @@ use domain::sets::SetKind;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::{actions, delta, entities, graph_reports, health, ingest, reports, script, tenant};
+use crate::routes::{actions, console, delta, entities, graph_reports, health, ingest, reports, script, tenant};
 use crate::state::AppState;
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(unknown_path(&req))
+}
+
+/// The 404 of a path no route takes.
+pub(crate) fn unknown_path(req: &HttpRequest) -> ApiError {
     let collections: Vec<String> = SetKind::ALL.iter().map(|k| format!("/v1.0/{}", k.route())).collect();
-    Err(ApiError::NotFound(format!(
+    ApiError::NotFound(format!(
         "Resource not found for the segment '{}'. Collections: {} (also under /beta).",
         req.path().rsplit('/').next().unwrap_or(""),
         collections.join(", ")
-    )))
+    ))
 }
 
 /// A method `req`'s resource does not take: 405 with `Allow` naming the methods it does (RFC 9110).
@@ -183,6 +188,7 @@ fn graph_report_routes(scope: actix_web::Scope) -> actix_web::Scope {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // First: `/v1.0/$metadata` would otherwise fall into the version scopes.
     cfg.configure(routes::contract::configure);
+    cfg.configure(console::configure);
     for version in ["v1.0", "beta"] {
         let mut scope = web::scope(&format!("/{version}"));
         if version == "beta" {
@@ -248,10 +254,12 @@ pub fn app(
         InitError = (),
     >,
 > {
-    App::new()
-        .app_data(web::Data::new(state))
-        .configure(configure)
-        .default_service(web::to(not_found))
+    let dev_mode = state.dev_tokens.is_some();
+    let mut app = App::new().app_data(web::Data::new(state)).configure(configure);
+    if dev_mode {
+        app = app.service(web::resource(console::DEV_TOKENS).route(web::get().to(console::dev_tokens)));
+    }
+    app.default_service(web::to(not_found))
         .wrap(actix_web::middleware::from_fn(ratelimit::enforce))
         .wrap(actix_web::middleware::from_fn(middleware::graph_envelope))
         .wrap(actix_web::middleware::from_fn(ratelimit::headers))

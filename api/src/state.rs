@@ -19,6 +19,9 @@ pub struct AppState {
     pub default_tier: LicenseTier,
     /// Rate-limit buckets, built from `config` (rebuild them when replacing `config`).
     pub limits: Arc<RateLimits>,
+    /// Development mode only: the demo tenants' tokens, which `GET /idtrail/dev/tokens` lists for
+    /// the console's sign-in picker (the route exists only when this is set).
+    pub dev_tokens: Option<Arc<crate::demo::DevTokens>>,
 }
 
 impl AppState {
@@ -38,6 +41,7 @@ impl AppState {
             config: Arc::new(config),
             default_tier,
             limits,
+            dev_tokens: None,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! URL, and writing Graph envelopes around stored JSON text without re-serialising it.
 
 pub mod actions;
+pub mod console;
 pub mod contract;
 pub mod delta;
 pub mod entities;

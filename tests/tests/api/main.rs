@@ -4,6 +4,7 @@
 mod access;
 mod apply;
 mod audits_risk;
+mod console;
 mod contract;
 mod csdl;
 mod delta;
