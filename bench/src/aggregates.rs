@@ -74,11 +74,14 @@ fn baseline_numbers(rows: &[Group]) -> BTreeMap<(String, i64), Numbers> {
 /// `failed` as the reports count it: any `status/errorCode` but 0 (none included).
 const FAILED: &str = "CAST(COALESCE(SUM(CASE WHEN status_error_code = 0 THEN 0 ELSE 1 END), 0) AS BIGINT)";
 
-fn report_period(body: &Value) -> anyhow::Result<(i64, i64)> {
+/// A report, its period, and the baseline's range parameters (tenant, start, end).
+fn fetch_report(ctx: &mut Setup<'_>, target: &str, tenant: &Param) -> anyhow::Result<(Value, (i64, i64), [Param; 3])> {
+    let body = get_json(ctx, target)?;
     let t = |k: &str| {
-        body[k].as_str().and_then(|s| parse_ticks(s).ok()).ok_or_else(|| anyhow::anyhow!("the report has no {k}"))
+        body[k].as_str().and_then(|s| parse_ticks(s).ok()).ok_or_else(|| anyhow::anyhow!("{target} has no {k}"))
     };
-    Ok((t("start")?, t("end")?))
+    let (start, end) = (t("start")?, t("end")?);
+    Ok((body, (start, end), [tenant.clone(), Param::BigInt(start), Param::BigInt(end)]))
 }
 
 fn compare(
@@ -106,9 +109,7 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
 
     // R1: signInActivity, P30D in weeks.
     let target = "/idtrail/reports/signInActivity?period=P30D&interval=P1W".to_owned();
-    let body = get_json(ctx, &target)?;
-    let (start, end) = report_period(&body)?;
-    let range = [tenant.clone(), Param::BigInt(start), Param::BigInt(end)];
+    let (body, (start, end), range) = fetch_report(ctx, &target, &tenant)?;
     let sql = db::with_params(
         ctx.db,
         &format!(
@@ -141,9 +142,7 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
 
     // R2: topApplications, top 3, in weeks.
     let target = "/idtrail/reports/topApplications?period=P30D&top=3&interval=P1W".to_owned();
-    let body = get_json(ctx, &target)?;
-    let (start, end) = report_period(&body)?;
-    let range = [tenant.clone(), Param::BigInt(start), Param::BigInt(end)];
+    let (body, _, range) = fetch_report(ctx, &target, &tenant)?;
     let sql = db::with_params(
         ctx.db,
         &format!(
