@@ -1,4 +1,5 @@
-//! The `idtrail` command line: `serve` (the default), `demo`, `ingest`, `token`, `tenant`, `openapi`.
+//! The `idtrail` command line: `serve` (the default), `demo`, `ingest`, `token`, `tenant`, `openapi`,
+//! `healthcheck`, `backup`.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -105,6 +106,13 @@ pub enum Command {
     },
     /// Print the OpenAPI document (`idtrail openapi > openapi/openapi.json` updates the committed one).
     Openapi,
+    /// Exit 0 when the service's /readyz answers 200 within 2 s, else 1 with the reason (the
+    /// container health check).
+    Healthcheck {
+        /// The /readyz URL (default: from the configured bind address, a wildcard host as loopback).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Manage tenants and their license tiers.
     Tenant {
         #[command(subcommand)]
@@ -281,6 +289,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant { command } => tenant_command(&config, command),
+        Command::Healthcheck { url } => {
+            let url = match url {
+                Some(u) => u,
+                None => crate::ops::readyz_url(&config).map_err(anyhow::Error::msg)?,
+            };
+            crate::ops::healthcheck(&url)
+        }
         Command::Openapi => Ok(()),
         Command::Purge { dry_run } => {
             let store = open_store(&config)?;

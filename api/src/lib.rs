@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod middleware;
+pub mod ops;
 pub mod paging;
 pub mod query;
 pub mod ratelimit;

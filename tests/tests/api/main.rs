@@ -15,6 +15,7 @@ mod indexes;
 mod ingest;
 mod licensing;
 mod matrix;
+mod ops;
 mod paging;
 mod query;
 mod ratelimit;
