@@ -378,11 +378,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!(%addr, "listening");
     let state = started.state.clone();
+    let metrics = match config.metrics_addr().map_err(anyhow::Error::msg)? {
+        Some(metrics_addr) => {
+            let state = started.state.clone();
+            let server = actix_web::HttpServer::new(move || crate::metrics::app(state.clone()))
+                .workers(1)
+                .disable_signals()
+                .bind(metrics_addr)
+                .with_context(|| format!("binding the metrics listener {metrics_addr}"))?
+                .run();
+            tracing::info!(%metrics_addr, "metrics at /metrics");
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            Some(handle)
+        }
+        None => None,
+    };
     actix_web::HttpServer::new(move || crate::app(state.clone()))
         .bind(addr)
         .with_context(|| format!("binding {addr}"))?
         .run()
         .await?;
+    if let Some(metrics) = metrics {
+        metrics.stop(true).await;
+    }
     // The background loops stop with the server.
     drop(started);
     Ok(())

@@ -83,6 +83,9 @@ pub struct Config {
     pub demo_on_empty: bool,
     /// Log filter (`info`, `idtrail=debug,...`).
     pub log: String,
+    /// Address of the `/metrics` listener (Prometheus), separate from `bind`; loopback by default
+    /// so that it is never public by accident. Empty: no metrics listener.
+    pub metrics_bind: String,
 }
 
 impl Default for Config {
@@ -118,6 +121,7 @@ impl Default for Config {
             export_page_rows: 1000,
             demo_on_empty: true,
             log: "info".into(),
+            metrics_bind: "127.0.0.1:9464".into(),
         }
     }
 }
@@ -213,6 +217,7 @@ impl Config {
 
     fn check(&self) -> Result<(), String> {
         self.bind_addr()?;
+        self.metrics_addr()?;
         storage::DatabaseUrl::parse(&self.database_url).map_err(|e| e.to_string())?;
         domain::ids::LicenseTier::parse(&self.default_license).map_err(|e| format!("default_license: {e}"))?;
         self.retention()?;
@@ -250,6 +255,23 @@ impl Config {
                 .map_err(|e| format!("retention_directory_audits_days: {e}"))?,
             risk_detections: RetentionPolicy::parse_days(&self.retention_risk_detections_days)
                 .map_err(|e| format!("retention_risk_detections_days: {e}"))?,
+        })
+    }
+
+    /// The metrics listener's address; `None` when `metrics_bind` is empty.
+    ///
+    /// # Errors
+    /// When `metrics_bind` is not `HOST:PORT` with an IP host.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, String> {
+        if self.metrics_bind.trim().is_empty() {
+            return Ok(None);
+        }
+        let text = self.metrics_bind.replace("localhost", "127.0.0.1");
+        text.parse().map(Some).map_err(|_| {
+            format!(
+                "metrics_bind must be IP:PORT, such as 127.0.0.1:9464 (or empty for none); got '{}'",
+                self.metrics_bind
+            )
         })
     }
 

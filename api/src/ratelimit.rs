@@ -306,6 +306,9 @@ pub async fn enforce(
     if let Some(status) = status {
         req.extensions_mut().insert(status);
         if let Some(retry_after_secs) = status.retry_after_secs {
+            if let Some(state) = req.app_data::<web::Data<AppState>>() {
+                state.metrics.rejected(crate::metrics::Rejection::RateLimit);
+            }
             return Ok(req.error_response(ApiError::TooManyRequests { retry_after_secs }));
         }
     }

@@ -138,12 +138,15 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Started> 
         }
     }))];
     if purge_every > 0 {
-        let store = state.store.clone();
+        let (store, metrics) = (state.store.clone(), state.metrics.clone());
         tasks.push(tokio::spawn(every(Duration::from_secs(purge_every), true, stopping, move || {
-            let (store, done) = (store.clone(), done.clone());
+            let (store, done, metrics) = (store.clone(), done.clone(), metrics.clone());
             async move {
                 match tokio::task::spawn_blocking(move || store.purge(false)).await {
-                    Ok(Ok(r)) => tracing::info!(sign_ins = r.total_sign_ins(), "purge done"),
+                    Ok(Ok(r)) => {
+                        metrics.purged(&r);
+                        tracing::info!(sign_ins = r.total_sign_ins(), "purge done");
+                    }
                     Ok(Err(e)) => tracing::warn!(error = %e, "purge failed"),
                     Err(e) => tracing::warn!(error = %e, "purge task failed"),
                 }

@@ -1,4 +1,5 @@
-//! What every request can reach: the store, the token verifier, the paging signer, the config.
+//! What every request can reach: the store, the token verifier, the paging signer, the config,
+//! the metrics.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use storage::Store;
 
 use crate::auth::TokenVerifier;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::paging::PageSigner;
 use crate::ratelimit::RateLimits;
 
@@ -19,6 +21,8 @@ pub struct AppState {
     pub default_tier: LicenseTier,
     /// Rate-limit buckets, built from `config` (rebuild them when replacing `config`).
     pub limits: Arc<RateLimits>,
+    /// `/metrics`: counted where things happen, read on the metrics listener.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -38,6 +42,7 @@ impl AppState {
             config: Arc::new(config),
             default_tier,
             limits,
+            metrics: Arc::new(Metrics::new()),
         })
     }
 }

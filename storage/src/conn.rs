@@ -2,7 +2,7 @@
 //! (never by trial, since SQLite accepts any string), pooled with r2d2, migrated at start.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::{InstrumentationEvent, SimpleConnection};
@@ -234,6 +234,49 @@ impl ManageConnection for Manager {
     }
 }
 
+/// What the pool has done since it was built: checkouts, the time they waited (for a free
+/// connection or for one to open), and checkouts that gave up (the request answered 503). Read
+/// by `/metrics`.
+#[derive(Debug, Default)]
+pub struct PoolEvents {
+    checkouts: AtomicU64,
+    wait_nanos: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+impl PoolEvents {
+    /// (checkouts, seconds they waited in all).
+    #[must_use]
+    pub fn totals(&self) -> (u64, f64) {
+        let nanos = self.wait_nanos.load(Ordering::Relaxed);
+        #[allow(clippy::cast_precision_loss)]
+        let seconds = nanos as f64 / 1e9;
+        (self.checkouts.load(Ordering::Relaxed), seconds)
+    }
+
+    #[must_use]
+    pub fn timeouts(&self) -> u64 {
+        self.timeouts.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug)]
+struct CountEvents(Arc<PoolEvents>);
+
+impl r2d2::HandleEvent for CountEvents {
+    fn handle_checkout(&self, event: r2d2::event::CheckoutEvent) {
+        let nanos = u64::try_from(event.duration().as_nanos()).unwrap_or(u64::MAX);
+        self.0.checkouts.fetch_add(1, Ordering::Relaxed);
+        self.0.wait_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    fn handle_timeout(&self, event: r2d2::event::TimeoutEvent) {
+        let nanos = u64::try_from(event.timeout().as_nanos()).unwrap_or(u64::MAX);
+        self.0.timeouts.fetch_add(1, Ordering::Relaxed);
+        self.0.wait_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
 pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
@@ -251,7 +294,7 @@ fn migrate(url: &DatabaseUrl) -> StorageResult<()> {
 ///
 /// # Errors
 /// [`StorageError::Unavailable`] when the database cannot be reached; [`StorageError::Migration`].
-pub fn connect(url: &DatabaseUrl, size: u32) -> StorageResult<Pool> {
+pub fn connect(url: &DatabaseUrl, size: u32, events: Arc<PoolEvents>) -> StorageResult<Pool> {
     migrate(url)?;
     r2d2::Pool::builder()
         .max_size(size)
@@ -266,6 +309,7 @@ pub fn connect(url: &DatabaseUrl, size: u32) -> StorageResult<Pool> {
         // server dropped fails the one statement that finds it gone (503, retried by the client)
         // and is discarded on its way back (`has_broken`); the next checkout connects anew.
         .test_on_check_out(false)
+        .event_handler(Box::new(CountEvents(events)))
         .build(Manager { url: url.clone() })
         .map_err(|e| StorageError::Unavailable(e.to_string()))
 }

@@ -41,6 +41,7 @@ pub use tenants::Tenant;
 #[derive(Debug)]
 pub struct Store {
     pool: conn::Pool,
+    pool_events: Arc<conn::PoolEvents>,
     backend: Backend,
     clock: Arc<dyn Clock>,
     known_partitions: Mutex<HashSet<i64>>,
@@ -65,6 +66,23 @@ pub const TIER_REFRESH: Duration = Duration::from_secs(1);
 
 /// Tenants whose tiers are remembered at most; past it the memory starts over.
 const MAX_REMEMBERED_TIERS: usize = 10_000;
+
+/// The connection pool's numbers (see [`Store::pool_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolStats {
+    /// Connections the pool may open.
+    pub max_size: u32,
+    /// Connections open now.
+    pub connections: u32,
+    /// Open connections not checked out.
+    pub idle: u32,
+    /// Checkouts since the start.
+    pub checkouts: u64,
+    /// Seconds checkouts waited, in all (a timed-out one counts its whole timeout).
+    pub wait_seconds: f64,
+    /// Checkouts that got no connection in time.
+    pub timeouts: u64,
+}
 
 /// What one tenant may see right now: its tier, and from when each data set is visible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,9 +132,11 @@ impl Store {
     pub fn open_with_clock(url: &str, pool_size: u32, clock: Arc<dyn Clock>) -> StorageResult<Self> {
         let url = DatabaseUrl::parse(url)?;
         let backend = url.backend();
-        let pool = conn::connect(&url, pool_size.max(1))?;
+        let pool_events = Arc::new(conn::PoolEvents::default());
+        let pool = conn::connect(&url, pool_size.max(1), pool_events.clone())?;
         Ok(Self {
             pool,
+            pool_events,
             backend,
             clock,
             known_partitions: Mutex::new(HashSet::new()),
@@ -248,6 +268,21 @@ impl Store {
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
+    }
+
+    /// The pool's size, state and what it has done, for `/metrics`.
+    #[must_use]
+    pub fn pool_stats(&self) -> PoolStats {
+        let state = self.pool.state();
+        let (checkouts, wait_seconds) = self.pool_events.totals();
+        PoolStats {
+            max_size: self.pool.max_size(),
+            connections: state.connections,
+            idle: state.idle_connections,
+            checkouts,
+            wait_seconds,
+            timeouts: self.pool_events.timeouts(),
+        }
     }
 
     /// Checks that the database answers.
