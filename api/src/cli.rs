@@ -217,7 +217,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let (command, ServeArgs { bind, public_url }) = command_of(cli.command, cli.serve)?;
     let overrides = Overrides { database_url: cli.database_url, bind, public_url };
     let config = Config::load(cli.config.as_deref(), &overrides).map_err(anyhow::Error::msg)?;
-    init_logging(&config.log);
+    init_logging(&config);
     match command {
         Command::Serve(_) => actix_web::rt::System::new().block_on(serve(config)),
         Command::Demo { sign_ins, days, seed } => {
@@ -331,11 +331,10 @@ fn merge(args: ServeArgs, before: ServeArgs) -> ServeArgs {
     ServeArgs { bind: args.bind.or(before.bind), public_url: args.public_url.or(before.public_url) }
 }
 
-fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+fn init_logging(config: &Config) {
+    let format = crate::observe::LogFormat::parse(&config.log_format).unwrap_or(crate::observe::LogFormat::Text);
+    let _ =
+        tracing::subscriber::set_global_default(crate::observe::subscriber(format, &config.log, true, std::io::stderr));
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Store> {

@@ -83,6 +83,8 @@ pub struct Config {
     pub demo_on_empty: bool,
     /// Log filter (`info`, `idtrail=debug,...`).
     pub log: String,
+    /// `text` (human, the default) or `json` (one JSON object per line, for log pipelines).
+    pub log_format: String,
     /// Address of the `/metrics` listener (Prometheus), separate from `bind`; loopback by default
     /// so that it is never public by accident. Empty: no metrics listener.
     pub metrics_bind: String,
@@ -121,6 +123,7 @@ impl Default for Config {
             export_page_rows: 1000,
             demo_on_empty: true,
             log: "info".into(),
+            log_format: "text".into(),
             metrics_bind: "127.0.0.1:9464".into(),
         }
     }
@@ -218,6 +221,7 @@ impl Config {
     fn check(&self) -> Result<(), String> {
         self.bind_addr()?;
         self.metrics_addr()?;
+        crate::observe::LogFormat::parse(&self.log_format)?;
         storage::DatabaseUrl::parse(&self.database_url).map_err(|e| e.to_string())?;
         domain::ids::LicenseTier::parse(&self.default_license).map_err(|e| format!("default_license: {e}"))?;
         self.retention()?;

@@ -259,7 +259,7 @@ struct ClientClaims {
     appid: Option<String>,
 }
 
-fn client_app(token: &str) -> String {
+pub(crate) fn client_app(token: &str) -> String {
     let claims = token
         .split('.')
         .nth(1)
@@ -269,7 +269,7 @@ fn client_app(token: &str) -> String {
 }
 
 /// The bearer token of a request, read as `auth::Caller` reads it.
-fn bearer(req: &ServiceRequest) -> Option<&str> {
+pub(crate) fn bearer(req: &ServiceRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim).filter(|t| !t.is_empty())
 }

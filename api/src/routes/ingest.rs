@@ -201,6 +201,13 @@ pub async fn ingest(
         Ok(outcome)
     })
     .await??;
+    tracing::info!(
+        set = kind.segment(),
+        inserted = outcome.inserted,
+        duplicates = outcome.duplicates,
+        expired = outcome.expired,
+        "ingest batch stored"
+    );
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "inserted": outcome.inserted,
         "duplicates": outcome.duplicates,

@@ -327,3 +327,79 @@ async fn metrics_parse_and_move_with_requests_ingest_and_refusals() {
     })
     .await;
 }
+
+/// A log destination the test reads back.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[actix_web::test]
+async fn json_log_lines_parse_and_carry_the_request_id_but_no_secrets() {
+    each_backend(|app| async move {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = api::observe::subscriber(api::observe::LogFormat::Json, "info", false, move || writer.clone());
+        let guard = tracing::subscriber::set_default(subscriber);
+        let token = ingest_token(TENANT_A);
+        let docs: Vec<_> = (0..3).map(|n| sign_in_doc(n, app.now(), USER_OID)).collect();
+        let body: String = docs.iter().map(|d| format!("{d}\n")).collect();
+        let (s, headers, _) = app
+            .send(
+                actix_web::test::TestRequest::post()
+                    .uri("/ingest/signIns")
+                    .insert_header(("Authorization", format!("Bearer {token}")))
+                    .insert_header(("Content-Type", "application/x-ndjson"))
+                    .set_payload(body),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let ingest_id = headers.get("request-id").unwrap().to_str().unwrap().to_owned();
+        let admin = admin_token(TENANT_A);
+        let (s, headers, _) = app
+            .send(
+                actix_web::test::TestRequest::get()
+                    .uri("/v1.0/auditLogs/signIns?$filter=userPrincipalName%20eq%20%27secret.person%40x.com%27")
+                    .insert_header(("Authorization", format!("Bearer {admin}"))),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let list_id = headers.get("request-id").unwrap().to_str().unwrap().to_owned();
+        drop(guard);
+
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> =
+            text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+        let of = |id: &str| -> Vec<&serde_json::Value> {
+            lines.iter().filter(|l| l.pointer("/span/request_id").and_then(|v| v.as_str()) == Some(id)).collect()
+        };
+        let ingest_lines = of(&ingest_id);
+        assert!(
+            ingest_lines.iter().any(|l| l["message"] == "ingest batch stored" && l["inserted"] == 3),
+            "a line logged by the handler carries the request id: {text}"
+        );
+        let access = ingest_lines.iter().find(|l| l["target"] == api::observe::ACCESS_TARGET).expect("access line");
+        assert_eq!(access["method"], "POST");
+        assert_eq!(access["route"], "/ingest/{kind}");
+        assert_eq!(access["status"], 200);
+        assert_eq!(access["request_id"], ingest_id.as_str());
+        assert_eq!(access["tenant"], TENANT_A);
+        assert_eq!(access["client_app"], "44444444-4444-4444-8444-444444444444");
+        assert!(access["duration_ms"].as_f64().unwrap() >= 0.0);
+        let list = of(&list_id);
+        let access = list.iter().find(|l| l["target"] == api::observe::ACCESS_TARGET).expect("access line");
+        assert_eq!(access["route"], "/v1.0/auditLogs/signIns");
+        for secret in [token.as_str(), admin.as_str(), "secret.person", "$filter", "filter=", ADMIN_OID] {
+            assert!(!text.contains(secret), "the log holds {secret}: {text}");
+        }
+    })
+    .await;
+}
