@@ -393,17 +393,54 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    actix_web::HttpServer::new(move || crate::app(state.clone()))
+    // Our own signal handling: actix's treats SIGINT as a forced stop, and both must be graceful.
+    let server = actix_web::HttpServer::new(move || crate::app(state.clone()))
+        .shutdown_timeout(config.shutdown_timeout_s)
+        .disable_signals()
         .bind(addr)
         .with_context(|| format!("binding {addr}"))?
-        .run()
-        .await?;
+        .run();
+    let handle = server.handle();
+    let timeout = config.shutdown_timeout_s;
+    actix_web::rt::spawn(async move {
+        let signal = stop_signal().await;
+        tracing::info!(signal, timeout_s = timeout, "stopping: no new connections, finishing the requests in flight");
+        handle.stop(true).await;
+    });
+    server.await?;
     if let Some(metrics) = metrics {
         metrics.stop(true).await;
     }
-    // The background loops stop with the server.
-    drop(started);
+    // A purge or partition run in progress finishes; then the last write (an ingest cut by the
+    // timeout keeps running on its blocking thread until it commits or rolls back) and the WAL.
+    let store = started.state.store.clone();
+    started.stop().await;
+    actix_web::rt::task::spawn_blocking(move || store.checkpoint_wal()).await??;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C) and names it.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => {
+                tracing::warn!("cannot listen for signals: stopping only when killed");
+                std::future::pending().await
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }
 
 /// Records `idtrail ingest` stores per transaction.

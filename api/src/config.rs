@@ -83,6 +83,8 @@ pub struct Config {
     pub demo_on_empty: bool,
     /// Log filter (`info`, `idtrail=debug,...`).
     pub log: String,
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT before they are cut.
+    pub shutdown_timeout_s: u64,
     /// `text` (human, the default) or `json` (one JSON object per line, for log pipelines).
     pub log_format: String,
     /// Address of the `/metrics` listener (Prometheus), separate from `bind`; loopback by default
@@ -124,6 +126,7 @@ impl Default for Config {
             demo_on_empty: true,
             log: "info".into(),
             log_format: "text".into(),
+            shutdown_timeout_s: 30,
             metrics_bind: "127.0.0.1:9464".into(),
         }
     }

@@ -285,6 +285,16 @@ impl Store {
         }
     }
 
+    /// SQLite: waits for a write in progress, then copies the WAL into the database file and
+    /// truncates it (at shutdown: the file alone then holds every commit). PostgreSQL: nothing.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn checkpoint_wal(&self) -> StorageResult<()> {
+        let Some(checkpointer) = &self.checkpointer else { return Ok(()) };
+        self.write(|c| Ok(checkpointer.truncate(c)?))
+    }
+
     /// Checks that the database answers.
     ///
     /// # Errors
