@@ -113,6 +113,12 @@ pub enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Copy a SQLite database into a new FILE while the service runs (a consistent snapshot, by
+    /// VACUUM INTO); for PostgreSQL use pg_dump or continuous archiving.
+    Backup {
+        /// The new file (it must not exist).
+        file: PathBuf,
+    },
     /// Manage tenants and their license tiers.
     Tenant {
         #[command(subcommand)]
@@ -289,6 +295,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant { command } => tenant_command(&config, command),
+        Command::Backup { file } => {
+            let started = std::time::Instant::now();
+            let bytes = crate::ops::backup(&config, &file)?;
+            println!(
+                "backed up {} into {} ({bytes} bytes) in {:.1} s",
+                config.database_url,
+                file.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::Healthcheck { url } => {
             let url = match url {
                 Some(u) => u,

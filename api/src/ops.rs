@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
 use crate::config::Config;
 
@@ -58,4 +58,31 @@ pub fn healthcheck(url: &str) -> anyhow::Result<()> {
         .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_owned))
         .unwrap_or(body);
     bail!("{url} answered {status}: {}", message.trim())
+}
+
+/// `idtrail backup FILE` for SQLite: `VACUUM INTO` the new file `target` from one read
+/// transaction, so the copy is the database as of one commit while the service goes on reading
+/// and writing (WAL mode: a reader never blocks the writer). `target` must not exist.
+///
+/// SQLite's online backup API (`sqlite3_backup_step`) would need `unsafe` FFI through
+/// libsqlite3-sys (the workspace forbids `unsafe`), and it restarts whenever another connection
+/// writes between two steps, so under steady ingest it may never finish; `VACUUM INTO` reads one
+/// snapshot and also leaves a compact file.
+///
+/// # Errors
+/// PostgreSQL (use `pg_dump`, see the README), an existing `target`, database errors.
+pub fn backup(config: &Config, target: &std::path::Path) -> anyhow::Result<u64> {
+    let url = storage::DatabaseUrl::parse(&config.database_url)?;
+    let storage::DatabaseUrl::Sqlite { .. } = url else {
+        bail!(
+            "idtrail backup copies SQLite databases; for PostgreSQL use pg_dump or continuous archiving \
+             (README: Operating idtrail, Backups)"
+        );
+    };
+    if target.exists() {
+        bail!("{} exists; a backup goes to a new file", target.display());
+    }
+    let target_text = target.to_str().context("the backup file's path must be UTF-8")?;
+    storage::backup::vacuum_into(&url, target_text).with_context(|| format!("backing up into {}", target.display()))?;
+    Ok(std::fs::metadata(target).map(|m| m.len()).unwrap_or(0))
 }

@@ -303,3 +303,103 @@ fn sigterm_finishes_the_ingest_in_flight_and_sigint_past_the_timeout_stores_noth
         assert_eq!(count(service.port, &admin_token(&s, TENANT_B)), 0, "on {on}: the cut batch is absent");
     }
 }
+
+/// POSTs a whole batch; `Some(inserted)` when acknowledged.
+fn post_batch(port: u16, token: &str, body: Vec<u8>) -> Option<u64> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().into();
+    let mut res = agent
+        .post(format!("http://127.0.0.1:{port}/ingest/signIns"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/x-ndjson")
+        .send(&body[..])
+        .ok()?;
+    let text = res.body_mut().read_to_string().ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    (res.status() == 200).then(|| v["inserted"].as_u64()).flatten()
+}
+
+fn backup(s: &Scratch, file: &Path) -> Output {
+    let mut c = idtrail(s, &[]);
+    c.arg("backup").arg(file);
+    run(c)
+}
+
+#[test]
+fn a_backup_taken_during_ingest_restores_whole_batches_and_serves_the_same_counts() {
+    const BATCH: u64 = 2_000;
+    const BATCHES: u64 = 12;
+    let s = sqlite();
+    let service = Service::start(&s, &[]);
+    let port = service.port;
+    let ingest = ingest_token(&s, TENANT_A);
+    let acknowledged = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let writer = {
+        let acknowledged = acknowledged.clone();
+        std::thread::spawn(move || {
+            for b in 0..BATCHES {
+                let inserted = post_batch(port, &ingest, sign_ins(b * BATCH, BATCH)).expect("acknowledged");
+                assert_eq!(inserted, BATCH);
+                acknowledged.fetch_add(BATCH, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+    };
+    // Once the first batches are in, back up while the others arrive.
+    while acknowledged.load(std::sync::atomic::Ordering::SeqCst) < 2 * BATCH {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let during = s.dir.join("during.db");
+    let before = acknowledged.load(std::sync::atomic::Ordering::SeqCst);
+    let out = backup(&s, &during);
+    let after = acknowledged.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("backed up"));
+    writer.join().unwrap();
+    let admin = admin_token(&s, TENANT_A);
+    assert_eq!(count(port, &admin), BATCH * BATCHES);
+    // A backup never overwrites.
+    let again = backup(&s, &during);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("exists"));
+    let quiet = s.dir.join("after.db");
+    assert!(backup(&s, &quiet).status.success());
+    let live_report = get(port, "/idtrail/reports/topApplications?period=P7D", &admin);
+    drop(service);
+
+    // Restore each copy into a new file and serve it.
+    for (copy, exact) in [(&during, None), (&quiet, Some(BATCH * BATCHES))] {
+        let restored = sqlite();
+        std::fs::copy(copy, restored.dir.join("idtrail.db")).unwrap();
+        let service = Service::start(&restored, &[]);
+        let n = count(service.port, &admin_token(&restored, TENANT_A));
+        match exact {
+            Some(total) => {
+                assert_eq!(n, total);
+                let report =
+                    get(service.port, "/idtrail/reports/topApplications?period=P7D", &admin_token(&restored, TENANT_A));
+                assert_eq!(report.0, 200, "{}", report.1);
+                let strip = |body: &str| {
+                    let mut v: serde_json::Value = serde_json::from_str(body).unwrap();
+                    v.as_object_mut().unwrap().retain(|k, _| k == "applications" || k == "totals");
+                    for app in v["applications"].as_array_mut().into_iter().flatten() {
+                        app.as_object_mut().unwrap().remove("drillDown");
+                        app.as_object_mut().unwrap().remove("buckets");
+                    }
+                    if let Some(t) = v["totals"].as_object_mut() {
+                        t.remove("drillDown");
+                    }
+                    v
+                };
+                assert_eq!(strip(&report.1), strip(&live_report.1), "the restored copy serves the same report");
+            }
+            None => {
+                eprintln!("backup during ingest: {before} acknowledged before, {n} in the copy, {after} after");
+                assert!(n.is_multiple_of(BATCH), "whole batches only: {n}");
+                assert!(before <= n && n <= after + BATCH, "{before} <= {n} <= {after} + one batch in flight");
+            }
+        }
+    }
+
+    // PostgreSQL has its own tools.
+    let pg = Scratch { dir: scratch_dir(), url: "postgres://nobody@127.0.0.1:1/none".into(), pg: None };
+    let out = backup(&pg, &pg.dir.join("x.db"));
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
+}

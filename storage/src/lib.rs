@@ -4,6 +4,7 @@
 //! the SQL it runs; every value is a bound parameter. This crate never sees HTTP.
 
 pub mod apply;
+pub mod backup;
 mod checkpoint;
 pub mod conn;
 pub mod entities;
