@@ -17,6 +17,11 @@ pub const DEFAULT_AUDIENCES: &[&str] = &["https://graph.microsoft.com", "0000000
 pub struct Config {
     /// `sqlite://PATH` or `postgres://USER@HOST/DB`.
     pub database_url: String,
+    /// PostgreSQL streaming replicas of `database_url` for lists, counts and lookups.
+    #[serde(deserialize_with = "list")]
+    pub database_read_urls: Vec<String>,
+    /// A replica whose replay lag passes this many milliseconds is skipped until it catches up.
+    pub max_replica_lag_ms: u64,
     /// Address to listen on.
     pub bind: String,
     /// Base of `@odata.context` and `@odata.nextLink` (e.g. `https://idtrail.example.com`);
@@ -96,6 +101,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             database_url: "sqlite://idtrail.db".into(),
+            database_read_urls: Vec::new(),
+            max_replica_lag_ms: 2000,
             bind: "127.0.0.1:8080".into(),
             public_url: None,
             trusted_proxies: Vec::new(),
@@ -225,7 +232,13 @@ impl Config {
         self.bind_addr()?;
         self.metrics_addr()?;
         crate::observe::LogFormat::parse(&self.log_format)?;
-        storage::DatabaseUrl::parse(&self.database_url).map_err(|e| e.to_string())?;
+        let primary = storage::DatabaseUrl::parse(&self.database_url).map_err(|e| e.to_string())?;
+        for url in &self.database_read_urls {
+            let replica = storage::DatabaseUrl::parse(url).map_err(|e| format!("database_read_urls: {e}"))?;
+            if primary.backend() != storage::Backend::Postgres || replica.backend() != storage::Backend::Postgres {
+                return Err("database_read_urls are PostgreSQL streaming replicas of a PostgreSQL database_url".into());
+            }
+        }
         domain::ids::LicenseTier::parse(&self.default_license).map_err(|e| format!("default_license: {e}"))?;
         self.retention()?;
         crate::ratelimit::check_config(self)?;

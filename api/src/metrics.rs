@@ -52,6 +52,16 @@ struct SetLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReplicaLabels {
+    replica: u32,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    target: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: &'static str,
 }
@@ -96,6 +106,9 @@ pub struct Metrics {
     pool_checkouts: Counter,
     pool_wait: Counter<f64, AtomicU64>,
     pool_timeouts: Counter,
+    replica_healthy: Family<ReplicaLabels, Gauge>,
+    replica_lag: Family<ReplicaLabels, Gauge<f64, AtomicU64>>,
+    reads: Family<TargetLabels, Counter>,
     resident: Gauge,
     open_fds: Gauge,
     /// One scrape at a time: the pool counters are brought up to date from the store's.
@@ -158,6 +171,25 @@ impl Metrics {
             "Requests that got no connection within the pool's timeout (answered 503)",
             pool_timeouts.clone(),
         );
+        let replica_healthy = Family::<ReplicaLabels, Gauge>::default();
+        registry.register(
+            "db_replica_healthy",
+            "1 while reads go to the read replica (by its position in database_read_urls), 0 while it is skipped",
+            replica_healthy.clone(),
+        );
+        let replica_lag = Family::<ReplicaLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register_with_unit(
+            "db_replica_lag",
+            "The read replica's replay lag at its last check (NaN: it did not answer)",
+            Unit::Seconds,
+            replica_lag.clone(),
+        );
+        let reads = Family::<TargetLabels, Counter>::default();
+        registry.register(
+            "db_reads",
+            "Lists, counts and lookups by where they ran (primary, replica), when read replicas are configured",
+            reads.clone(),
+        );
         let mut process = Registry::default();
         let (resident, open_fds) = (Gauge::default(), Gauge::default());
         process.register_with_unit("process_resident_memory", "Resident memory size", Unit::Bytes, resident.clone());
@@ -176,6 +208,9 @@ impl Metrics {
             pool_checkouts,
             pool_wait,
             pool_timeouts,
+            replica_healthy,
+            replica_lag,
+            reads,
             resident,
             open_fds,
             scraping: Mutex::new(()),
@@ -234,6 +269,17 @@ impl Metrics {
             self.pool_wait.inc_by(waited);
         }
         self.pool_timeouts.inc_by(pool.timeouts.saturating_sub(self.pool_timeouts.get()));
+        if let Some(routing) = store.read_routing() {
+            for r in &routing.replicas {
+                let labels = ReplicaLabels { replica: u32::try_from(r.index).unwrap_or(u32::MAX) };
+                self.replica_healthy.get_or_create(&labels).set(i64::from(r.healthy));
+                self.replica_lag.get_or_create(&labels).set(r.lag_ms.map_or(f64::NAN, |ms| ms / 1000.0));
+            }
+            for (target, n) in [("primary", routing.primary_reads), ("replica", routing.replica_reads)] {
+                let counter = self.reads.get_or_create(&TargetLabels { target });
+                counter.inc_by(n.saturating_sub(counter.get()));
+            }
+        }
         if let Some(bytes) = resident_bytes() {
             self.resident.set(bytes);
         }

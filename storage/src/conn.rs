@@ -314,6 +314,18 @@ pub fn connect(url: &DatabaseUrl, size: u32, events: Arc<PoolEvents>) -> Storage
         .map_err(|e| StorageError::Unavailable(e.to_string()))
 }
 
+/// A pool that opens its connections on demand and runs no migrations: a read replica's, which
+/// may be down at start and is never written.
+pub(crate) fn unchecked_pool(url: &DatabaseUrl, size: u32, timeout: Duration, events: Arc<PoolEvents>) -> Pool {
+    r2d2::Pool::builder()
+        .max_size(size.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(timeout)
+        .test_on_check_out(false)
+        .event_handler(Box::new(CountEvents(events)))
+        .build_unchecked(Manager { url: url.clone() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

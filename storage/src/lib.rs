@@ -15,6 +15,7 @@ pub mod error;
 pub mod feed;
 pub mod filter;
 mod partitions;
+pub mod replicas;
 pub mod schema;
 pub mod sign_ins;
 pub mod sql;
@@ -43,6 +44,8 @@ pub use tenants::Tenant;
 pub struct Store {
     pool: conn::Pool,
     pool_events: Arc<conn::PoolEvents>,
+    /// PostgreSQL read replicas for lists, counts and lookups (none: all on the primary).
+    replicas: Option<replicas::Replicas>,
     backend: Backend,
     clock: Arc<dyn Clock>,
     known_partitions: Mutex<HashSet<i64>>,
@@ -138,6 +141,7 @@ impl Store {
         Ok(Self {
             pool,
             pool_events,
+            replicas: None,
             backend,
             clock,
             known_partitions: Mutex::new(HashSet::new()),
@@ -156,6 +160,52 @@ impl Store {
         self.retention = retention;
         self.default_tier = default_tier;
         self
+    }
+
+    /// Sends lists, counts and lookups to the streaming replicas `urls` (each with a pool of the
+    /// primary's size) while their replay lag is at most `max_lag_ms`; see [`replicas`].
+    ///
+    /// # Errors
+    /// [`StorageError::Config`] when the store or a URL is not PostgreSQL.
+    pub fn with_replicas(mut self, urls: &[String], max_lag_ms: u64) -> StorageResult<Self> {
+        if urls.is_empty() {
+            return Ok(self);
+        }
+        if self.backend != Backend::Postgres {
+            return Err(StorageError::Config(
+                "database_read_urls needs a PostgreSQL database_url (replicas of SQLite do not exist)".into(),
+            ));
+        }
+        self.replicas = Some(replicas::Replicas::open(urls, self.pool.max_size(), max_lag_ms)?);
+        Ok(self)
+    }
+
+    /// Whether read replicas are configured.
+    #[must_use]
+    pub fn has_replicas(&self) -> bool {
+        self.replicas.is_some()
+    }
+
+    /// Measures the replicas' lag and marks each usable or not (the service calls it every
+    /// [`replicas::CHECK_INTERVAL`]).
+    pub fn check_replicas(&self) {
+        if let Some(r) = &self.replicas {
+            r.check();
+        }
+    }
+
+    /// The replicas' state and where reads went; `None` without replicas.
+    #[must_use]
+    pub fn read_routing(&self) -> Option<replicas::ReadRouting> {
+        self.replicas.as_ref().map(replicas::Replicas::routing)
+    }
+
+    /// Runs the read `f` on a well replica, else on the primary.
+    pub(crate) fn read<T>(&self, f: impl Fn(&mut conn::AnyConnection) -> StorageResult<T>) -> StorageResult<T> {
+        match &self.replicas {
+            Some(r) => r.read(|| self.conn(), f),
+            None => f(&mut **self.conn()?),
+        }
     }
 
     #[must_use]

@@ -19,6 +19,7 @@ mod ops;
 mod paging;
 mod query;
 mod ratelimit;
+mod replicas;
 mod reports;
 mod schema;
 mod script;
