@@ -211,11 +211,17 @@ impl ManageConnection for Manager {
         // is noticed by the statement that found it, at no cost to the others.
         let lost = Arc::new(AtomicBool::new(false));
         let flag = lost.clone();
+        // The process's default instrumentation (`diesel::connection::set_default_instrumentation`:
+        // a statement logger, a test's capture) still sees every event of pooled connections.
+        let mut default = diesel::connection::get_default_instrumentation();
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::FinishQuery { error: Some(e), .. } = event
+            if let InstrumentationEvent::FinishQuery { error: Some(e), .. } = &event
                 && is_connection_lost(e)
             {
                 flag.store(true, Ordering::Relaxed);
+            }
+            if let Some(default) = &mut default {
+                default.on_connection_event(event);
             }
         });
         Ok(PoolConn { conn, lost })
