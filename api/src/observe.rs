@@ -118,7 +118,10 @@ where
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     match format {
-        LogFormat::Text => Box::new(builder.finish()),
+        // Colours only on a terminal: a file or a journal gets plain text.
+        LogFormat::Text => {
+            Box::new(builder.with_ansi(from_env && std::io::IsTerminal::is_terminal(&std::io::stderr())).finish())
+        }
         LogFormat::Json => {
             Box::new(builder.json().flatten_event(true).with_current_span(true).with_span_list(false).finish())
         }
