@@ -190,7 +190,7 @@ impl Store {
     /// [`replicas::CHECK_INTERVAL`]).
     pub fn check_replicas(&self) {
         if let Some(r) = &self.replicas {
-            r.check();
+            r.check(|| self.conn());
         }
     }
 

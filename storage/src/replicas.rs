@@ -3,7 +3,7 @@
 //! actions and what they read back, tiers, purges, the feeds) stays on the primary.
 //!
 //! [`Replicas::check`] (every [`CHECK_INTERVAL`], from the service's loop) measures each
-//! replica's lag; one that fails to answer or lags too far is skipped until a later check finds
+//! replica's lag against the primary's WAL position; one that fails to answer or lags too far is skipped until a later check finds
 //! it well again. A read that finds its replica gone (the connection lost, the pool timing out, a
 //! query cancelled by a recovery conflict) is retried on the primary at once. A replica is never
 //! migrated or written: it replays the primary's WAL.
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use diesel::sql_types::{Bool, Double};
+use diesel::sql_types::{Bool, Double, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 
 use crate::conn::{self, AnyConnection, DatabaseUrl, Pool, PoolEvents};
@@ -71,11 +71,22 @@ struct Lag {
     lag_ms: f64,
 }
 
-/// A standby's replay lag: zero when it has replayed everything it received, else the age of the
-/// last transaction it replayed. A server that is not a standby has no lag.
+#[derive(QueryableByName)]
+struct Position {
+    #[diesel(sql_type = Text)]
+    lsn: String,
+}
+
+/// The primary's WAL position, read just before the replicas are measured against it.
+const PRIMARY_LSN_SQL: &str = "SELECT pg_current_wal_lsn()::text AS lsn";
+
+/// A standby's replay lag: zero when it has replayed the primary's position of just before (`$1`),
+/// else the age of the last transaction it replayed (never replayed one: far behind). Comparing
+/// with the primary, not with what the standby has received, keeps a standby that has not yet
+/// received the latest WAL from passing for caught up. A server that is not a standby has no lag.
 const LAG_SQL: &str = "SELECT pg_is_in_recovery() AS standby, CASE \
      WHEN NOT pg_is_in_recovery() THEN 0 \
-     WHEN pg_last_wal_receive_lsn() IS NOT NULL AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
+     WHEN pg_last_wal_replay_lsn() >= $1::pg_lsn THEN 0 \
      ELSE COALESCE(EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp())) * 1000, 1e12) END::float8 AS lag_ms";
 
 impl Replicas {
@@ -104,15 +115,27 @@ impl Replicas {
         })
     }
 
-    /// Measures every replica and marks it well or not; logs changes.
-    pub(crate) fn check(&self) {
+    /// Measures every replica against the primary's WAL position and marks it well or not; logs
+    /// changes. Without the primary's position (it does not answer) no replica is well: none can
+    /// be shown to be caught up.
+    pub(crate) fn check(&self, primary: impl FnOnce() -> StorageResult<conn::PooledConn>) {
+        let position = primary().map_err(|e| e.to_string()).and_then(|mut c| match &mut **c {
+            AnyConnection::Postgresql(pg) => diesel::sql_query(PRIMARY_LSN_SQL)
+                .load::<Position>(pg)
+                .map_err(|e| e.to_string())
+                .and_then(|rows| rows.into_iter().next().map(|p| p.lsn).ok_or_else(|| "no row".to_owned())),
+            AnyConnection::Sqlite(_) => Err("not PostgreSQL".to_owned()),
+        });
         for (index, replica) in self.list.iter().enumerate() {
-            let measured = replica.pool.get().map_err(|e| e.to_string()).and_then(|mut c| match &mut **c {
-                AnyConnection::Postgresql(pg) => diesel::sql_query(LAG_SQL)
-                    .load::<Lag>(pg)
-                    .map_err(|e| e.to_string())
-                    .and_then(|rows| rows.into_iter().next().ok_or_else(|| "no row".to_owned())),
-                AnyConnection::Sqlite(_) => Err("not PostgreSQL".to_owned()),
+            let measured = position.clone().and_then(|lsn| {
+                replica.pool.get().map_err(|e| e.to_string()).and_then(|mut c| match &mut **c {
+                    AnyConnection::Postgresql(pg) => diesel::sql_query(LAG_SQL)
+                        .bind::<Text, _>(lsn)
+                        .load::<Lag>(pg)
+                        .map_err(|e| e.to_string())
+                        .and_then(|rows| rows.into_iter().next().ok_or_else(|| "no row".to_owned())),
+                    AnyConnection::Sqlite(_) => Err("not PostgreSQL".to_owned()),
+                })
             });
             let healthy = match &measured {
                 Ok(lag) => {
@@ -195,7 +218,11 @@ fn gone(e: &StorageError) -> bool {
     match e {
         StorageError::Unavailable(_) => true,
         StorageError::Database(diesel::result::Error::DatabaseError(_, info)) => {
-            info.message().contains("conflict with recovery") || info.message().contains("recovery is in progress")
+            // Replay cancelled the query, or the replica has not yet replayed a table the primary has.
+            let m = info.message();
+            m.contains("conflict with recovery")
+                || m.contains("recovery is in progress")
+                || m.contains("does not exist")
         }
         _ => false,
     }
