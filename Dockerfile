@@ -13,6 +13,7 @@ USER idtrail
 WORKDIR /var/lib/idtrail
 ENV IDTRAIL_BIND=0.0.0.0:8080 IDTRAIL_DATA_DIR=/var/lib/idtrail
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+# `idtrail healthcheck` asks /readyz (the database answers) at the bind address: no shell, no curl.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s CMD ["idtrail", "healthcheck"]
 ENTRYPOINT ["idtrail"]
 CMD ["serve"]

@@ -1,4 +1,5 @@
-//! The `idtrail` command line: `serve` (the default), `demo`, `ingest`, `token`, `tenant`, `openapi`.
+//! The `idtrail` command line: `serve` (the default), `demo`, `ingest`, `token`, `tenant`, `openapi`,
+//! `healthcheck`, `backup`.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -105,6 +106,19 @@ pub enum Command {
     },
     /// Print the OpenAPI document (`idtrail openapi > openapi/openapi.json` updates the committed one).
     Openapi,
+    /// Exit 0 when the service's /readyz answers 200 within 2 s, else 1 with the reason (the
+    /// container health check).
+    Healthcheck {
+        /// The /readyz URL (default: from the configured bind address, a wildcard host as loopback).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Copy a SQLite database into a new FILE while the service runs (a consistent snapshot, by
+    /// VACUUM INTO); for PostgreSQL use pg_dump or continuous archiving.
+    Backup {
+        /// The new file (it must not exist).
+        file: PathBuf,
+    },
     /// Manage tenants and their license tiers.
     Tenant {
         #[command(subcommand)]
@@ -209,7 +223,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let (command, ServeArgs { bind, public_url }) = command_of(cli.command, cli.serve)?;
     let overrides = Overrides { database_url: cli.database_url, bind, public_url };
     let config = Config::load(cli.config.as_deref(), &overrides).map_err(anyhow::Error::msg)?;
-    init_logging(&config.log);
+    init_logging(&config);
     match command {
         Command::Serve(_) => actix_web::rt::System::new().block_on(serve(config)),
         Command::Demo { sign_ins, days, seed } => {
@@ -281,6 +295,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant { command } => tenant_command(&config, command),
+        Command::Backup { file } => {
+            let started = std::time::Instant::now();
+            let bytes = crate::ops::backup(&config, &file)?;
+            println!(
+                "backed up {} into {} ({bytes} bytes) in {:.1} s",
+                config.database_url,
+                file.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Healthcheck { url } => {
+            let url = match url {
+                Some(u) => u,
+                None => crate::ops::readyz_url(&config).map_err(anyhow::Error::msg)?,
+            };
+            crate::ops::healthcheck(&url)
+        }
         Command::Openapi => Ok(()),
         Command::Purge { dry_run } => {
             let store = open_store(&config)?;
@@ -316,11 +348,10 @@ fn merge(args: ServeArgs, before: ServeArgs) -> ServeArgs {
     ServeArgs { bind: args.bind.or(before.bind), public_url: args.public_url.or(before.public_url) }
 }
 
-fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+fn init_logging(config: &Config) {
+    let format = crate::observe::LogFormat::parse(&config.log_format).unwrap_or(crate::observe::LogFormat::Text);
+    let _ =
+        tracing::subscriber::set_global_default(crate::observe::subscriber(format, &config.log, true, std::io::stderr));
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -365,14 +396,70 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         state.dev_tokens = Some(Arc::new(crate::demo::DevTokens::new(secret.as_deref().unwrap_or_default(), &present)));
     }
     tracing::info!(%addr, "listening");
-    actix_web::HttpServer::new(move || crate::app(state.clone()))
+    let metrics = match config.metrics_addr().map_err(anyhow::Error::msg)? {
+        Some(metrics_addr) => {
+            let state = started.state.clone();
+            let server = actix_web::HttpServer::new(move || crate::metrics::app(state.clone()))
+                .workers(1)
+                .disable_signals()
+                .bind(metrics_addr)
+                .with_context(|| format!("binding the metrics listener {metrics_addr}"))?
+                .run();
+            tracing::info!(%metrics_addr, "metrics at /metrics");
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            Some(handle)
+        }
+        None => None,
+    };
+    // Our own signal handling: actix's treats SIGINT as a forced stop, and both must be graceful.
+    let server = actix_web::HttpServer::new(move || crate::app(state.clone()))
+        .shutdown_timeout(config.shutdown_timeout_s)
+        .disable_signals()
         .bind(addr)
         .with_context(|| format!("binding {addr}"))?
-        .run()
-        .await?;
-    // The background loops stop with the server.
-    drop(started);
+        .run();
+    let handle = server.handle();
+    let timeout = config.shutdown_timeout_s;
+    actix_web::rt::spawn(async move {
+        let signal = stop_signal().await;
+        tracing::info!(signal, timeout_s = timeout, "stopping: no new connections, finishing the requests in flight");
+        handle.stop(true).await;
+    });
+    server.await?;
+    if let Some(metrics) = metrics {
+        metrics.stop(true).await;
+    }
+    // A purge or partition run in progress finishes; then the last write (an ingest cut by the
+    // timeout keeps running on its blocking thread until it commits or rolls back) and the WAL.
+    let store = started.state.store.clone();
+    started.stop().await;
+    actix_web::rt::task::spawn_blocking(move || store.checkpoint_wal()).await??;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C) and names it.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => {
+                tracing::warn!("cannot listen for signals: stopping only when killed");
+                std::future::pending().await
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }
 
 /// Records `idtrail ingest` stores per transaction.

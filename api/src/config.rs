@@ -17,6 +17,11 @@ pub const DEFAULT_AUDIENCES: &[&str] = &["https://graph.microsoft.com", "0000000
 pub struct Config {
     /// `sqlite://PATH` or `postgres://USER@HOST/DB`.
     pub database_url: String,
+    /// PostgreSQL streaming replicas of `database_url` for lists, counts and lookups.
+    #[serde(deserialize_with = "list")]
+    pub database_read_urls: Vec<String>,
+    /// A replica whose replay lag passes this many milliseconds is skipped until it catches up.
+    pub max_replica_lag_ms: u64,
     /// Address to listen on.
     pub bind: String,
     /// Base of `@odata.context` and `@odata.nextLink` (e.g. `https://idtrail.example.com`);
@@ -83,12 +88,21 @@ pub struct Config {
     pub demo_on_empty: bool,
     /// Log filter (`info`, `idtrail=debug,...`).
     pub log: String,
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT before they are cut.
+    pub shutdown_timeout_s: u64,
+    /// `text` (human, the default) or `json` (one JSON object per line, for log pipelines).
+    pub log_format: String,
+    /// Address of the `/metrics` listener (Prometheus), separate from `bind`; loopback by default
+    /// so that it is never public by accident. Empty: no metrics listener.
+    pub metrics_bind: String,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             database_url: "sqlite://idtrail.db".into(),
+            database_read_urls: Vec::new(),
+            max_replica_lag_ms: 2000,
             bind: "127.0.0.1:8080".into(),
             public_url: None,
             trusted_proxies: Vec::new(),
@@ -118,6 +132,9 @@ impl Default for Config {
             export_page_rows: 1000,
             demo_on_empty: true,
             log: "info".into(),
+            log_format: "text".into(),
+            shutdown_timeout_s: 30,
+            metrics_bind: "127.0.0.1:9464".into(),
         }
     }
 }
@@ -213,7 +230,15 @@ impl Config {
 
     fn check(&self) -> Result<(), String> {
         self.bind_addr()?;
-        storage::DatabaseUrl::parse(&self.database_url).map_err(|e| e.to_string())?;
+        self.metrics_addr()?;
+        crate::observe::LogFormat::parse(&self.log_format)?;
+        let primary = storage::DatabaseUrl::parse(&self.database_url).map_err(|e| e.to_string())?;
+        for url in &self.database_read_urls {
+            let replica = storage::DatabaseUrl::parse(url).map_err(|e| format!("database_read_urls: {e}"))?;
+            if primary.backend() != storage::Backend::Postgres || replica.backend() != storage::Backend::Postgres {
+                return Err("database_read_urls are PostgreSQL streaming replicas of a PostgreSQL database_url".into());
+            }
+        }
         domain::ids::LicenseTier::parse(&self.default_license).map_err(|e| format!("default_license: {e}"))?;
         self.retention()?;
         crate::ratelimit::check_config(self)?;
@@ -250,6 +275,23 @@ impl Config {
                 .map_err(|e| format!("retention_directory_audits_days: {e}"))?,
             risk_detections: RetentionPolicy::parse_days(&self.retention_risk_detections_days)
                 .map_err(|e| format!("retention_risk_detections_days: {e}"))?,
+        })
+    }
+
+    /// The metrics listener's address; `None` when `metrics_bind` is empty.
+    ///
+    /// # Errors
+    /// When `metrics_bind` is not `HOST:PORT` with an IP host.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, String> {
+        if self.metrics_bind.trim().is_empty() {
+            return Ok(None);
+        }
+        let text = self.metrics_bind.replace("localhost", "127.0.0.1");
+        text.parse().map(Some).map_err(|_| {
+            format!(
+                "metrics_bind must be IP:PORT, such as 127.0.0.1:9464 (or empty for none); got '{}'",
+                self.metrics_bind
+            )
         })
     }
 

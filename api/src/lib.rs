@@ -9,7 +9,10 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod metrics;
 pub mod middleware;
+pub mod observe;
+pub mod ops;
 pub mod paging;
 pub mod query;
 pub mod ratelimit;
@@ -263,4 +266,5 @@ pub fn app(
         .wrap(actix_web::middleware::from_fn(ratelimit::enforce))
         .wrap(actix_web::middleware::from_fn(middleware::graph_envelope))
         .wrap(actix_web::middleware::from_fn(ratelimit::headers))
+        .wrap(actix_web::middleware::from_fn(observe::observe))
 }

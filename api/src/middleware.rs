@@ -82,15 +82,7 @@ pub async fn graph_envelope(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let request_id = new_request_id();
-    let client_request_id = req
-        .headers()
-        .get("client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
-        .map_or_else(|| request_id.clone(), str::to_owned);
-    let ids = RequestIds { request_id, client_request_id };
-    req.extensions_mut().insert(ids.clone());
+    let ids = request_ids(&req);
 
     let canonical = match canonical_path(req.path()) {
         Ok(path) => path,
@@ -121,6 +113,25 @@ pub async fn graph_envelope(
     let res =
         if res.status().is_client_error() || res.status().is_server_error() { rebuild_error(res, &ids) } else { res };
     Ok(finish(res, &ids))
+}
+
+/// The request's ids, made (and kept in its extensions) by the first middleware that asks: a fresh
+/// request id, and the caller's `client-request-id` when it is 1 to 128 visible ASCII characters
+/// (else the request id).
+pub fn request_ids(req: &ServiceRequest) -> RequestIds {
+    if let Some(ids) = req.extensions().get::<RequestIds>() {
+        return ids.clone();
+    }
+    let request_id = new_request_id();
+    let client_request_id = req
+        .headers()
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+        .map_or_else(|| request_id.clone(), str::to_owned);
+    let ids = RequestIds { request_id, client_request_id };
+    req.extensions_mut().insert(ids.clone());
+    ids
 }
 
 /// Stamps the request ids on a response.

@@ -259,7 +259,7 @@ struct ClientClaims {
     appid: Option<String>,
 }
 
-fn client_app(token: &str) -> String {
+pub(crate) fn client_app(token: &str) -> String {
     let claims = token
         .split('.')
         .nth(1)
@@ -269,7 +269,7 @@ fn client_app(token: &str) -> String {
 }
 
 /// The bearer token of a request, read as `auth::Caller` reads it.
-fn bearer(req: &ServiceRequest) -> Option<&str> {
+pub(crate) fn bearer(req: &ServiceRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim).filter(|t| !t.is_empty())
 }
@@ -306,6 +306,9 @@ pub async fn enforce(
     if let Some(status) = status {
         req.extensions_mut().insert(status);
         if let Some(retry_after_secs) = status.retry_after_secs {
+            if let Some(state) = req.app_data::<web::Data<AppState>>() {
+                state.metrics.rejected(crate::metrics::Rejection::RateLimit);
+            }
             return Ok(req.error_response(ApiError::TooManyRequests { retry_after_secs }));
         }
     }

@@ -2,9 +2,9 @@
 //!
 //! [`start`] opens the store (migrations, the configured pool and retention policy), creates a
 //! week of PostgreSQL day partitions ahead, builds the token verifier, the [`AppState`], and
-//! starts the background loops: partitions ahead (hourly) and the retention purge (every
-//! `purge_interval_seconds`, first at once). What it returns keeps the loops alive: dropping the
-//! [`Started`] stops them. The caller binds the HTTP server (or, in tests, calls the app in
+//! starts the background loops: partitions ahead (hourly), the retention purge (every
+//! `purge_interval_seconds`, first at once) and, with read replicas, their lag checks. What it
+//! returns keeps the loops alive: dropping the [`Started`] stops them. The caller binds the HTTP server (or, in tests, calls the app in
 //! process) with [`Started::state`].
 
 use std::sync::Arc;
@@ -91,7 +91,8 @@ pub fn open_store(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Stor
     let default_tier = LicenseTier::parse(&config.default_license)?;
     Ok(Store::open_with_clock(&config.database_url, config.pool_size, clock)
         .with_context(|| format!("opening {}", config.database_url))?
-        .with_policy(retention, default_tier))
+        .with_policy(retention, default_tier)
+        .with_replicas(&config.database_read_urls, config.max_replica_lag_ms)?)
 }
 
 /// Wires the service from `config` and starts its background loops on the current Tokio
@@ -137,13 +138,28 @@ pub async fn start(config: Config, options: Options) -> anyhow::Result<Started> 
             }
         }
     }))];
-    if purge_every > 0 {
+    if state.store.has_replicas() {
+        // Replicas are measured before any read may go to them, then every CHECK_INTERVAL.
         let store = state.store.clone();
+        tasks.push(tokio::spawn(every(storage::replicas::CHECK_INTERVAL, true, stopping.clone(), move || {
+            let store = store.clone();
+            async move {
+                if let Err(e) = tokio::task::spawn_blocking(move || store.check_replicas()).await {
+                    tracing::warn!(error = %e, "replica check failed");
+                }
+            }
+        })));
+    }
+    if purge_every > 0 {
+        let (store, metrics) = (state.store.clone(), state.metrics.clone());
         tasks.push(tokio::spawn(every(Duration::from_secs(purge_every), true, stopping, move || {
-            let (store, done) = (store.clone(), done.clone());
+            let (store, done, metrics) = (store.clone(), done.clone(), metrics.clone());
             async move {
                 match tokio::task::spawn_blocking(move || store.purge(false)).await {
-                    Ok(Ok(r)) => tracing::info!(sign_ins = r.total_sign_ins(), "purge done"),
+                    Ok(Ok(r)) => {
+                        metrics.purged(&r);
+                        tracing::info!(sign_ins = r.total_sign_ins(), "purge done");
+                    }
                     Ok(Err(e)) => tracing::warn!(error = %e, "purge failed"),
                     Err(e) => tracing::warn!(error = %e, "purge task failed"),
                 }

@@ -1,4 +1,5 @@
-//! What every request can reach: the store, the token verifier, the paging signer, the config.
+//! What every request can reach: the store, the token verifier, the paging signer, the config,
+//! the metrics.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use storage::Store;
 
 use crate::auth::TokenVerifier;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::paging::PageSigner;
 use crate::ratelimit::RateLimits;
 
@@ -22,6 +24,8 @@ pub struct AppState {
     /// Development mode only: the demo tenants' tokens, which `GET /idtrail/dev/tokens` lists for
     /// the console's sign-in picker (the route exists only when this is set).
     pub dev_tokens: Option<Arc<crate::demo::DevTokens>>,
+    /// `/metrics`: counted where things happen, read on the metrics listener.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -42,6 +46,7 @@ impl AppState {
             default_tier,
             limits,
             dev_tokens: None,
+            metrics: Arc::new(Metrics::new()),
         })
     }
 }

@@ -99,6 +99,18 @@ impl Checkpointer {
     }
 }
 
+impl Checkpointer {
+    /// On the writer connection: copies the whole WAL back and truncates it, in turn with the
+    /// background checkpoint (at shutdown, so that the database file alone is complete).
+    ///
+    /// # Errors
+    /// Database errors of the checkpoint.
+    pub(crate) fn truncate(&self, writer: &mut AnyConnection) -> diesel::QueryResult<()> {
+        let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
+        checkpoint(writer, "TRUNCATE")
+    }
+}
+
 /// Runs `PRAGMA wal_checkpoint(mode)`; a checkpoint that readers kept from finishing is not an
 /// error (the next one goes on from there).
 fn checkpoint(c: &mut AnyConnection, mode: &str) -> diesel::QueryResult<()> {

@@ -2,7 +2,7 @@
 //! (never by trial, since SQLite accepts any string), pooled with r2d2, migrated at start.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::{InstrumentationEvent, SimpleConnection};
@@ -211,11 +211,17 @@ impl ManageConnection for Manager {
         // is noticed by the statement that found it, at no cost to the others.
         let lost = Arc::new(AtomicBool::new(false));
         let flag = lost.clone();
+        // The process's default instrumentation (`diesel::connection::set_default_instrumentation`:
+        // a statement logger, a test's capture) still sees every event of pooled connections.
+        let mut default = diesel::connection::get_default_instrumentation();
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::FinishQuery { error: Some(e), .. } = event
+            if let InstrumentationEvent::FinishQuery { error: Some(e), .. } = &event
                 && is_connection_lost(e)
             {
                 flag.store(true, Ordering::Relaxed);
+            }
+            if let Some(default) = &mut default {
+                default.on_connection_event(event);
             }
         });
         Ok(PoolConn { conn, lost })
@@ -231,6 +237,49 @@ impl ManageConnection for Manager {
         std::thread::panicking()
             || conn.lost.load(Ordering::Relaxed)
             || diesel::r2d2::R2D2Connection::is_broken(&mut conn.conn)
+    }
+}
+
+/// What the pool has done since it was built: checkouts, the time they waited (for a free
+/// connection or for one to open), and checkouts that gave up (the request answered 503). Read
+/// by `/metrics`.
+#[derive(Debug, Default)]
+pub struct PoolEvents {
+    checkouts: AtomicU64,
+    wait_nanos: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+impl PoolEvents {
+    /// (checkouts, seconds they waited in all).
+    #[must_use]
+    pub fn totals(&self) -> (u64, f64) {
+        let nanos = self.wait_nanos.load(Ordering::Relaxed);
+        #[allow(clippy::cast_precision_loss)]
+        let seconds = nanos as f64 / 1e9;
+        (self.checkouts.load(Ordering::Relaxed), seconds)
+    }
+
+    #[must_use]
+    pub fn timeouts(&self) -> u64 {
+        self.timeouts.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug)]
+struct CountEvents(Arc<PoolEvents>);
+
+impl r2d2::HandleEvent for CountEvents {
+    fn handle_checkout(&self, event: r2d2::event::CheckoutEvent) {
+        let nanos = u64::try_from(event.duration().as_nanos()).unwrap_or(u64::MAX);
+        self.0.checkouts.fetch_add(1, Ordering::Relaxed);
+        self.0.wait_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    fn handle_timeout(&self, event: r2d2::event::TimeoutEvent) {
+        let nanos = u64::try_from(event.timeout().as_nanos()).unwrap_or(u64::MAX);
+        self.0.timeouts.fetch_add(1, Ordering::Relaxed);
+        self.0.wait_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 }
 
@@ -251,7 +300,7 @@ fn migrate(url: &DatabaseUrl) -> StorageResult<()> {
 ///
 /// # Errors
 /// [`StorageError::Unavailable`] when the database cannot be reached; [`StorageError::Migration`].
-pub fn connect(url: &DatabaseUrl, size: u32) -> StorageResult<Pool> {
+pub fn connect(url: &DatabaseUrl, size: u32, events: Arc<PoolEvents>) -> StorageResult<Pool> {
     migrate(url)?;
     r2d2::Pool::builder()
         .max_size(size)
@@ -266,8 +315,21 @@ pub fn connect(url: &DatabaseUrl, size: u32) -> StorageResult<Pool> {
         // server dropped fails the one statement that finds it gone (503, retried by the client)
         // and is discarded on its way back (`has_broken`); the next checkout connects anew.
         .test_on_check_out(false)
+        .event_handler(Box::new(CountEvents(events)))
         .build(Manager { url: url.clone() })
         .map_err(|e| StorageError::Unavailable(e.to_string()))
+}
+
+/// A pool that opens its connections on demand and runs no migrations: a read replica's, which
+/// may be down at start and is never written.
+pub(crate) fn unchecked_pool(url: &DatabaseUrl, size: u32, timeout: Duration, events: Arc<PoolEvents>) -> Pool {
+    r2d2::Pool::builder()
+        .max_size(size.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(timeout)
+        .test_on_check_out(false)
+        .event_handler(Box::new(CountEvents(events)))
+        .build_unchecked(Manager { url: url.clone() })
 }
 
 #[cfg(test)]

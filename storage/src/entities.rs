@@ -285,14 +285,15 @@ impl Store {
     ) -> StorageResult<(Vec<StoredDocument>, Option<i64>)> {
         let sql = self.page_sql(q, view);
         tracing::debug!(set = q.set.name, sql = sql.text(), "page");
-        let mut conn = self.conn()?;
-        let docs = sql.load(&mut conn)?;
-        let n = if count {
-            Some(self.count_sql(q, view).load::<Count>(&mut conn)?.first().map_or(0, |c| c.n))
-        } else {
-            None
-        };
-        Ok((docs, n))
+        let count_sql = count.then(|| self.count_sql(q, view));
+        self.read(|conn| {
+            let docs = sql.load(conn)?;
+            let n = match &count_sql {
+                Some(c) => Some(c.load::<Count>(conn)?.first().map_or(0, |c| c.n)),
+                None => None,
+            };
+            Ok((docs, n))
+        })
     }
 
     /// The SQL that counts the rows `q` matches.
@@ -313,8 +314,7 @@ impl Store {
     /// Database errors; [`crate::StorageError::Timeout`].
     pub fn count_in(&self, q: &Query<'_>, view: &TenantView) -> StorageResult<i64> {
         let sql = self.count_sql(q, view);
-        let mut conn = self.conn()?;
-        Ok(sql.load::<Count>(&mut conn)?.first().map_or(0, |c| c.n))
+        self.read(|conn| Ok(sql.load::<Count>(conn)?.first().map_or(0, |c| c.n)))
     }
 
     /// The SQL that reads the entity `id` of `set` (also for benchmarks and EXPLAIN tests).
@@ -357,8 +357,7 @@ impl Store {
         view: &TenantView,
     ) -> StorageResult<Option<StoredDocument>> {
         let sql = self.get_sql(set, tenant, user, id, view);
-        let mut conn = self.conn()?;
-        Ok(sql.load::<StoredDocument>(&mut conn)?.into_iter().next())
+        self.read(|conn| Ok(sql.load::<StoredDocument>(conn)?.into_iter().next()))
     }
 
     /// Stores `records` of one set (not sign-ins, not risky users: see their own paths) for

@@ -4,6 +4,7 @@
 //! the SQL it runs; every value is a bound parameter. This crate never sees HTTP.
 
 pub mod apply;
+pub mod backup;
 mod checkpoint;
 pub mod conn;
 pub mod entities;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod feed;
 pub mod filter;
 mod partitions;
+pub mod replicas;
 pub mod schema;
 pub mod sign_ins;
 pub mod sql;
@@ -41,6 +43,9 @@ pub use tenants::Tenant;
 #[derive(Debug)]
 pub struct Store {
     pool: conn::Pool,
+    pool_events: Arc<conn::PoolEvents>,
+    /// PostgreSQL read replicas for lists, counts and lookups (none: all on the primary).
+    replicas: Option<replicas::Replicas>,
     backend: Backend,
     clock: Arc<dyn Clock>,
     known_partitions: Mutex<HashSet<i64>>,
@@ -67,6 +72,23 @@ pub const TIER_REFRESH: Duration = Duration::from_secs(1);
 
 /// Tenants whose tiers are remembered at most; past it the memory starts over.
 const MAX_REMEMBERED_TIERS: usize = 10_000;
+
+/// The connection pool's numbers (see [`Store::pool_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolStats {
+    /// Connections the pool may open.
+    pub max_size: u32,
+    /// Connections open now.
+    pub connections: u32,
+    /// Open connections not checked out.
+    pub idle: u32,
+    /// Checkouts since the start.
+    pub checkouts: u64,
+    /// Seconds checkouts waited, in all (a timed-out one counts its whole timeout).
+    pub wait_seconds: f64,
+    /// Checkouts that got no connection in time.
+    pub timeouts: u64,
+}
 
 /// What one tenant may see right now: its tier, and from when each data set is visible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,9 +138,12 @@ impl Store {
     pub fn open_with_clock(url: &str, pool_size: u32, clock: Arc<dyn Clock>) -> StorageResult<Self> {
         let url = DatabaseUrl::parse(url)?;
         let backend = url.backend();
-        let pool = conn::connect(&url, pool_size.max(1))?;
+        let pool_events = Arc::new(conn::PoolEvents::default());
+        let pool = conn::connect(&url, pool_size.max(1), pool_events.clone())?;
         let store = Self {
             pool,
+            pool_events,
+            replicas: None,
             backend,
             clock,
             known_partitions: Mutex::new(HashSet::new()),
@@ -149,6 +174,52 @@ impl Store {
         self.retention = retention;
         self.default_tier = default_tier;
         self
+    }
+
+    /// Sends lists, counts and lookups to the streaming replicas `urls` (each with a pool of the
+    /// primary's size) while their replay lag is at most `max_lag_ms`; see [`replicas`].
+    ///
+    /// # Errors
+    /// [`StorageError::Config`] when the store or a URL is not PostgreSQL.
+    pub fn with_replicas(mut self, urls: &[String], max_lag_ms: u64) -> StorageResult<Self> {
+        if urls.is_empty() {
+            return Ok(self);
+        }
+        if self.backend != Backend::Postgres {
+            return Err(StorageError::Config(
+                "database_read_urls needs a PostgreSQL database_url (replicas of SQLite do not exist)".into(),
+            ));
+        }
+        self.replicas = Some(replicas::Replicas::open(urls, self.pool.max_size(), max_lag_ms)?);
+        Ok(self)
+    }
+
+    /// Whether read replicas are configured.
+    #[must_use]
+    pub fn has_replicas(&self) -> bool {
+        self.replicas.is_some()
+    }
+
+    /// Measures the replicas' lag and marks each usable or not (the service calls it every
+    /// [`replicas::CHECK_INTERVAL`]).
+    pub fn check_replicas(&self) {
+        if let Some(r) = &self.replicas {
+            r.check(|| self.conn());
+        }
+    }
+
+    /// The replicas' state and where reads went; `None` without replicas.
+    #[must_use]
+    pub fn read_routing(&self) -> Option<replicas::ReadRouting> {
+        self.replicas.as_ref().map(replicas::Replicas::routing)
+    }
+
+    /// Runs the read `f` on a well replica, else on the primary.
+    pub(crate) fn read<T>(&self, f: impl Fn(&mut conn::AnyConnection) -> StorageResult<T>) -> StorageResult<T> {
+        match &self.replicas {
+            Some(r) => r.read(|| self.conn(), f),
+            None => f(&mut **self.conn()?),
+        }
     }
 
     #[must_use]
@@ -262,6 +333,31 @@ impl Store {
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
+    }
+
+    /// The pool's size, state and what it has done, for `/metrics`.
+    #[must_use]
+    pub fn pool_stats(&self) -> PoolStats {
+        let state = self.pool.state();
+        let (checkouts, wait_seconds) = self.pool_events.totals();
+        PoolStats {
+            max_size: self.pool.max_size(),
+            connections: state.connections,
+            idle: state.idle_connections,
+            checkouts,
+            wait_seconds,
+            timeouts: self.pool_events.timeouts(),
+        }
+    }
+
+    /// SQLite: waits for a write in progress, then copies the WAL into the database file and
+    /// truncates it (at shutdown: the file alone then holds every commit). PostgreSQL: nothing.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn checkpoint_wal(&self) -> StorageResult<()> {
+        let Some(checkpointer) = &self.checkpointer else { return Ok(()) };
+        self.write(|c| Ok(checkpointer.truncate(c)?))
     }
 
     /// Checks that the database answers.

@@ -187,13 +187,27 @@ pub async fn ingest(
     let tenant = principal.tenant.clone();
     let default_tier = state.default_tier;
     let latest = latest_event_ticks(store.clock().now_ticks(), &state.config);
+    let metrics = state.metrics.clone();
     let outcome = web::block(move || -> Result<storage::IngestOutcome, ApiError> {
-        let docs = parse_body(&body, format)?;
-        let batch = validate(kind, latest, &tenant, docs)?;
+        let mut records = 0usize;
+        let batch = validate(kind, latest, &tenant, parse_body(&body, format)?.inspect(|_| records += 1));
+        if let Err(ApiError::InvalidRecords { .. }) = &batch {
+            metrics.refused(kind.segment(), records);
+        }
+        let batch = batch?;
         store.ensure_tenant(&tenant, default_tier)?;
-        Ok(batch.store(&store, &tenant)?)
+        let outcome = batch.store(&store, &tenant)?;
+        metrics.ingested(kind.segment(), &outcome);
+        Ok(outcome)
     })
     .await??;
+    tracing::info!(
+        set = kind.segment(),
+        inserted = outcome.inserted,
+        duplicates = outcome.duplicates,
+        expired = outcome.expired,
+        "ingest batch stored"
+    );
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "inserted": outcome.inserted,
         "duplicates": outcome.duplicates,

@@ -68,7 +68,11 @@ fn pg_server() -> String {
 }
 
 pub fn postgres_db() -> Option<TestDb> {
-    let server = pg_server();
+    postgres_db_on(&pg_server())
+}
+
+/// A fresh database on the PostgreSQL server `server` (a URL without a database).
+pub fn postgres_db_on(server: &str) -> Option<TestDb> {
     let admin_url = format!("{}/postgres", server.trim_end_matches('/'));
     let mut admin = match PgConnection::establish(&admin_url) {
         Ok(c) => c,
