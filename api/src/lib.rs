@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod fairness;
 pub mod middleware;
 pub mod paging;
 pub mod query;
@@ -252,6 +253,7 @@ pub fn app(
         .app_data(web::Data::new(state))
         .configure(configure)
         .default_service(web::to(not_found))
+        .wrap(actix_web::middleware::from_fn(fairness::tenant_queries))
         .wrap(actix_web::middleware::from_fn(ratelimit::enforce))
         .wrap(actix_web::middleware::from_fn(middleware::graph_envelope))
         .wrap(actix_web::middleware::from_fn(ratelimit::headers))

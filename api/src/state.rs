@@ -7,6 +7,7 @@ use storage::Store;
 
 use crate::auth::TokenVerifier;
 use crate::config::Config;
+use crate::fairness::Gates;
 use crate::paging::PageSigner;
 use crate::ratelimit::RateLimits;
 
@@ -19,6 +20,8 @@ pub struct AppState {
     pub default_tier: LicenseTier,
     /// Rate-limit buckets, built from `config` (rebuild them when replacing `config`).
     pub limits: Arc<RateLimits>,
+    /// Query and ingest slots per tenant, built from `config` (rebuild them with it too).
+    pub gates: Arc<Gates>,
 }
 
 impl AppState {
@@ -31,6 +34,7 @@ impl AppState {
         let pager = PageSigner::from_store(&store).map_err(|e| e.to_string())?;
         let default_tier = LicenseTier::parse(&config.default_license).map_err(|e| e.to_string())?;
         let limits = Arc::new(RateLimits::from_config(&config));
+        let gates = Arc::new(Gates::from_config(&config));
         Ok(Self {
             store,
             verifier: Arc::new(verifier),
@@ -38,6 +42,7 @@ impl AppState {
             config: Arc::new(config),
             default_tier,
             limits,
+            gates,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! the SQL it runs; every value is a bound parameter. This crate never sees HTTP.
 
 pub mod apply;
+mod budget;
 mod checkpoint;
 pub mod conn;
 pub mod entities;
@@ -29,7 +30,7 @@ use domain::policy::{DataSet, Masks, RetentionPolicy};
 use domain::query::EntitySet;
 use domain::time::{Clock, SystemClock};
 
-pub use conn::{Backend, DatabaseUrl};
+pub use conn::{Backend, DEFAULT_STATEMENT_TIMEOUT, DatabaseUrl};
 pub use entities::{Query, Record};
 pub use error::{StorageError, StorageResult};
 pub use feed::{FeedPage, FeedQuery};
@@ -112,9 +113,24 @@ impl Store {
     /// # Errors
     /// As [`Store::open`].
     pub fn open_with_clock(url: &str, pool_size: u32, clock: Arc<dyn Clock>) -> StorageResult<Self> {
+        Self::open_configured(url, pool_size, Some(DEFAULT_STATEMENT_TIMEOUT), clock)
+    }
+
+    /// Like [`Store::open_with_clock`], with the time one statement of the pool may run
+    /// (`None`: unbounded). Past it PostgreSQL cancels the statement and SQLite interrupts it; the
+    /// caller gets [`StorageError::Timeout`].
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_configured(
+        url: &str,
+        pool_size: u32,
+        statement_timeout: Option<Duration>,
+        clock: Arc<dyn Clock>,
+    ) -> StorageResult<Self> {
         let url = DatabaseUrl::parse(url)?;
         let backend = url.backend();
-        let pool = conn::connect(&url, pool_size.max(1))?;
+        let pool = conn::connect(&url, pool_size.max(1), statement_timeout)?;
         Ok(Self {
             pool,
             backend,

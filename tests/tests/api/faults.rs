@@ -125,3 +125,91 @@ async fn concurrent_actions_on_one_user_take_turns() {
     })
     .await;
 }
+
+/// The statement budget of the budget tests, in milliseconds.
+const BUDGET_MS: u64 = 300;
+
+/// 90 `contains()` on properties read from the stored document: each row is parsed 90 times.
+fn heavy_filter() -> String {
+    const FIELDS: [&str; 3] = ["deviceDetail/deviceId", "deviceDetail/trustType", "status/failureReason"];
+    let filter = (0..90).map(|i| format!("contains({},'x{i}')", FIELDS[i % 3])).collect::<Vec<_>>().join(" or ");
+    assert!(filter.len() <= 4096, "within the $filter limit");
+    filter
+}
+
+/// Stores `batches` thousand sign-ins for tenant A.
+async fn thousands_of_sign_ins(app: &TestApp, batches: u64) {
+    let now = app.now();
+    for batch in 0..batches {
+        let docs: Vec<Value> = (0..1000)
+            .map(|i| {
+                let n = batch * 1000 + i + 1;
+                sign_in_doc(n, now - Duration::seconds(i64::try_from(n).unwrap()), USER_OID)
+            })
+            .collect();
+        let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+}
+
+async fn get_with_headers(app: &TestApp, path: &str, token: &str) -> (StatusCode, actix_web::http::header::HeaderMap, Value) {
+    app.send(actix_web::test::TestRequest::get().uri(path).insert_header(("Authorization", format!("Bearer {token}"))))
+        .await
+}
+
+/// A filter that costs more than the statement budget is stopped at it (503 naming the budget and
+/// its setting); a tenant that floods the service with it gets 429 past its query slots, while
+/// another tenant's requests keep answering.
+#[actix_web::test]
+async fn a_heavy_filter_is_cut_at_its_budget_while_another_tenant_answers() {
+    each_backend(|app| async move {
+        let app = app
+            .reconfigured(|c| {
+                c.rate_limit_enabled = false;
+                c.statement_timeout_ms = BUDGET_MS;
+                c.tenant_max_concurrent_queries = 2;
+                c.tenant_query_wait_ms = 100;
+            })
+            .await;
+        thousands_of_sign_ins(&app, 8).await;
+        let heavy = format!("/v1.0/auditLogs/signIns/$count?$filter={}", crate::query::enc(&heavy_filter()));
+        let a = admin_token(TENANT_A);
+        let started = Instant::now();
+        let (s, headers, b) = get_with_headers(&app, &heavy, &a).await;
+        eprintln!("heavy filter answered {s} after {:?}", started.elapsed());
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+        assert_eq!(b["error"]["code"], "ServiceUnavailable", "{b}");
+        let message = b["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("{BUDGET_MS} ms")) && message.contains("statement_timeout_ms"), "{message}");
+        assert!(headers.contains_key("retry-after"));
+
+        // Tenant A floods with the heavy filter; tenant B's requests answer all the while.
+        let b_token = admin_token(TENANT_B);
+        let flood = futures_util::future::join_all((0..6).map(|_| get_with_headers(&app, &heavy, &a)));
+        let others = futures_util::future::join_all(
+            (0..6).map(|_| get_with_headers(&app, "/v1.0/auditLogs/signIns/$count", &b_token)),
+        );
+        let (flood, others) = futures_util::future::join(flood, others).await;
+        let mut busy = 0;
+        for (s, headers, b) in &flood {
+            match *s {
+                StatusCode::SERVICE_UNAVAILABLE => assert!(b["error"]["message"].as_str().unwrap().contains("statement_timeout_ms"), "{b}"),
+                StatusCode::TOO_MANY_REQUESTS => {
+                    busy += 1;
+                    assert_eq!(b["error"]["code"], "TooManyRequests", "{b}");
+                    assert!(b["error"]["message"].as_str().unwrap().contains("tenant_max_concurrent_queries"), "{b}");
+                    assert!(headers.contains_key("retry-after"));
+                }
+                other => panic!("the heavy filter answered {other}: {b}"),
+            }
+        }
+        assert!(busy > 0, "six at once over two slots: some are refused");
+        for (s, _, b) in &others {
+            assert_eq!((*s, b), (StatusCode::OK, &serde_json::json!(0)), "tenant B is not held up");
+        }
+        // Once the flood is over, tenant A's ordinary reads answer.
+        let (s, b) = app.get("/v1.0/auditLogs/signIns/$count", &a).await;
+        assert_eq!((s, b), (StatusCode::OK, serde_json::json!(8000)));
+    })
+    .await;
+}

@@ -100,8 +100,15 @@ pub fn databases() -> Vec<TestDb> {
 }
 
 /// The configuration of the app under test (its database URL is set by [`TestApp::start`]).
+/// Requests over a tenant's query slots wait long: tests that fire many at once on a busy machine
+/// are not about fairness (`faults.rs` sets its own).
 pub fn test_config() -> Config {
-    Config { public_url: Some("https://idtrail.test".into()), pool_size: 4, ..Config::default() }
+    Config {
+        public_url: Some("https://idtrail.test".into()),
+        pool_size: 4,
+        tenant_query_wait_ms: 60_000,
+        ..Config::default()
+    }
 }
 
 /// The app under test, on one database, with a clock the test controls. It is started by
