@@ -181,8 +181,7 @@ mod tests {
 
     #[actix_web::test]
     async fn a_tenant_over_its_slots_waits_then_is_refused_while_another_goes_on() {
-        let config =
-            Config { tenant_max_concurrent_queries: 2, tenant_query_wait_ms: 50, ..Config::default() };
+        let config = Config { tenant_max_concurrent_queries: 2, tenant_query_wait_ms: 50, ..Config::default() };
         let gates = Gates::from_config(&config);
         let held = (gates.query_slot("a").await.unwrap(), gates.query_slot("a").await.unwrap());
         let refused = gates.query_slot("a").await.unwrap_err();

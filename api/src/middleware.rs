@@ -140,7 +140,8 @@ fn rebuild_error(res: ServiceResponse<BoxBody>, ids: &RequestIds) -> ServiceResp
     let (req, old) = res.into_parts();
     let new = match api_error {
         Some(ApiError::QueryBudget { budget_ms: None }) => {
-            let budget_ms = req.app_data::<actix_web::web::Data<crate::state::AppState>>()
+            let budget_ms = req
+                .app_data::<actix_web::web::Data<crate::state::AppState>>()
                 .map(|state| state.config.statement_timeout_ms);
             ApiError::QueryBudget { budget_ms }.to_response(ids)
         }

@@ -332,8 +332,10 @@ mod tests {
         c.batch_execute("SELECT 1").unwrap();
         // Without a budget (a connection of its own, like the writer) the same thread runs freely.
         let mut own = establish(&url).unwrap();
-        own.batch_execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 200000) SELECT COUNT(*) FROM n")
-            .unwrap();
+        own.batch_execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 200000) SELECT COUNT(*) FROM n",
+        )
+        .unwrap();
         drop((c, pool, own));
         for suffix in ["", "-wal", "-shm"] {
             std::fs::remove_file(format!("{}{suffix}", path.display())).ok();

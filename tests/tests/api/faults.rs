@@ -152,7 +152,11 @@ async fn thousands_of_sign_ins(app: &TestApp, batches: u64) {
     }
 }
 
-async fn get_with_headers(app: &TestApp, path: &str, token: &str) -> (StatusCode, actix_web::http::header::HeaderMap, Value) {
+async fn get_with_headers(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+) -> (StatusCode, actix_web::http::header::HeaderMap, Value) {
     app.send(actix_web::test::TestRequest::get().uri(path).insert_header(("Authorization", format!("Bearer {token}"))))
         .await
 }
@@ -193,7 +197,9 @@ async fn a_heavy_filter_is_cut_at_its_budget_while_another_tenant_answers() {
         let mut busy = 0;
         for (s, headers, b) in &flood {
             match *s {
-                StatusCode::SERVICE_UNAVAILABLE => assert!(b["error"]["message"].as_str().unwrap().contains("statement_timeout_ms"), "{b}"),
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    assert!(b["error"]["message"].as_str().unwrap().contains("statement_timeout_ms"), "{b}")
+                }
                 StatusCode::TOO_MANY_REQUESTS => {
                     busy += 1;
                     assert_eq!(b["error"]["code"], "TooManyRequests", "{b}");
@@ -210,6 +216,140 @@ async fn a_heavy_filter_is_cut_at_its_budget_while_another_tenant_answers() {
         // Once the flood is over, tenant A's ordinary reads answer.
         let (s, b) = app.get("/v1.0/auditLogs/signIns/$count", &a).await;
         assert_eq!((s, b), (StatusCode::OK, serde_json::json!(8000)));
+    })
+    .await;
+}
+
+/// Serves `app` on a local port (the slow-client tests need a real socket); stopped when the
+/// handle is dropped or stopped.
+fn serve(app: &TestApp) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+    let state = app.state.clone();
+    let server = actix_web::HttpServer::new(move || api::app(state.clone())).workers(2).bind(("127.0.0.1", 0)).unwrap();
+    let addr = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (addr, handle)
+}
+
+/// Sends the head of an ingest of `body` for `token`, then the first `trickle` bytes of the body
+/// one at a time every `pause`, then nothing; returns the response once the server answers.
+fn slow_upload(
+    addr: std::net::SocketAddr,
+    token: &str,
+    body: &str,
+    trickle: usize,
+    pause: StdDuration,
+    sending: &std::sync::atomic::AtomicUsize,
+) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(StdDuration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /ingest/signIns HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    for byte in body.as_bytes().iter().take(trickle) {
+        std::thread::sleep(pause);
+        stream.write_all(std::slice::from_ref(byte)).unwrap();
+    }
+    sending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Clients that send their ingest body a byte at a time hold no ingest slot: another tenant's
+/// batch is stored while they are still sending. When they stop, they get 408 in Graph's envelope
+/// and nothing of theirs is stored.
+#[actix_web::test]
+async fn slow_uploaders_do_not_delay_another_tenants_ingest() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    each_backend(|app| async move {
+        let app = app
+            .reconfigured(|c| {
+                c.rate_limit_enabled = false;
+                c.ingest_first_byte_timeout_ms = 1_000;
+                c.ingest_idle_timeout_ms = 1_000;
+                c.ingest_global_slots = 2;
+            })
+            .await;
+        let (addr, server) = serve(&app);
+        let body = format!("{}\n", sign_in_doc(9_001, app.now() - Duration::minutes(5), USER_OID));
+        // Two tenant B uploads trickling (as many as there are global slots), one that never
+        // sends its first byte.
+        let sending = Arc::new(AtomicUsize::new(3));
+        let uploads: Vec<_> =
+            [(40, StdDuration::from_millis(100)), (40, StdDuration::from_millis(100)), (0, StdDuration::ZERO)]
+                .into_iter()
+                .map(|(trickle, pause)| {
+                    let (token, body, sending) = (ingest_token(TENANT_B), body.clone(), sending.clone());
+                    std::thread::spawn(move || slow_upload(addr, &token, &body, trickle, pause, &sending))
+                })
+                .collect();
+        actix_web::rt::time::sleep(StdDuration::from_millis(300)).await;
+        let docs = [sign_in_doc(1, app.now() - Duration::minutes(1), USER_OID)];
+        let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
+        assert_eq!((s, &b["inserted"]), (StatusCode::OK, &serde_json::json!(1)), "{b}");
+        assert!(
+            sending.load(Ordering::SeqCst) >= 2,
+            "tenant A's batch was stored while B's uploads were still sending"
+        );
+        for upload in uploads {
+            let response = actix_web::rt::task::spawn_blocking(move || upload.join().unwrap()).await.unwrap();
+            let status = response.lines().next().unwrap_or_default();
+            assert!(status.contains(" 408 "), "{response}");
+            let json: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap_or_default()).unwrap();
+            assert_eq!(json["error"]["code"], "RequestTimeout", "{json}");
+            assert!(json["error"]["message"].as_str().unwrap().contains("timeout_ms"), "{json}");
+        }
+        server.stop(true).await;
+        assert_eq!(app.count_rows("sign_ins", TENANT_B), 0, "nothing of a stalled body is stored");
+        assert_eq!(app.count_rows("sign_ins", TENANT_A), 1);
+    })
+    .await;
+}
+
+/// A batch that finds its tenant's ingest slot (or every global one) taken waits
+/// `ingest_slot_wait_ms`, then gets 503 with `Retry-After`; another tenant's batch goes in.
+#[actix_web::test]
+async fn a_batch_waits_for_its_slot_only_so_long() {
+    each_backend(|app| async move {
+        let app = app
+            .reconfigured(|c| {
+                c.rate_limit_enabled = false;
+                c.ingest_slot_wait_ms = 200;
+                c.ingest_tenant_slots = 1;
+                c.ingest_global_slots = 2;
+            })
+            .await;
+        let held = app.state.gates.ingest_slot(TENANT_A).await.unwrap();
+        let docs = [sign_in_doc(1, app.now() - Duration::minutes(1), USER_OID)];
+        let body: String = docs.iter().map(|d| format!("{d}\n")).collect();
+        let request = |tenant: &str| {
+            actix_web::test::TestRequest::post()
+                .uri("/ingest/signIns")
+                .insert_header(("Authorization", format!("Bearer {}", ingest_token(tenant))))
+                .insert_header(("Content-Type", "application/x-ndjson"))
+                .set_payload(body.clone())
+        };
+        let (s, headers, b) = app.send(request(TENANT_A)).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+        assert!(b["error"]["message"].as_str().unwrap().contains("ingest_slot_wait_ms"), "{b}");
+        assert!(headers.contains_key("retry-after"));
+        let (s, _, b) = app.send(request(TENANT_B)).await;
+        assert_eq!(s, StatusCode::OK, "another tenant's batch takes the other global slot: {b}");
+        // With every global slot taken, tenant B waits too.
+        let also = app.state.gates.ingest_slot(TENANT_B).await.unwrap();
+        let (s, _, b) = app.send(request(TENANT_B)).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+        drop((held, also));
+        let (s, _, b) = app.send(request(TENANT_A)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(app.count_rows("sign_ins", TENANT_A), 1);
     })
     .await;
 }
