@@ -353,3 +353,119 @@ async fn a_batch_waits_for_its_slot_only_so_long() {
     })
     .await;
 }
+
+/// The PostgreSQL server stops and starts again under load (on a throwaway cluster of its own, so
+/// no other test notices): while it is down every request answers 503 (never 500), requests succeed
+/// within 5 s of it accepting connections again with no restart of idtrail, and every acknowledged
+/// ingest row is stored exactly once.
+#[actix_web::test]
+async fn a_database_restart_answers_503_then_recovers_on_its_own() {
+    use std::collections::HashSet;
+    let cluster = match crate::cluster::Cluster::create() {
+        Ok(c) => std::sync::Arc::new(c),
+        Err(why) => {
+            eprintln!("cluster restart skipped: no throwaway PostgreSQL cluster can be made here ({why})");
+            return;
+        }
+    };
+    {
+        let mut admin = diesel::PgConnection::establish(&cluster.url("postgres")).unwrap();
+        diesel::connection::SimpleConnection::batch_execute(&mut admin, "CREATE DATABASE idtrail").unwrap();
+    }
+    let db = TestDb::external_postgres(cluster.url("idtrail"));
+    let app = TestApp::new(db).await.without_rate_limits().await;
+    let admin = admin_token(TENANT_A);
+    let restart = {
+        let cluster = cluster.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            std::thread::sleep(StdDuration::from_secs(1));
+            cluster.stop().unwrap();
+            let down = Instant::now();
+            std::thread::sleep(StdDuration::from_secs(3));
+            cluster.start().unwrap();
+            (down, Instant::now())
+        })
+    };
+    let mut answers: Vec<(Instant, StatusCode)> = Vec::new();
+    let mut acknowledged: Vec<String> = Vec::new();
+    let mut n = 0u64;
+    let mut back: Option<(Instant, Instant)> = None;
+    loop {
+        let (s, b) = app.get("/v1.0/auditLogs/signIns?$top=5", &admin).await;
+        answers.push((Instant::now(), s));
+        assert!(s == StatusCode::OK || s == StatusCode::SERVICE_UNAVAILABLE, "list answered {s}: {b}");
+        let docs: Vec<Value> = (0..10)
+            .map(|_| {
+                n += 1;
+                sign_in_doc(n, app.now() - Duration::seconds(i64::try_from(n).unwrap()), USER_OID)
+            })
+            .collect();
+        let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
+        answers.push((Instant::now(), s));
+        match s {
+            StatusCode::OK => {
+                assert_eq!(b["inserted"], 10, "{b}");
+                acknowledged.extend(docs.iter().map(|d| d["id"].as_str().unwrap().to_owned()));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => assert_eq!(b["error"]["code"], "ServiceUnavailable", "{b}"),
+            other => panic!("ingest answered {other}: {b}"),
+        }
+        if restart.is_finished() {
+            back = Some(restart.await.unwrap());
+            break;
+        }
+        actix_web::rt::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    // After the server is back: the first success, and a few more.
+    let (down, back) = back.unwrap();
+    let recovered = loop {
+        let (s, b) = app.get("/v1.0/auditLogs/signIns?$top=5", &admin).await;
+        assert!(s == StatusCode::OK || s == StatusCode::SERVICE_UNAVAILABLE, "list answered {s}: {b}");
+        if s == StatusCode::OK {
+            break Instant::now();
+        }
+        assert!(back.elapsed() < StdDuration::from_secs(5), "no recovery within 5 s of the server's return");
+    };
+    eprintln!(
+        "down {:?}, recovered {:?} after the server was back; {} answers since it went down, {} of them 503",
+        back - down,
+        recovered - back,
+        answers.iter().filter(|(t, _)| *t > down).count(),
+        answers.iter().filter(|(_, s)| *s == StatusCode::SERVICE_UNAVAILABLE).count()
+    );
+    assert!(answers.iter().any(|(_, s)| *s == StatusCode::SERVICE_UNAVAILABLE), "the outage was noticed");
+    for _ in 0..5 {
+        let docs = [sign_in_doc(100_000 + n, app.now() - Duration::minutes(1), USER_OID)];
+        n += 1;
+        let (s, b) = app.ingest(&ingest_token(TENANT_A), &docs).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        acknowledged.push(docs[0]["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(app.get("/readyz", "").await.0, StatusCode::OK);
+
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    let mut conn = diesel::PgConnection::establish(&cluster.url("idtrail")).unwrap();
+    let stored: Vec<String> = diesel::sql_query("SELECT id FROM sign_ins WHERE tenant_id = $1")
+        .bind::<diesel::sql_types::Text, _>(TENANT_A)
+        .load::<Id>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let distinct: HashSet<&String> = stored.iter().collect();
+    assert_eq!(distinct.len(), stored.len(), "no row stored twice");
+    let missing = acknowledged.iter().filter(|id| !distinct.contains(id)).count();
+    assert_eq!(
+        missing,
+        0,
+        "every acknowledged row is stored ({} acknowledged, {} stored)",
+        acknowledged.len(),
+        stored.len()
+    );
+    drop(conn);
+    drop(app);
+}

@@ -56,6 +56,13 @@ fn random_suffix() -> String {
     format!("{n:016x}")
 }
 
+impl TestDb {
+    /// A PostgreSQL database the test made elsewhere (and removes with its server).
+    pub fn external_postgres(url: String) -> Self {
+        Self { url, backend: "postgres", drop_pg: None, drop_file: None }
+    }
+}
+
 pub fn sqlite_db() -> TestDb {
     let path = std::env::temp_dir().join(format!("idtrail-test-{}.db", random_suffix()));
     TestDb { url: format!("sqlite://{}", path.display()), backend: "sqlite", drop_pg: None, drop_file: Some(path) }
