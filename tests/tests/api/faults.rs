@@ -220,18 +220,6 @@ async fn a_heavy_filter_is_cut_at_its_budget_while_another_tenant_answers() {
     .await;
 }
 
-/// Serves `app` on a local port (the slow-client tests need a real socket); stopped when the
-/// handle is dropped or stopped.
-fn serve(app: &TestApp) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
-    let state = app.state.clone();
-    let server = actix_web::HttpServer::new(move || api::app(state.clone())).workers(2).bind(("127.0.0.1", 0)).unwrap();
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
-    (addr, handle)
-}
-
 /// Sends the head of an ingest of `body` for `token`, then the first `trickle` bytes of the body
 /// one at a time every `pause`, then nothing; returns the response once the server answers.
 fn slow_upload(
@@ -277,7 +265,7 @@ async fn slow_uploaders_do_not_delay_another_tenants_ingest() {
                 c.ingest_global_slots = 2;
             })
             .await;
-        let (addr, server) = serve(&app);
+        let (addr, server) = app.serve(2);
         let body = format!("{}\n", sign_in_doc(9_001, app.now() - Duration::minutes(5), USER_OID));
         // Two tenant B uploads trickling (as many as there are global slots), one that never
         // sends its first byte.

@@ -231,6 +231,21 @@ impl TestApp {
         (s, b)
     }
 
+    /// Serves the app on a port of 127.0.0.1 with `workers` workers, for tests that need a real
+    /// socket; returns its address and the handle that stops it.
+    pub fn serve(&self, workers: usize) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+        let state = self.state.clone();
+        let server = actix_web::HttpServer::new(move || api::app(state.clone()))
+            .workers(workers)
+            .bind(("127.0.0.1", 0))
+            .expect("bind");
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
+    }
+
     /// A connection of its own to the test's database.
     pub fn connection(&self) -> storage::conn::AnyConnection {
         match storage::DatabaseUrl::parse(&self.db.url).expect("url") {
