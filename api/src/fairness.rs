@@ -188,7 +188,7 @@ mod tests {
         assert!(matches!(refused, ApiError::TenantBusy { limit: 2, .. }), "{refused:?}");
         let _other = gates.query_slot("b").await.unwrap();
         drop(held);
-        gates.query_slot("a").await.unwrap();
+        drop(gates.query_slot("a").await.unwrap());
         assert_eq!(Config { pool_size: 8, ..Config::default() }.tenant_query_slots(), 4);
         assert_eq!(Config { pool_size: 1, ..Config::default() }.tenant_query_slots(), 1);
     }

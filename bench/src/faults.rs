@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -176,7 +176,8 @@ fn set_up(binary: &Path, db: &Db, work: &Path, pool_size: Option<u32>) -> anyhow
         env.run(&["tenant", "set", t.id, "--license", "p2", "--name", t.display_name])?;
     }
     let svc = env.start()?;
-    let ingest_tokens = [env.ingest_token(TENANTS[0].id)?, env.ingest_token(TENANTS[1].id)?, env.ingest_token(TENANTS[2].id)?];
+    let ingest_tokens =
+        [env.ingest_token(TENANTS[0].id)?, env.ingest_token(TENANTS[1].id)?, env.ingest_token(TENANTS[2].id)?];
     let admin_user = demo::users(&TENANTS[0]).into_iter().next().ok_or_else(|| anyhow::anyhow!("no demo users"))?;
     let admin = env.admin_token(TENANTS[0].id, &admin_user.object_id)?;
     Ok(Setup { env, svc, admin, ingest_tokens })
@@ -312,17 +313,18 @@ pub fn run_faults(binary: &Path, work: &Path, seconds: u64, pool_size: Option<u3
         longest_gap(&outcome.events, Duration::ZERO, end).as_secs_f64(),
         outcome.acknowledged,
         outcome.acknowledged + seeded as u64,
-        if outcome.abandoned > 0 { format!(" ({} batches abandoned unanswered)", outcome.abandoned) } else { String::new() },
+        if outcome.abandoned > 0 {
+            format!(" ({} batches abandoned unanswered)", outcome.abandoned)
+        } else {
+            String::new()
+        },
     );
     let five_hundreds = outcome.events.iter().filter(|e| e.status >= 500 && e.status != 503).count();
     println!("Answers 5xx other than 503: {five_hundreds}.");
     setup.svc.stop()?;
     drop(setup.env);
     anyhow::ensure!(five_hundreds == 0, "{five_hundreds} answers were 5xx other than 503");
-    anyhow::ensure!(
-        outcome.acknowledged + seeded as u64 == stored as u64,
-        "acknowledged and stored sign-ins differ"
-    );
+    anyhow::ensure!(outcome.acknowledged + seeded as u64 == stored as u64, "acknowledged and stored sign-ins differ");
     Ok(())
 }
 
@@ -386,8 +388,13 @@ pub fn run_soak(binary: &Path, work: &Path, db: &Db, minutes: f64, pool_size: Op
             .filter(|e| !e.ingest)
             .map(|e| e.latency.as_micros() as u64)
             .collect();
-        let mut ingests: Vec<u64> =
-            outcome.events.iter().filter(in_minute).filter(|e| e.ingest).map(|e| e.latency.as_micros() as u64).collect();
+        let mut ingests: Vec<u64> = outcome
+            .events
+            .iter()
+            .filter(in_minute)
+            .filter(|e| e.ingest)
+            .map(|e| e.latency.as_micros() as u64)
+            .collect();
         reads.sort_unstable();
         ingests.sort_unstable();
         println!(

@@ -377,8 +377,7 @@ async fn a_database_restart_answers_503_then_recovers_on_its_own() {
     let mut answers: Vec<(Instant, StatusCode)> = Vec::new();
     let mut acknowledged: Vec<String> = Vec::new();
     let mut n = 0u64;
-    let mut back: Option<(Instant, Instant)> = None;
-    loop {
+    let (down, back) = loop {
         let (s, b) = app.get("/v1.0/auditLogs/signIns?$top=5", &admin).await;
         answers.push((Instant::now(), s));
         assert!(s == StatusCode::OK || s == StatusCode::SERVICE_UNAVAILABLE, "list answered {s}: {b}");
@@ -399,13 +398,11 @@ async fn a_database_restart_answers_503_then_recovers_on_its_own() {
             other => panic!("ingest answered {other}: {b}"),
         }
         if restart.is_finished() {
-            back = Some(restart.await.unwrap());
-            break;
+            break restart.await.unwrap();
         }
         actix_web::rt::time::sleep(StdDuration::from_millis(20)).await;
-    }
+    };
     // After the server is back: the first success, and a few more.
-    let (down, back) = back.unwrap();
     let recovered = loop {
         let (s, b) = app.get("/v1.0/auditLogs/signIns?$top=5", &admin).await;
         assert!(s == StatusCode::OK || s == StatusCode::SERVICE_UNAVAILABLE, "list answered {s}: {b}");
