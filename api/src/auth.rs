@@ -39,6 +39,8 @@ pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 pub const LEEWAY_SECONDS: u64 = 60;
 /// Shortest HS256 secret accepted.
 pub const MIN_SECRET_BYTES: usize = 32;
+/// Longest a request with an unknown `kid` waits for the JWKS fetch it started before its 401.
+pub const UNKNOWN_KID_WAIT: Duration = Duration::from_millis(200);
 /// Placeholders of an issuer template, replaced by the token's `tid`.
 const TID_PLACEHOLDERS: [&str; 2] = ["{tid}", "{tenantid}"];
 
@@ -112,7 +114,7 @@ pub struct TokenVerifier {
     /// Keys from `auth_jwks_file`, by `kid`.
     file_keys: KeyMap,
     /// Keys from `auth_jwks_url`.
-    remote: Option<RemoteJwks>,
+    remote: Option<Arc<RemoteJwks>>,
     audiences: Vec<String>,
     /// Accepted issuers, possibly `{tid}` templates; not checked when empty.
     issuers: Vec<String>,
@@ -176,7 +178,9 @@ impl TokenVerifier {
             file_keys = parsed.keys;
         }
         let remote = match &config.auth_jwks_url {
-            Some(url) => Some(RemoteJwks::fetch_at_start(url, Duration::from_secs(config.auth_jwks_cooldown_seconds))?),
+            Some(url) => {
+                Some(Arc::new(RemoteJwks::fetch_at_start(url, Duration::from_secs(config.auth_jwks_cooldown_seconds))?))
+            }
             None => None,
         };
         if secret.is_none() && file_keys.is_empty() && remote.is_none() {
@@ -196,26 +200,51 @@ impl TokenVerifier {
 
     /// Sets the least time between two fetches of the JWKS URL (`auth_jwks_cooldown_seconds`).
     #[must_use]
-    pub fn with_jwks_cooldown(mut self, cooldown: Duration) -> Self {
-        if let Some(remote) = &mut self.remote {
-            remote.cooldown = cooldown;
+    pub fn with_jwks_cooldown(self, cooldown: Duration) -> Self {
+        if let Some(remote) = &self.remote {
+            remote.set_cooldown(cooldown);
         }
         self
     }
 
-    /// Validates `token` and builds the principal it speaks for.
-    ///
-    /// May fetch the JWKS URL again (blocking, at most [`jwks::FETCH_TIMEOUT`], at most once per
-    /// cooldown) when the token names an unknown `kid`.
+    /// Validates `token` and builds the principal it speaks for. Never waits: a token naming an
+    /// unknown `kid` starts a fetch of the JWKS URL in the background (at most once per cooldown)
+    /// and is refused at once.
     ///
     /// # Errors
     /// [`ApiError::Unauthorized`] with the reason.
     pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+        self.check(token, &mut None)
+    }
+
+    /// Like [`TokenVerifier::verify`], but a token naming an unknown `kid` waits up to
+    /// [`UNKNOWN_KID_WAIT`] for the JWKS fetch it started (or found under way) and is checked
+    /// again with the keys it brought. Other tokens never wait.
+    ///
+    /// # Errors
+    /// [`ApiError::Unauthorized`] with the reason.
+    pub async fn verify_waiting(&self, token: &str) -> Result<Principal, ApiError> {
+        let mut fetch = None;
+        match self.check(token, &mut fetch) {
+            Err(_) if fetch.is_some() => {
+                if let Some(mut fetch) = fetch {
+                    // Ended, timed out or gone: in each case the keys are what they are now.
+                    let _ = tokio::time::timeout(UNKNOWN_KID_WAIT, fetch.changed()).await;
+                }
+                self.check(token, &mut None)
+            }
+            verified => verified,
+        }
+    }
+
+    /// [`TokenVerifier::verify`]; `fetch` is set when an unknown `kid` started (or found) a JWKS
+    /// fetch whose end may be awaited.
+    fn check(&self, token: &str, fetch: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Result<Principal, ApiError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(ApiError::Unauthorized(format!("Access token is larger than {MAX_TOKEN_BYTES} bytes.")));
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| error(header_problem(token)))?;
-        let key = self.key_for(header.kid.as_deref())?;
+        let key = self.key_for(header.kid.as_deref(), fetch)?;
         if header.alg != key.alg {
             return Err(error(format_args!(
                 "the token's algorithm {:?} is not the one of its signing key ({:?})",
@@ -252,7 +281,11 @@ impl TokenVerifier {
     }
 
     /// The key for a token's `kid` header; see the module documentation.
-    fn key_for(&self, kid: Option<&str>) -> Result<Arc<VerifyingKey>, ApiError> {
+    fn key_for(
+        &self,
+        kid: Option<&str>,
+        fetch: &mut Option<tokio::sync::watch::Receiver<u64>>,
+    ) -> Result<Arc<VerifyingKey>, ApiError> {
         let has_jwks = !self.file_keys.is_empty() || self.remote.is_some();
         match kid {
             Some(kid) if has_jwks => {
@@ -260,10 +293,7 @@ impl TokenVerifier {
                     return Ok(key);
                 }
                 if let Some(remote) = &self.remote {
-                    remote.refresh();
-                    if let Some(key) = remote.get(kid) {
-                        return Ok(key);
-                    }
+                    *fetch = remote.refresh_in_background();
                 }
                 let shown: String = kid.chars().take(64).collect();
                 Err(error(format_args!("unknown signing key kid '{}'", shown.escape_default())))
@@ -272,10 +302,12 @@ impl TokenVerifier {
                 if let Some(key) = &self.hs256 {
                     return Ok(key.clone());
                 }
-                let remote_len = self.remote.as_ref().map_or(0, RemoteJwks::key_count);
+                let remote_len = self.remote.as_deref().map_or(0, RemoteJwks::key_count);
                 match (self.file_keys.len(), remote_len) {
                     (1, 0) => self.file_keys.values().next().cloned().ok_or_else(|| error("no signing key")),
-                    (0, 1) => self.remote.as_ref().and_then(RemoteJwks::single).ok_or_else(|| error("no signing key")),
+                    (0, 1) => {
+                        self.remote.as_deref().and_then(RemoteJwks::single).ok_or_else(|| error("no signing key"))
+                    }
                     _ => Err(error("the token has no kid header, and several signing keys are configured")),
                 }
             }

@@ -81,6 +81,27 @@ pub struct Config {
     pub purge_interval_seconds: u64,
     /// Database connections.
     pub pool_size: u32,
+    /// Longest one database statement may run, in milliseconds (0: no limit). PostgreSQL cancels
+    /// it (`statement_timeout`), SQLite interrupts it; the request answers 503 naming this budget.
+    pub statement_timeout_ms: u64,
+    /// Requests of one tenant doing database work at once (0: half of `pool_size`, at least 1);
+    /// the rest of the pool stays free for other tenants.
+    pub tenant_max_concurrent_queries: u32,
+    /// How long a tenant's request waits for one of its `tenant_max_concurrent_queries` before it
+    /// is refused with 429 and `Retry-After`, in milliseconds.
+    pub tenant_query_wait_ms: u64,
+    /// Ingest: longest wait for the first byte of a body, in milliseconds.
+    pub ingest_first_byte_timeout_ms: u64,
+    /// Ingest: longest pause between two parts of a body, in milliseconds; a body that stalls
+    /// longer is refused (408) and nothing of it is stored.
+    pub ingest_idle_timeout_ms: u64,
+    /// Ingest batches of one tenant stored at once (after their bodies are read).
+    pub ingest_tenant_slots: u32,
+    /// Ingest batches stored at once across all tenants.
+    pub ingest_global_slots: u32,
+    /// How long a read batch waits for an ingest slot before it is refused with 503 and
+    /// `Retry-After`, in milliseconds.
+    pub ingest_slot_wait_ms: u64,
     /// Rows an export reads per statement (each on a pooled connection, released between them):
     /// memory per export grows with it, round trips shrink.
     pub export_page_rows: usize,
@@ -129,6 +150,14 @@ impl Default for Config {
             retention_risk_detections_days: "7,30,90".into(),
             purge_interval_seconds: 3600,
             pool_size: 8,
+            statement_timeout_ms: 10_000,
+            tenant_max_concurrent_queries: 0,
+            tenant_query_wait_ms: 2_000,
+            ingest_first_byte_timeout_ms: 30_000,
+            ingest_idle_timeout_ms: 60_000,
+            ingest_tenant_slots: 1,
+            ingest_global_slots: 2,
+            ingest_slot_wait_ms: 10_000,
             export_page_rows: 1000,
             demo_on_empty: true,
             log: "info".into(),
@@ -250,6 +279,9 @@ impl Config {
         if self.auth_audiences.is_empty() {
             return Err("auth_audiences must name at least one audience".into());
         }
+        if self.ingest_tenant_slots == 0 || self.ingest_global_slots == 0 {
+            return Err("ingest_tenant_slots and ingest_global_slots must be at least 1".into());
+        }
         for p in &self.trusted_proxies {
             Cidr::parse(p).map_err(|e| format!("trusted_proxies: {e}"))?;
         }
@@ -293,6 +325,22 @@ impl Config {
                 self.metrics_bind
             )
         })
+    }
+
+    /// The budget of one database statement (`None`: unbounded).
+    #[must_use]
+    pub fn statement_timeout(&self) -> Option<std::time::Duration> {
+        (self.statement_timeout_ms > 0).then(|| std::time::Duration::from_millis(self.statement_timeout_ms))
+    }
+
+    /// Requests of one tenant doing database work at once: `tenant_max_concurrent_queries`, or
+    /// half the pool.
+    #[must_use]
+    pub fn tenant_query_slots(&self) -> u32 {
+        match self.tenant_max_concurrent_queries {
+            0 => (self.pool_size / 2).max(1),
+            n => n,
+        }
     }
 
     /// The bind address.

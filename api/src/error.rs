@@ -43,6 +43,19 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("Too many requests for this tenant and application: retry after {retry_after_secs} seconds.")]
     TooManyRequests { retry_after_secs: u64 },
+    /// 429: the tenant already has `limit` requests doing database work (`fairness`).
+    #[error(
+        "This tenant already has {limit} requests reading from the database at once \
+         (tenant_max_concurrent_queries); retry after {retry_after_secs} seconds."
+    )]
+    TenantBusy { limit: u32, retry_after_secs: u64 },
+    /// 408: the request body stopped arriving.
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// 503: a statement ran past `statement_timeout_ms` (`budget_ms`, filled in by the envelope
+    /// middleware, which knows the configuration) and was stopped.
+    #[error("{}", query_budget_message(*.budget_ms))]
+    QueryBudget { budget_ms: Option<u64> },
     /// 410: a delta token older than the set's retention (Graph's `syncStateNotFound`).
     #[error("{0}")]
     SyncStateNotFound(String),
@@ -64,7 +77,9 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "MethodNotAllowed",
             Self::PayloadTooLarge(_) => "RequestEntityTooLarge",
             Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
-            Self::TooManyRequests { .. } => "TooManyRequests",
+            Self::TooManyRequests { .. } | Self::TenantBusy { .. } => "TooManyRequests",
+            Self::RequestTimeout(_) => "RequestTimeout",
+            Self::QueryBudget { .. } => "ServiceUnavailable",
             Self::SyncStateNotFound(_) => "syncStateNotFound",
             Self::Unavailable(_) => "ServiceUnavailable",
             Self::Internal(_) => "InternalServerError",
@@ -109,6 +124,15 @@ impl ApiError {
             Self::Unavailable(_) => {
                 res.insert_header((header::RETRY_AFTER, "5"));
             }
+            Self::QueryBudget { .. } => {
+                res.insert_header((header::RETRY_AFTER, "5"));
+                // Counted by `observe` as a budget rejection.
+                res.extensions_mut().insert(crate::metrics::Rejection::Budget);
+            }
+            Self::TenantBusy { retry_after_secs, .. } => {
+                res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+                res.extensions_mut().insert(crate::metrics::Rejection::Budget);
+            }
             Self::TooManyRequests { retry_after_secs } => {
                 res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
@@ -119,6 +143,15 @@ impl ApiError {
         }
         res.json(self.envelope(ids))
     }
+}
+
+/// What a request stopped at the statement budget is told.
+fn query_budget_message(budget_ms: Option<u64>) -> String {
+    let budget = budget_ms.map_or_else(|| "its time budget".to_owned(), |ms| format!("its time budget of {ms} ms"));
+    format!(
+        "The query ran past {budget} (statement_timeout_ms) and was stopped. Narrow it: add a createdDateTime \
+         range, or filter on indexed properties such as userId, userPrincipalName, appId or status/errorCode."
+    )
 }
 
 /// The envelope's `innerError`.
@@ -141,7 +174,9 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } | Self::TenantBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::QueryBudget { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::SyncStateNotFound(_) => StatusCode::GONE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -157,11 +192,7 @@ impl ResponseError for ApiError {
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match e {
-            StorageError::Timeout => Self::Unavailable(
-                "The query took longer than the database allows. Narrow it: add a createdDateTime range, or \
-                 filter on indexed properties such as userId, userPrincipalName, appId or status/errorCode."
-                    .into(),
-            ),
+            StorageError::Timeout => Self::QueryBudget { budget_ms: None },
             StorageError::Unavailable(m) => {
                 tracing::warn!(error = %m, "database unavailable");
                 Self::Unavailable("The database is unavailable; retry in a few seconds.".into())
@@ -228,6 +259,7 @@ pub fn code_for_status(status: StatusCode) -> &'static str {
         404 => "Request_ResourceNotFound",
         405 => "MethodNotAllowed",
         406 => "NotAcceptable",
+        408 => "RequestTimeout",
         411 => "LengthRequired",
         413 => "RequestEntityTooLarge",
         415 => "UnsupportedMediaType",

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod fairness;
 pub mod metrics;
 pub mod middleware;
 pub mod observe;
@@ -263,6 +264,7 @@ pub fn app(
         app = app.service(web::resource(console::DEV_TOKENS).route(web::get().to(console::dev_tokens)));
     }
     app.default_service(web::to(not_found))
+        .wrap(actix_web::middleware::from_fn(fairness::tenant_queries))
         .wrap(actix_web::middleware::from_fn(ratelimit::enforce))
         .wrap(actix_web::middleware::from_fn(middleware::graph_envelope))
         .wrap(actix_web::middleware::from_fn(ratelimit::headers))

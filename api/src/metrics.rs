@@ -76,7 +76,8 @@ fn latency_histogram() -> Histogram {
 pub enum Rejection {
     /// A (tenant, client app) rate limit answered 429.
     RateLimit,
-    /// A budget (time or rows a tenant may spend) refused the request.
+    /// A budget refused the request: a statement past `statement_timeout_ms`, a tenant over its
+    /// query slots, an ingest batch that found no slot in time.
     Budget,
 }
 

@@ -150,6 +150,12 @@ fn rebuild_error(res: ServiceResponse<BoxBody>, ids: &RequestIds) -> ServiceResp
     let api_error = res.response().error().and_then(|e| e.as_error::<ApiError>()).cloned();
     let (req, old) = res.into_parts();
     let new = match api_error {
+        Some(ApiError::QueryBudget { budget_ms: None }) => {
+            let budget_ms = req
+                .app_data::<actix_web::web::Data<crate::state::AppState>>()
+                .map(|state| state.config.statement_timeout_ms);
+            ApiError::QueryBudget { budget_ms }.to_response(ids)
+        }
         Some(e) => {
             if let ApiError::Internal(cause) = &e {
                 tracing::error!(request_id = %ids.request_id, %cause, "internal error");

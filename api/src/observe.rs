@@ -39,6 +39,10 @@ pub async fn observe(
     let status = res.status().as_u16();
     if let Some(metrics) = metrics {
         metrics.request(&method, &route, status, seconds);
+        // A statement budget or a tenant's query slots refused it (`ApiError::to_response` marks it).
+        if let Some(why) = res.response().extensions().get::<crate::metrics::Rejection>() {
+            metrics.rejected(*why);
+        }
     }
     let (tenant, client_app) = caller_of(&res);
     span.in_scope(|| {

@@ -7,9 +7,9 @@
 //! `/idtrail/...`) are not limited.
 //!
 //! The key is the verified token's tenant (`tid`) and client application (`azp`, else `appid`;
-//! empty when the token names neither). Authentication happens in the `Caller` extractor, after
-//! this middleware, so the token is verified here too: a forged token cannot spend another
-//! tenant's quota. A request without a valid token is counted against its peer address instead
+//! empty when the token names neither). The token is verified here, before the quota is spent (a
+//! forged token cannot spend another tenant's quota), and the outcome is kept for the `Caller`
+//! extractor. A request without a valid token is counted against its peer address instead
 //! (it will be refused with 401 anyway).
 //!
 //! Two layers, both in `lib.rs::app`:
@@ -274,13 +274,14 @@ pub(crate) fn bearer(req: &ServiceRequest) -> Option<&str> {
     value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim).filter(|t| !t.is_empty())
 }
 
-/// Whose quota `req` spends: the verified token's (tenant, client app), else its peer address.
-/// The verification is kept in the request (`auth::VerifiedToken`), so the handler's `Caller`
-/// does not verify the token a second time.
-#[must_use]
-pub fn bucket_key(req: &ServiceRequest, verifier: &TokenVerifier) -> BucketKey {
+/// Verifies the request's bearer token, if any, and keeps the outcome in the request
+/// (`auth::VerifiedToken`), so that the handler's `Caller` does not verify it a second time. A
+/// token naming an unknown `kid` may wait briefly for the JWKS fetch it starts
+/// (`TokenVerifier::verify_waiting`); no other request waits for it. Returns whose quota the
+/// request spends: the verified token's (tenant, client app), else its peer address.
+pub async fn verify_and_key(req: &ServiceRequest, verifier: &TokenVerifier) -> BucketKey {
     if let Some(token) = bearer(req) {
-        let verified = verifier.verify(token);
+        let verified = verifier.verify_waiting(token).await;
         let key = verified.as_ref().ok().map(|principal| BucketKey::Client {
             tenant: principal.tenant.as_str().to_owned(),
             client_app: client_app(token),
@@ -293,17 +294,17 @@ pub fn bucket_key(req: &ServiceRequest, verifier: &TokenVerifier) -> BucketKey {
     BucketKey::Peer(req.peer_addr().map(|a| a.ip()))
 }
 
-/// Spends the request's quota and refuses it with 429 when none is left (inner layer; see the
-/// module documentation).
+/// Verifies the token, spends the request's quota and refuses it with 429 when none is left
+/// (inner layer; see the module documentation).
 pub async fn enforce(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let status = match (req.app_data::<web::Data<AppState>>(), Family::of_path(req.path())) {
-        (Some(state), Some(family)) => state.limits.check(family, &bucket_key(&req, &state.verifier)),
-        _ => None,
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    if let Some(status) = status {
+    let key = verify_and_key(&req, &state.verifier).await;
+    if let Some(status) = Family::of_path(req.path()).and_then(|family| state.limits.check(family, &key)) {
         req.extensions_mut().insert(status);
         if let Some(retry_after_secs) = status.retry_after_secs {
             if let Some(state) = req.app_data::<web::Data<AppState>>() {

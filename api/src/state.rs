@@ -8,6 +8,7 @@ use storage::Store;
 
 use crate::auth::TokenVerifier;
 use crate::config::Config;
+use crate::fairness::Gates;
 use crate::metrics::Metrics;
 use crate::paging::PageSigner;
 use crate::ratelimit::RateLimits;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub dev_tokens: Option<Arc<crate::demo::DevTokens>>,
     /// `/metrics`: counted where things happen, read on the metrics listener.
     pub metrics: Arc<Metrics>,
+    /// Query and ingest slots per tenant, built from `config` (rebuild them with it too).
+    pub gates: Arc<Gates>,
 }
 
 impl AppState {
@@ -38,6 +41,7 @@ impl AppState {
         let pager = PageSigner::from_store(&store).map_err(|e| e.to_string())?;
         let default_tier = LicenseTier::parse(&config.default_license).map_err(|e| e.to_string())?;
         let limits = Arc::new(RateLimits::from_config(&config));
+        let gates = Arc::new(Gates::from_config(&config));
         Ok(Self {
             store,
             verifier: Arc::new(verifier),
@@ -47,6 +51,7 @@ impl AppState {
             limits,
             dev_tokens: None,
             metrics: Arc::new(Metrics::new()),
+            gates,
         })
     }
 }

@@ -85,7 +85,10 @@ impl Db {
             }
             Self::Postgres { .. } => {
                 let mut c = PgConnection::establish(&self.url())?;
+                // The session idtrail's pooled connections get, with the baseline's own statement
+                // limit (the service's is its `statement_timeout_ms`).
                 c.batch_execute(storage::conn::POSTGRES_SESSION)?;
+                c.batch_execute("SET statement_timeout = '30s'")?;
                 Ok(AnyConnection::Postgresql(c))
             }
         }

@@ -11,9 +11,11 @@
 
 mod aggregates;
 mod chart;
+mod cluster;
 mod data;
 mod db;
 mod export;
+mod faults;
 mod http;
 mod ingest;
 mod load;
@@ -95,6 +97,21 @@ struct Args {
     /// ANALYSIS.md beside it).
     #[arg(long)]
     render: Option<PathBuf>,
+    /// Instead of the benchmark: mixed load on a throwaway PostgreSQL cluster while its backends
+    /// are terminated and it is restarted; prints requests by status, the longest unavailability
+    /// and acknowledged versus stored sign-ins (RESULTS.md is not touched).
+    #[arg(long)]
+    faults: bool,
+    /// Seconds of load of --faults.
+    #[arg(long, default_value_t = 60)]
+    faults_seconds: u64,
+    /// Instead of the benchmark: mixed load for --minutes on each --backend; prints resident
+    /// memory at start, middle and end, errors and p99 per minute (RESULTS.md is not touched).
+    #[arg(long)]
+    soak: bool,
+    /// Minutes of --soak per backend.
+    #[arg(long, default_value_t = 10.0)]
+    minutes: f64,
 }
 
 /// Sizes of a run.
@@ -169,6 +186,12 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let binary = service::find_binary(args.idtrail.as_deref())?;
     let work = args.work_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("idtrail-bench"));
     std::fs::create_dir_all(&work)?;
+    if args.faults {
+        return faults::run_faults(&binary, &work, args.faults_seconds, args.pool_size);
+    }
+    if args.soak {
+        return soak(args, &binary, &work);
+    }
     let out = args.out.clone().unwrap_or_else(|| {
         let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         if args.quick { base.join("quick") } else { base }
@@ -197,6 +220,32 @@ fn run(args: &Args) -> anyhow::Result<()> {
     say(&format!("done in {:.0} s: {}", started.elapsed().as_secs_f64(), out.join("RESULTS.md").display()));
     if !results.failures.is_empty() {
         bail!("{} backend run(s) failed (see RESULTS.md)", results.failures.len());
+    }
+    Ok(())
+}
+
+/// `--soak`: each chosen backend in turn; PostgreSQL on a throwaway cluster when one can be made
+/// (the run then shares its server with nobody), else on `--pg-url`.
+fn soak(args: &Args, binary: &Path, work: &Path) -> anyhow::Result<()> {
+    if matches!(args.backend, Which::Postgres | Which::Both) {
+        let cluster = cluster::Cluster::create();
+        let server = match &cluster {
+            Ok(c) => c.url("").trim_end_matches('/').to_owned(),
+            Err(why) => {
+                say(&format!("no throwaway cluster ({why}): soaking on {}", args.pg_url));
+                args.pg_url.clone()
+            }
+        };
+        let db = Db::Postgres { server, name: "idtrail_soak".into() };
+        faults::run_soak(binary, work, &db, args.minutes, args.pool_size)?;
+        if cluster.is_err() {
+            db.drop_if_exists()?;
+        }
+    }
+    if matches!(args.backend, Which::Sqlite | Which::Both) {
+        let db = Db::Sqlite { path: work.join("soak.db") };
+        faults::run_soak(binary, work, &db, args.minutes, args.pool_size)?;
+        db.drop_if_exists()?;
     }
     Ok(())
 }

@@ -42,12 +42,14 @@ pub fn retention() -> domain::policy::RetentionPolicy {
 }
 
 /// Rate limits high enough never to refuse a benchmark request, while the limiter still runs
-/// on every request as it does in production.
+/// on every request as it does in production. Likewise the per-tenant query slots: the bench
+/// measures one tenant's throughput with the whole pool (the slots still run on every request).
 pub const UNLIMITED: &[(&str, &str)] = &[
     ("IDTRAIL_RATE_LIMIT_REPORTS_PER_MINUTE", "1000000000"),
     ("IDTRAIL_RATE_LIMIT_REPORTS_BURST", "1000000"),
     ("IDTRAIL_RATE_LIMIT_INGEST_PER_MINUTE", "1000000000"),
     ("IDTRAIL_RATE_LIMIT_INGEST_BURST", "1000000"),
+    ("IDTRAIL_TENANT_MAX_CONCURRENT_QUERIES", "1000"),
 ];
 
 impl Env {

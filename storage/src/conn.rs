@@ -129,17 +129,21 @@ pub const SQLITE_SESSION: &str = "PRAGMA busy_timeout = 30000; PRAGMA journal_mo
 
 /// How every PostgreSQL connection is set up (the bench's baseline uses it too).
 ///
-/// No query runs unbounded: past the timeout the database cancels it and the caller gets 503.
-/// Partitionwise joins let a lambda over child rows (`appliedConditionalAccessPolicies/any(...)`)
+/// Pooled connections add their statement budget (`Manager`): past it the database cancels the
+/// statement and the caller gets 503. Partitionwise joins let a lambda over child rows (`appliedConditionalAccessPolicies/any(...)`)
 /// be joined day partition by day partition, where the planner can start from the child rows'
 /// index; across all partitions at once it scanned every sign-in (bench/ANALYSIS.md, Q5).
-pub const POSTGRES_SESSION: &str =
-    "SET TIME ZONE 'UTC'; SET statement_timeout = '30s'; SET enable_partitionwise_join = on";
+pub const POSTGRES_SESSION: &str = "SET TIME ZONE 'UTC'; SET enable_partitionwise_join = on";
+
+/// How long one statement of a pooled connection may run when nothing else is configured
+/// (`statement_timeout_ms`).
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens one connection and prepares it for use.
 pub(crate) fn establish(url: &DatabaseUrl) -> Result<AnyConnection, diesel::ConnectionError> {
     match url {
         DatabaseUrl::Sqlite { path } => {
+            crate::budget::register();
             let mut c = SqliteConnection::establish(path)?;
             c.batch_execute(SQLITE_SESSION).map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(AnyConnection::Sqlite(c))
@@ -195,10 +199,12 @@ impl std::ops::DerefMut for PoolConn {
     }
 }
 
-/// The r2d2 manager: builds the right variant from the URL.
+/// The r2d2 manager: builds the right variant from the URL, with the statement budget.
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
+    /// How long one statement may run (`None`: unbounded).
+    statement_timeout: Option<Duration>,
 }
 
 impl ManageConnection for Manager {
@@ -207,6 +213,13 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<PoolConn, r2d2::Error> {
         let mut conn = establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+        let budget = self.statement_timeout;
+        if let (AnyConnection::Postgresql(c), Some(budget)) = (&mut conn, budget) {
+            c.batch_execute(&format!("SET statement_timeout = {}", budget.as_millis().max(1)))
+                .map_err(r2d2::Error::QueryError)?;
+        }
+        // SQLite's budget is kept by `budget.rs`, told here when each statement starts and ends.
+        let sqlite_budget = budget.filter(|_| conn.backend() == Backend::Sqlite);
         // Every statement reports its outcome here (diesel's instrumentation), so a lost connection
         // is noticed by the statement that found it, at no cost to the others.
         let lost = Arc::new(AtomicBool::new(false));
@@ -214,11 +227,31 @@ impl ManageConnection for Manager {
         // The process's default instrumentation (`diesel::connection::set_default_instrumentation`:
         // a statement logger, a test's capture) still sees every event of pooled connections.
         let mut default = diesel::connection::get_default_instrumentation();
+        // Statements may nest (a cursor still open while another runs): the outermost one's
+        // deadline holds until it ends.
+        let mut running = 0_u32;
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::FinishQuery { error: Some(e), .. } = &event
-                && is_connection_lost(e)
-            {
-                flag.store(true, Ordering::Relaxed);
+            match &event {
+                InstrumentationEvent::StartQuery { .. } => {
+                    if let Some(budget) = sqlite_budget {
+                        if running == 0 {
+                            crate::budget::start(budget);
+                        }
+                        running += 1;
+                    }
+                }
+                InstrumentationEvent::FinishQuery { error, .. } => {
+                    if error.is_some_and(is_connection_lost) {
+                        flag.store(true, Ordering::Relaxed);
+                    }
+                    if sqlite_budget.is_some() {
+                        running = running.saturating_sub(1);
+                        if running == 0 {
+                            crate::budget::finish();
+                        }
+                    }
+                }
+                _ => {}
             }
             if let Some(default) = &mut default {
                 default.on_connection_event(event);
@@ -296,11 +329,17 @@ fn migrate(url: &DatabaseUrl) -> StorageResult<()> {
     result.map_err(|e| StorageError::Migration(e.to_string()))
 }
 
-/// Migrates the database and builds a pool of `size` connections.
+/// Migrates the database and builds a pool of `size` connections whose statements may each run
+/// for `statement_timeout` (`None`: unbounded).
 ///
 /// # Errors
 /// [`StorageError::Unavailable`] when the database cannot be reached; [`StorageError::Migration`].
-pub fn connect(url: &DatabaseUrl, size: u32, events: Arc<PoolEvents>) -> StorageResult<Pool> {
+pub fn connect(
+    url: &DatabaseUrl,
+    size: u32,
+    events: Arc<PoolEvents>,
+    statement_timeout: Option<Duration>,
+) -> StorageResult<Pool> {
     migrate(url)?;
     r2d2::Pool::builder()
         .max_size(size)
@@ -316,20 +355,26 @@ pub fn connect(url: &DatabaseUrl, size: u32, events: Arc<PoolEvents>) -> Storage
         // and is discarded on its way back (`has_broken`); the next checkout connects anew.
         .test_on_check_out(false)
         .event_handler(Box::new(CountEvents(events)))
-        .build(Manager { url: url.clone() })
+        .build(Manager { url: url.clone(), statement_timeout })
         .map_err(|e| StorageError::Unavailable(e.to_string()))
 }
 
 /// A pool that opens its connections on demand and runs no migrations: a read replica's, which
 /// may be down at start and is never written.
-pub(crate) fn unchecked_pool(url: &DatabaseUrl, size: u32, timeout: Duration, events: Arc<PoolEvents>) -> Pool {
+pub(crate) fn unchecked_pool(
+    url: &DatabaseUrl,
+    size: u32,
+    timeout: Duration,
+    events: Arc<PoolEvents>,
+    statement_timeout: Option<Duration>,
+) -> Pool {
     r2d2::Pool::builder()
         .max_size(size.max(1))
         .min_idle(Some(0))
         .connection_timeout(timeout)
         .test_on_check_out(false)
         .event_handler(Box::new(CountEvents(events)))
-        .build_unchecked(Manager { url: url.clone() })
+        .build_unchecked(Manager { url: url.clone(), statement_timeout })
 }
 
 #[cfg(test)]
@@ -346,5 +391,29 @@ mod tests {
         assert_eq!(DatabaseUrl::parse("postgres://u@h/db").unwrap().backend(), Backend::Postgres);
         assert!(DatabaseUrl::parse("mysql://x").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn a_sqlite_statement_past_its_budget_is_interrupted_and_the_next_one_runs() {
+        let path = std::env::temp_dir().join(format!("idtrail-budget-{}.db", std::process::id()));
+        let url = DatabaseUrl::Sqlite { path: path.display().to_string() };
+        let pool = connect(&url, 1, Arc::new(PoolEvents::default()), Some(Duration::from_millis(100))).unwrap();
+        let mut c = pool.get().unwrap();
+        let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT COUNT(*) FROM n";
+        let started = std::time::Instant::now();
+        let e = c.batch_execute(endless).unwrap_err();
+        assert!(matches!(StorageError::from(e), StorageError::Timeout));
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        c.batch_execute("SELECT 1").unwrap();
+        // Without a budget (a connection of its own, like the writer) the same thread runs freely.
+        let mut own = establish(&url).unwrap();
+        own.batch_execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 200000) SELECT COUNT(*) FROM n",
+        )
+        .unwrap();
+        drop((c, pool, own));
+        for suffix in ["", "-wal", "-shm"] {
+            std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
+        }
     }
 }

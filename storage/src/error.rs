@@ -14,7 +14,7 @@ pub enum StorageError {
     #[error("migrations failed: {0}")]
     Migration(String),
     /// A query ran past the statement timeout.
-    #[error("the query ran longer than the statement timeout")]
+    #[error("the query ran longer than the statement timeout (statement_timeout_ms)")]
     Timeout,
     /// Any other database error (logged by the caller, never shown to a client).
     #[error("database error: {0}")]
@@ -24,7 +24,10 @@ pub enum StorageError {
 impl From<diesel::result::Error> for StorageError {
     fn from(e: diesel::result::Error) -> Self {
         match &e {
-            diesel::result::Error::DatabaseError(_, info) if info.message().contains("statement timeout") => {
+            // PostgreSQL's `statement_timeout`; SQLite's statement interrupted by `budget.rs`.
+            diesel::result::Error::DatabaseError(_, info)
+                if info.message().contains("statement timeout") || info.message() == "interrupted" =>
+            {
                 Self::Timeout
             }
             // The connection is gone (server restarted, backend terminated): the pool replaces it,

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod backup;
+mod budget;
 mod checkpoint;
 pub mod conn;
 pub mod entities;
@@ -31,7 +32,7 @@ use domain::policy::{DataSet, Masks, RetentionPolicy};
 use domain::query::EntitySet;
 use domain::time::{Clock, SystemClock};
 
-pub use conn::{Backend, DatabaseUrl};
+pub use conn::{Backend, DEFAULT_STATEMENT_TIMEOUT, DatabaseUrl};
 pub use entities::{Query, Record};
 pub use error::{StorageError, StorageResult};
 pub use feed::{FeedPage, FeedQuery};
@@ -54,6 +55,8 @@ pub struct Store {
     /// first use, and its writers wait here in order rather than spinning in SQLite's busy handler
     /// (and failing with "database is locked" past its timeout).
     sqlite_writer: Mutex<Option<conn::AnyConnection>>,
+    /// How long one pooled statement may run (replicas' pools too).
+    statement_timeout: Option<Duration>,
     /// Whether ingest keeps the rollups (always, but for the bench's measurement of their cost).
     rollups: bool,
     /// SQLite: copies the WAL back into the database beside the writer, not inside its commits.
@@ -136,10 +139,25 @@ impl Store {
     /// # Errors
     /// As [`Store::open`].
     pub fn open_with_clock(url: &str, pool_size: u32, clock: Arc<dyn Clock>) -> StorageResult<Self> {
+        Self::open_configured(url, pool_size, Some(DEFAULT_STATEMENT_TIMEOUT), clock)
+    }
+
+    /// Like [`Store::open_with_clock`], with the time one statement of the pool may run
+    /// (`None`: unbounded). Past it PostgreSQL cancels the statement and SQLite interrupts it; the
+    /// caller gets [`StorageError::Timeout`].
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_configured(
+        url: &str,
+        pool_size: u32,
+        statement_timeout: Option<Duration>,
+        clock: Arc<dyn Clock>,
+    ) -> StorageResult<Self> {
         let url = DatabaseUrl::parse(url)?;
         let backend = url.backend();
         let pool_events = Arc::new(conn::PoolEvents::default());
-        let pool = conn::connect(&url, pool_size.max(1), pool_events.clone())?;
+        let pool = conn::connect(&url, pool_size.max(1), pool_events.clone(), statement_timeout)?;
         let store = Self {
             pool,
             pool_events,
@@ -151,6 +169,7 @@ impl Store {
             url,
             sqlite_writer: Mutex::new(None),
             rollups: true,
+            statement_timeout,
             retention: RetentionPolicy::default(),
             default_tier: LicenseTier::Free,
             tiers: Mutex::new(HashMap::new()),
@@ -190,7 +209,7 @@ impl Store {
                 "database_read_urls needs a PostgreSQL database_url (replicas of SQLite do not exist)".into(),
             ));
         }
-        self.replicas = Some(replicas::Replicas::open(urls, self.pool.max_size(), max_lag_ms)?);
+        self.replicas = Some(replicas::Replicas::open(urls, self.pool.max_size(), max_lag_ms, self.statement_timeout)?);
         Ok(self)
     }
 

@@ -4,7 +4,10 @@
 //! key itself (`kty`, `crv`, and `alg` when present): a token's `alg` header only has to agree
 //! with it. A URL's keys are fetched at start and again when a token names a `kid` we do not
 //! know, at most once per cooldown, so a flood of made-up `kid`s cannot hammer the identity
-//! provider or stall requests.
+//! provider. Those later fetches run on a thread of their own, one at a time
+//! ([`RemoteJwks::refresh_in_background`]): no request thread ever waits on the identity
+//! provider; a request with an unknown `kid` may wait a short while for the fetch it started
+//! (`TokenVerifier::verify_waiting`), every other request goes on.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -117,19 +120,30 @@ fn verifying_key(entry: &serde_json::Value) -> Result<VerifyingKey, String> {
     Ok(VerifyingKey { alg, key })
 }
 
-/// Keys from a JWKS URL, refreshed on demand.
+/// Keys from a JWKS URL, refreshed on demand in the background.
 pub struct RemoteJwks {
     url: String,
     agent: ureq::Agent,
     keys: RwLock<Arc<KeyMap>>,
-    /// When the last fetch started; held during a fetch so concurrent callers wait for it.
-    last_fetch: Mutex<Instant>,
-    pub cooldown: Duration,
+    fetching: Mutex<Fetching>,
+    /// Counts finished background fetches; waiters subscribe before one starts.
+    done: tokio::sync::watch::Sender<u64>,
+}
+
+/// The state of the background fetch.
+#[derive(Debug)]
+struct Fetching {
+    /// When the last fetch started.
+    last: Instant,
+    /// Whether one is under way.
+    running: bool,
+    /// Least time between two fetches.
+    cooldown: Duration,
 }
 
 impl std::fmt::Debug for RemoteJwks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteJwks").field("url", &self.url).field("cooldown", &self.cooldown).finish_non_exhaustive()
+        f.debug_struct("RemoteJwks").field("url", &self.url).field("fetching", &self.fetching).finish_non_exhaustive()
     }
 }
 
@@ -159,8 +173,8 @@ impl RemoteJwks {
             url: url.to_owned(),
             agent,
             keys: RwLock::new(Arc::new(KeyMap::new())),
-            last_fetch: Mutex::new(Instant::now()),
-            cooldown,
+            fetching: Mutex::new(Fetching { last: Instant::now(), running: false, cooldown }),
+            done: tokio::sync::watch::Sender::new(0),
         };
         let keys = remote.fetch().map_err(|e| format!("fetching the JWKS at {url}: {e}"))?;
         tracing::info!(url, keys = keys.len(), "JWKS fetched");
@@ -184,14 +198,36 @@ impl RemoteJwks {
         if keys.len() == 1 { keys.values().next().cloned() } else { None }
     }
 
-    /// Fetches the keys again unless the last fetch started less than `cooldown` ago. A caller
-    /// that finds a fetch in progress waits for it. On failure the old keys stay.
-    pub fn refresh(&self) {
-        let mut last = self.last_fetch.lock().unwrap_or_else(PoisonError::into_inner);
-        if last.elapsed() < self.cooldown {
-            return;
+    /// Sets the least time between two fetches.
+    pub fn set_cooldown(&self, cooldown: Duration) {
+        self.fetching.lock().unwrap_or_else(PoisonError::into_inner).cooldown = cooldown;
+    }
+
+    /// Starts fetching the keys again on a thread of its own, unless a fetch is under way (then
+    /// that one is awaited) or the last one started less than the cooldown ago (then `None`). The
+    /// receiver changes when the fetch has ended, successful or not; on failure the old keys stay.
+    pub fn refresh_in_background(self: &Arc<Self>) -> Option<tokio::sync::watch::Receiver<u64>> {
+        let mut fetching = self.fetching.lock().unwrap_or_else(PoisonError::into_inner);
+        if fetching.running {
+            return Some(self.done.subscribe());
         }
-        *last = Instant::now();
+        if fetching.last.elapsed() < fetching.cooldown {
+            return None;
+        }
+        let waiter = self.done.subscribe();
+        let remote = self.clone();
+        let spawned = std::thread::Builder::new().name("jwks-refresh".into()).spawn(move || remote.refresh_now());
+        if let Err(e) = spawned {
+            tracing::warn!(url = %self.url, error = %e, "JWKS refresh could not start");
+            return None;
+        }
+        fetching.running = true;
+        fetching.last = Instant::now();
+        Some(waiter)
+    }
+
+    /// One fetch, on the refresh thread.
+    fn refresh_now(&self) {
         match self.fetch() {
             Ok(keys) => {
                 tracing::info!(url = %self.url, keys = keys.len(), "JWKS refreshed");
@@ -199,6 +235,8 @@ impl RemoteJwks {
             }
             Err(e) => tracing::warn!(url = %self.url, error = %e, "JWKS refresh failed; keeping the old keys"),
         }
+        self.fetching.lock().unwrap_or_else(PoisonError::into_inner).running = false;
+        self.done.send_modify(|n| *n += 1);
     }
 
     fn fetch(&self) -> Result<KeyMap, String> {

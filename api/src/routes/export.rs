@@ -150,7 +150,10 @@ pub async fn run(
     let job = Job { state, res, parent, principal, resolved, version, format, columns, cap: options.top };
 
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, ApiError>>(CHANNEL_CHUNKS);
+    // The tenant's query slot stays taken until the last page is read (`fairness`).
+    let slot = crate::fairness::QuerySlot::take(&req);
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         if let Err(e) = job.produce(&tx) {
             // After the first chunk this cuts the response; before it, it is the response.
             let _ = tx.blocking_send(Err(e));

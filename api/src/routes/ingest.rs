@@ -19,16 +19,6 @@ use crate::state::AppState;
 /// Bad records listed in one error response (the total is always given).
 const MAX_LISTED_ERRORS: usize = 100;
 
-/// Batches read and stored at once. Each holds its body and its records in memory, and the
-/// database takes one writer at a time anyway (SQLite) or gains little from more (PostgreSQL
-/// COPY): more in flight only raises peak memory. Others wait their turn.
-const BATCHES_IN_FLIGHT: usize = 2;
-
-fn ingest_slots() -> &'static tokio::sync::Semaphore {
-    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT))
-}
-
 /// The latest event time an ingested record may have at `now_ticks`: `ingest_max_future_skew_seconds`
 /// ahead.
 #[must_use]
@@ -158,30 +148,13 @@ pub async fn ingest(
     // Ingest writes into the token's own tenant on any tier; the tier only decides what is expired.
     domain::access::authorize(&principal, domain::access::Endpoint::Ingest, domain::ids::LicenseTier::P2, true)?;
     let format = body_format(&req)?;
-    let _slot = ingest_slots()
-        .acquire()
-        .await
-        .map_err(|_| ApiError::Unavailable("The service is shutting down; retry the batch.".into()))?;
-    let limit = state.config.max_ingest_bytes;
-    let too_large = || {
-        ApiError::PayloadTooLarge(format!("The body is larger than the limit of {limit} bytes; send smaller batches."))
-    };
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("The body could not be read: {e}.")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
+    // The whole body first, with its deadlines, and only then a slot: a slow client holds none.
+    let body = read_body(&req, &mut payload, &state.config).await?;
+    // Parsing, validating and storing hold the tenant's slot and a global one (`fairness`): each
+    // batch's records are in memory only while it has them.
+    let _slot = state.gates.ingest_slot(principal.tenant.as_str()).await.inspect_err(|_| {
+        state.metrics.rejected(crate::metrics::Rejection::Budget);
+    })?;
 
     let store = state.store.clone();
     let tenant = principal.tenant.clone();
@@ -213,6 +186,56 @@ pub async fn ingest(
         "duplicates": outcome.duplicates,
         "expired": outcome.expired,
     })))
+}
+
+/// Reads the whole body of an ingest request: at most `max_ingest_bytes`, its first byte within
+/// `ingest_first_byte_timeout_ms`, and no pause longer than `ingest_idle_timeout_ms`. A body that
+/// stalls is refused with 408 and nothing of it is kept.
+///
+/// # Errors
+/// [`ApiError::PayloadTooLarge`], [`ApiError::RequestTimeout`], [`ApiError::BadRequest`] when the
+/// connection breaks.
+async fn read_body(
+    req: &HttpRequest,
+    payload: &mut web::Payload,
+    config: &crate::config::Config,
+) -> Result<web::BytesMut, ApiError> {
+    let limit = config.max_ingest_bytes;
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!("The body is larger than the limit of {limit} bytes; send smaller batches."))
+    };
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let first_byte = std::time::Duration::from_millis(config.ingest_first_byte_timeout_ms);
+    let idle = std::time::Duration::from_millis(config.ingest_idle_timeout_ms);
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    loop {
+        let (wait, setting) = if body.is_empty() {
+            (first_byte, "ingest_first_byte_timeout_ms")
+        } else {
+            (idle, "ingest_idle_timeout_ms")
+        };
+        let Ok(next) = tokio::time::timeout(wait, payload.next()).await else {
+            return Err(ApiError::RequestTimeout(format!(
+                "The body stopped arriving: nothing came for {} ms ({setting}) after {} bytes. Nothing was stored; \
+                 send the batch again.",
+                wait.as_millis(),
+                body.len()
+            )));
+        };
+        let Some(chunk) = next else { return Ok(body) };
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("The body could not be read: {e}.")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
 }
 
 /// How a batch is framed.

@@ -5,6 +5,9 @@ mod access;
 mod apply;
 mod audits_risk;
 mod console;
+// The throwaway PostgreSQL cluster the bench's fault scenario uses too.
+#[path = "../../../bench/src/cluster.rs"]
+mod cluster;
 mod contract;
 mod csdl;
 mod delta;

@@ -1986,12 +1986,7 @@ async fn bad_filters_are_400s_in_graphs_envelope() {
 async fn a_100_kb_filter_over_a_socket() {
     use std::io::{Read, Write};
     let app = TestApp::new(sqlite_db()).await;
-    let state = app.state.clone();
-    let server = actix_web::HttpServer::new(move || api::app(state.clone())).workers(1).bind(("127.0.0.1", 0)).unwrap();
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    let (addr, handle) = app.serve(1);
     let token = admin_token(TENANT_A);
     let filter = format!("userPrincipalName eq '{}'", "a".repeat(100 * 1024));
     let response = actix_web::rt::task::spawn_blocking(move || {

@@ -125,13 +125,7 @@ async fn scripts_write_the_exports_bytes_against_a_live_service() {
         config.rate_limit_reports_burst = 1;
         app.state.limits = Arc::new(api::ratelimit::RateLimits::from_config(&config));
         app.state.config = Arc::new(config);
-        let state = app.state.clone();
-        let server =
-            actix_web::HttpServer::new(move || api::app(state.clone())).workers(1).bind(("127.0.0.1", 0)).unwrap();
-        let addr = server.addrs()[0];
-        let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+        let (addr, handle) = app.serve(1);
 
         let filter = format!(
             "userDisplayName eq '{}' or userDisplayName eq '{}' or status/errorCode eq 50126",

@@ -56,6 +56,13 @@ fn random_suffix() -> String {
     format!("{n:016x}")
 }
 
+impl TestDb {
+    /// A PostgreSQL database the test made elsewhere (and removes with its server).
+    pub fn external_postgres(url: String) -> Self {
+        Self { url, backend: "postgres", drop_pg: None, drop_file: None }
+    }
+}
+
 pub fn sqlite_db() -> TestDb {
     let path = std::env::temp_dir().join(format!("idtrail-test-{}.db", random_suffix()));
     TestDb { url: format!("sqlite://{}", path.display()), backend: "sqlite", drop_pg: None, drop_file: Some(path) }
@@ -104,8 +111,15 @@ pub fn databases() -> Vec<TestDb> {
 }
 
 /// The configuration of the app under test (its database URL is set by [`TestApp::start`]).
+/// Requests over a tenant's query slots wait long: tests that fire many at once on a busy machine
+/// are not about fairness (`faults.rs` sets its own).
 pub fn test_config() -> Config {
-    Config { public_url: Some("https://idtrail.test".into()), pool_size: 4, ..Config::default() }
+    Config {
+        public_url: Some("https://idtrail.test".into()),
+        pool_size: 4,
+        tenant_query_wait_ms: 60_000,
+        ..Config::default()
+    }
 }
 
 /// The app under test, on one database, with a clock the test controls. It is started by
@@ -219,6 +233,21 @@ impl TestApp {
             )
             .await;
         (s, b)
+    }
+
+    /// Serves the app on a port of 127.0.0.1 with `workers` workers, for tests that need a real
+    /// socket; returns its address and the handle that stops it.
+    pub fn serve(&self, workers: usize) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+        let state = self.state.clone();
+        let server = actix_web::HttpServer::new(move || api::app(state.clone()))
+            .workers(workers)
+            .bind(("127.0.0.1", 0))
+            .expect("bind");
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
     }
 
     /// A connection of its own to the test's database.

@@ -321,11 +321,14 @@ fn issuer_templates_accept_both_entra_forms_for_the_tokens_own_tenant() {
     assert!(why.contains("wrong issuer"), "{why}");
 }
 
-/// A JWKS served over HTTP on 127.0.0.1, whose document the test can swap, counting fetches.
+/// A JWKS served over HTTP on 127.0.0.1, whose document (and how slowly it comes) the test can
+/// change, counting fetches begun and answered.
 struct JwksServer {
     url: String,
     response: Arc<Mutex<(u16, String)>>,
     fetches: Arc<AtomicUsize>,
+    delay: Arc<Mutex<Duration>>,
+    answered: Arc<AtomicUsize>,
 }
 
 impl JwksServer {
@@ -334,7 +337,9 @@ impl JwksServer {
         let url = format!("http://{}/discovery/keys", listener.local_addr().unwrap());
         let response = Arc::new(Mutex::new((200, body)));
         let fetches = Arc::new(AtomicUsize::new(0));
-        let (resp, count) = (response.clone(), fetches.clone());
+        let delay = Arc::new(Mutex::new(Duration::ZERO));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let (resp, count, pause, done) = (response.clone(), fetches.clone(), delay.clone(), answered.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
@@ -349,15 +354,26 @@ impl JwksServer {
                 if request.starts_with(b"GET /discovery/keys ") {
                     count.fetch_add(1, Ordering::SeqCst);
                 }
+                let wait = *pause.lock().unwrap();
+                std::thread::sleep(wait);
                 let (status, body) = resp.lock().unwrap().clone();
                 let reply = format!(
                     "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = stream.write_all(reply.as_bytes());
+                done.fetch_add(1, Ordering::SeqCst);
             }
         });
-        Self { url, response, fetches }
+        Self { url, response, fetches, delay, answered }
+    }
+
+    fn slow_down(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
+    }
+
+    fn answered(&self) -> usize {
+        self.answered.load(Ordering::SeqCst)
     }
 
     fn serve(&self, status: u16, body: String) {
@@ -373,8 +389,8 @@ fn fixture_text(name: &str) -> String {
     String::from_utf8(read_fixture(name)).unwrap()
 }
 
-#[test]
-fn a_jwks_url_is_refreshed_on_an_unknown_kid_at_most_once_per_cooldown() {
+#[actix_web::test]
+async fn a_jwks_url_is_refreshed_on_an_unknown_kid_at_most_once_per_cooldown() {
     let server = JwksServer::start(fixture_text("jwks.json"));
     let config = Config { auth_jwks_url: Some(server.url.clone()), ..base_config(&[V1_TEMPLATE, V2_TEMPLATE]) };
     let cooldown = Duration::from_millis(500);
@@ -394,7 +410,8 @@ fn a_jwks_url_is_refreshed_on_an_unknown_kid_at_most_once_per_cooldown() {
     assert_eq!(server.fetches(), 1, "no fetch within the cooldown");
 
     std::thread::sleep(cooldown + Duration::from_millis(100));
-    let p = verifier.verify(&rotated).unwrap();
+    // The fetch runs in the background; the token that asked for it waits for it briefly.
+    let p = verifier.verify_waiting(&rotated).await.unwrap();
     assert_eq!(p.tenant.as_str(), TENANT_A);
     assert_eq!(server.fetches(), 2, "one refresh for the new kid");
     verifier.verify(&rotated).unwrap();
@@ -414,7 +431,8 @@ fn a_jwks_url_is_refreshed_on_an_unknown_kid_at_most_once_per_cooldown() {
     // A failed refresh keeps the keys it had.
     std::thread::sleep(cooldown + Duration::from_millis(100));
     server.serve(500, "oops".into());
-    let why = reason(verifier.verify(&sign_with(Algorithm::RS256, "rsa-rogue.pem", Some("made-up-3"), &claims)));
+    let made_up = sign_with(Algorithm::RS256, "rsa-rogue.pem", Some("made-up-3"), &claims);
+    let why = reason(verifier.verify_waiting(&made_up).await);
     assert!(why.contains("unknown signing key kid"), "{why}");
     assert_eq!(server.fetches(), 3);
     verifier.verify(&rotated).unwrap();
@@ -437,4 +455,46 @@ fn a_jwks_url_that_fails_at_start_is_a_configuration_error() {
     let rotated = sign_with(Algorithm::RS256, "rsa2.pem", Some("rsa-key-2"), &admin_claims(TENANT_A));
     assert!(reason(verifier.verify(&rotated)).contains("unknown signing key kid"));
     assert_eq!(server.fetches(), before);
+}
+
+/// With a slow key server, tokens naming unknown `kid`s are refused after a short wait while the
+/// fetch they started goes on in the background, and no other request waits for it: `/healthz`
+/// and requests with known keys answer before the key server does.
+#[actix_web::test]
+async fn a_slow_key_server_delays_no_other_request() {
+    let server = JwksServer::start(fixture_text("jwks.json"));
+    let config = Config {
+        auth_jwks_url: Some(server.url.clone()),
+        auth_jwks_cooldown_seconds: 0,
+        rate_limit_enabled: false,
+        ..test_config()
+    };
+    let app = TestApp::start(sqlite_db(), config, Some(SECRET)).await;
+    server.slow_down(Duration::from_secs(3));
+    let answered = server.answered();
+    let claims = admin_claims(TENANT_A);
+    let unknown: Vec<String> =
+        (0..3).map(|i| sign_with(Algorithm::RS256, "rsa-rogue.pem", Some(&format!("made-up-{i}")), &claims)).collect();
+    let known = [admin_token(TENANT_A), rs256("rsa-key-1", &claims)];
+    let refused = futures_util::future::join_all(unknown.iter().map(|t| app.get(SIGN_INS, t)));
+    let others = async {
+        // Once the unknown kids have started the slow fetch.
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        let mut answers = vec![app.get("/healthz", "").await];
+        for token in &known {
+            answers.push(app.get(SIGN_INS, token).await);
+        }
+        (answers, server.answered())
+    };
+    let (refused, (answers, answered_then)) = futures_util::future::join(refused, others).await;
+    assert_eq!(answered_then, answered, "the other requests answered while the key server was still slow");
+    for (s, b) in &answers {
+        assert_eq!(*s, StatusCode::OK, "{b}");
+    }
+    for (s, b) in &refused {
+        assert_eq!(*s, StatusCode::UNAUTHORIZED, "{b}");
+        assert!(b["error"]["message"].as_str().unwrap().contains("unknown signing key kid"), "{b}");
+    }
+    assert_eq!(server.answered(), answered, "the unknown kids did not wait for the key server either");
+    assert_eq!(server.fetches(), 2, "one fetch at a time: the start, then one for the three unknown kids");
 }
