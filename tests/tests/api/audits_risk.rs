@@ -563,6 +563,18 @@ const AUDIT_SPECS: [AuditSpec; 6] = [
     },
 ];
 
+/// The properties an audit changed on target `id`.
+fn modified(id: u64) -> Value {
+    let enabled = json!({"displayName": "AccountEnabled", "oldValue": "[true]", "newValue": "[false]"});
+    let renamed = json!({"displayName": "DisplayName", "oldValue": "\"a\"", "newValue": "\"b\""});
+    match id {
+        1 => json!([enabled]),
+        2 => json!([renamed]),
+        3 => json!([renamed, {"displayName": "AccountEnabled", "oldValue": null, "newValue": "[true]"}]),
+        _ => json!([]),
+    }
+}
+
 fn spec_audit(i: usize, s: &AuditSpec, now: DateTime<Utc>) -> Value {
     let mut d = audit_doc(i as u64 + 1, now - Duration::hours(s.age_hours));
     d["activityDisplayName"] = json!(s.name);
@@ -576,7 +588,7 @@ fn spec_audit(i: usize, s: &AuditSpec, now: DateTime<Utc>) -> Value {
     d["targetResources"] = Value::Array(
         s.targets
             .iter()
-            .map(|(id, name)| json!({"id": guid(9000 + id), "displayName": name, "type": "Group", "modifiedProperties": []}))
+            .map(|(id, name)| json!({"id": guid(9000 + id), "displayName": name, "type": "Group", "modifiedProperties": modified(*id)}))
             .collect(),
     );
     d
@@ -631,6 +643,22 @@ async fn directory_audit_filters_match_the_documented_examples() {
             (format!("targetResources/any(t: t/id eq '{}')", guid(9001)), vec![1, 3]),
             ("targetResources/any(t:t/displayName eq 'Example.com')".into(), vec![1, 3]),
             ("targetResources/any(x: startswith(x/displayName, 'def'))".into(), vec![2, 3]),
+            // Nested lambdas (issue 20): audits that changed a given property.
+            ("targetResources/any(t: t/modifiedProperties/any(m: m/displayName eq 'AccountEnabled'))".into(), vec![1, 3]),
+            ("targetResources/any(t: t/modifiedProperties/any(m: m/displayName eq 'displayname'))".into(), vec![2, 3]),
+            (
+                "targetResources/any(t: t/displayName eq 'defender' and t/modifiedProperties/any(m: m/newValue eq '[true]'))"
+                    .into(),
+                vec![3],
+            ),
+            ("targetResources/any(t: t/modifiedProperties/any(m: m/oldValue eq null))".into(), vec![3]),
+            ("targetResources/all(t: t/modifiedProperties/any())".into(), vec![1, 2, 3, 5]),
+            (
+                "targetResources/any(t: t/modifiedProperties/all(m: m/displayName ne t/displayName and \
+                 startswith(m/newValue, '[')))"
+                    .into(),
+                vec![1, 3, 4, 6],
+            ),
             ("category eq 'UserManagement'".into(), vec![2, 3, 4]),
             ("category eq 'RoleManagement'".into(), vec![6]),
             ("result eq 'failure'".into(), vec![3]),
