@@ -349,7 +349,7 @@ pub(crate) async fn fetch_all(app: &TestApp, token: &str, first: &str) -> Result
         if actix_web::http::Uri::try_from(url.as_str()).is_err() {
             return Err(format!("not a valid request URI: {url}"));
         }
-        let (s, b) = app.get(&url, token).await;
+        let (s, b) = app.get_as_stored(&url, token).await;
         if s != StatusCode::OK {
             return Err(format!("page {} ({url}) answered {s}: {b}", out.pages + 1));
         }
