@@ -116,18 +116,42 @@ fn key_of(place: &EnumPlace) -> &'static str {
     place.member.unwrap_or_else(|| place.path.rsplit('/').next().unwrap_or(place.path))
 }
 
+/// What the text check of one set looks for, built once: each enum place with its `"name":` key,
+/// and the beta members as `"name"`.
+struct Needles {
+    places: Vec<(String, EnumPlace)>,
+    beta: Vec<String>,
+}
+
+fn needles(set: SetKind) -> Option<&'static Needles> {
+    static ALL: std::sync::OnceLock<Vec<(SetKind, Needles)>> = std::sync::OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        SetKind::ALL
+            .into_iter()
+            .map(|k| {
+                let places =
+                    enum_places(k.registry()).into_iter().map(|p| (format!("\"{}\":", key_of(&p)), p)).collect();
+                let beta = beta_members(k).iter().flat_map(|(_, m, _)| m.iter()).map(|m| format!("\"{m}\"")).collect();
+                (k, Needles { places, beta })
+            })
+            .collect()
+    });
+    all.iter().find(|(k, _)| *k == set).map(|(_, n)| n)
+}
+
 /// A cheap look at the text: could `text` hold a value this shape changes?
 fn may_change(text: &str, set: SetKind, shape: Shape) -> bool {
-    if shape.v1 && beta_members(set).iter().flat_map(|(_, m, _)| m.iter()).any(|m| text.contains(&format!("\"{m}\""))) {
+    let Some(n) = needles(set) else { return false };
+    if shape.v1 && n.beta.iter().any(|m| text.contains(m.as_str())) {
         return true;
     }
     if shape.unknown_enum_members {
         return false;
     }
-    enum_places(set.registry()).iter().any(|p| {
-        let key = format!("\"{}\":", key_of(p));
-        text.match_indices(&key)
-            .any(|(at, _)| strings_after(&text[at + key.len()..]).any(|v| visible(v, p.members).is_some()))
+    n.places.iter().any(|(key, p)| {
+        text.match_indices(key.as_str()).any(|(at, _)| {
+            text.get(at + key.len()..).is_some_and(|rest| strings_after(rest).any(|v| visible(v, p.members).is_some()))
+        })
     })
 }
 
