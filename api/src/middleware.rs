@@ -65,6 +65,13 @@ fn canonical_path(path: &str) -> Result<Option<String>, ApiError> {
             }
         }
     }
+    // Graph's older beta paths `/beta/riskyUsers` and `/beta/riskDetections`, which its docs still
+    // show, are aliases of the ones under `identityProtection/`.
+    if segments.first().is_some_and(|s| s == "beta")
+        && segments.get(1).is_some_and(|s| s == "riskyUsers" || s == "riskDetections")
+    {
+        segments.insert(1, "identityProtection".to_owned());
+    }
     let mut out = String::with_capacity(path.len());
     for segment in &segments {
         out.push('/');

@@ -695,6 +695,37 @@ fn run_backend(
         .get(1)
         .map(|u| u.user_principal_name.chars().take(4).collect())
         .unwrap_or_else(|| "a".into());
+    let app_name = db::texts(
+        &mut conn,
+        "SELECT app_display_name AS v FROM sign_ins WHERE tenant_id = ? AND status_error_code <> 0 \
+         AND app_display_name IS NOT NULL GROUP BY app_display_name ORDER BY COUNT(*) DESC LIMIT 1",
+        std::slice::from_ref(&tid),
+    )?
+    .into_iter()
+    .next()
+    .ok_or_else(|| anyhow::anyhow!("no application name with failures"))?;
+    let users = db::texts(
+        &mut conn,
+        "SELECT user_id AS v FROM sign_ins WHERE tenant_id = ? GROUP BY user_id ORDER BY COUNT(*) DESC LIMIT 3",
+        std::slice::from_ref(&tid),
+    )?;
+    // The one-letter UPN prefix whose share of the sign-ins is nearest 8 %.
+    let shares = db::texts(
+        &mut conn,
+        "SELECT substr(user_principal_name, 1, 1) || ' ' || CAST(COUNT(*) AS TEXT) AS v FROM sign_ins \
+         WHERE tenant_id = ? AND user_principal_name IS NOT NULL GROUP BY substr(user_principal_name, 1, 1)",
+        std::slice::from_ref(&tid),
+    )?;
+    let counted: Vec<(String, f64)> = shares
+        .iter()
+        .filter_map(|s| s.split_once(' ').and_then(|(p, n)| n.parse::<f64>().ok().map(|n| (p.to_owned(), n))))
+        .collect();
+    let total: f64 = counted.iter().map(|(_, n)| n).sum::<f64>().max(1.0);
+    let wide_prefix = counted
+        .iter()
+        .map(|(p, n)| (p.clone(), n / total))
+        .min_by(|a, b| (a.1 - 0.08).abs().total_cmp(&(b.1 - 0.08).abs()))
+        .unwrap_or_else(|| ("a".into(), 0.0));
     let mut http = http::Conn::new(svc.addr);
     let mut setup = scenarios::Setup {
         store: &store,
@@ -706,6 +737,9 @@ fn run_backend(
         ids,
         app_id,
         upn_prefix,
+        app_name,
+        users,
+        wide_prefix,
     };
     let mut all = scenarios::build(&mut setup)?;
     all.extend(aggregates::build(&mut setup)?);

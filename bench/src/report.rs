@@ -326,6 +326,22 @@ impl BackendResults {
                 1,
             ));
         }
+        // Issue 20: a filtered page costs about what the unfiltered one costs (Q9, Q10 ≤ 2× Q1;
+        // Q11, ~8 % selective, is in the scenario table without a target).
+        if let Some(q1) = self.scenario("Q1").and_then(|s| s.at(1)) {
+            for (key, limit) in [("Q9", 2.0), ("Q10", 2.0)] {
+                if let Some(r) = self.scenario(key).and_then(|s| s.at(1)) {
+                    found.push((
+                        key,
+                        "service p50 at c=1, this filter / Q1 (unfiltered newest 50)".to_owned(),
+                        r.service.p50_ms / q1.service.p50_ms,
+                        limit,
+                        false,
+                        1,
+                    ));
+                }
+            }
+        }
         if let Some(r) = self.scenario("Q7").and_then(|s| s.at(1)) {
             found.push((
                 "Q7",

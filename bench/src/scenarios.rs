@@ -142,6 +142,12 @@ pub struct Setup<'a> {
     pub app_id: String,
     /// A `userPrincipalName` prefix (Q2).
     pub upn_prefix: String,
+    /// An application name (as stored) with failures (Q9).
+    pub app_name: String,
+    /// Three user ids (Q10).
+    pub users: Vec<String>,
+    /// A `userPrincipalName` prefix matching about 8 % of the tenant's sign-ins (Q11), with its share.
+    pub wide_prefix: (String, f64),
 }
 
 pub(crate) fn list_target(options: &[(&str, String)]) -> String {
@@ -272,6 +278,25 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
         "Q5",
         "a CA policy failed",
         Some("appliedConditionalAccessPolicies/any(p: p/result eq 'failure')".into()),
+    )?);
+
+    // Issue 20: filtered pages against the unfiltered one (report: cost ratio to Q1).
+    out.push(list(
+        ctx,
+        &view,
+        "Q9",
+        "an application's failures (equality + status/errorCode ne 0)",
+        Some(format!("appDisplayName eq '{}' and status/errorCode ne 0", ctx.app_name.replace('\'', "''"))),
+    )?);
+    let users: Vec<String> = ctx.users.iter().map(|u| format!("'{u}'")).collect();
+    out.push(list(ctx, &view, "Q10", "userId in (three users)", Some(format!("userId in ({})", users.join(","))))?);
+    let (prefix, share) = ctx.wide_prefix.clone();
+    out.push(list(
+        ctx,
+        &view,
+        "Q11",
+        &format!("startswith(userPrincipalName) matching {:.1} % of the sign-ins", share * 100.0),
+        Some(format!("startswith(userPrincipalName,'{prefix}')")),
     )?);
 
     // Q6: page 1, and page 200 reached by following nextLinks.

@@ -15,6 +15,7 @@ pub mod principal;
 pub mod query;
 pub mod reports;
 pub mod sets;
+pub mod shape;
 pub mod time;
 
 pub use error::DomainError;

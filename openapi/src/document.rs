@@ -328,7 +328,21 @@ fn collection_lines(c: &CollectionField) -> Vec<String> {
             )]
         }
         Element::Complex { fields } => {
-            fields.iter().map(|f| format!("- `{}/any(x: x/{} eq …)`: {}", c.path, f.path, describe(f.ty))).collect()
+            let mut lines: Vec<String> = fields
+                .iter()
+                .map(|f| format!("- `{}/any(x: x/{} eq …)`: {}", c.path, f.path, describe(f.ty)))
+                .collect();
+            for n in c.nested {
+                let inner = match n.element {
+                    Element::Primitive { ty, .. } => format!("y eq {}", sample_literal(ty)),
+                    Element::Complex { fields } => format!("y/{} eq …", fields.first().map_or("id", |f| f.path)),
+                };
+                lines.push(format!(
+                    "- `{}/any(x: x/{}/any(y: {inner}))`: a collection inside each element (lambdas nest 3 deep)",
+                    c.path, n.path
+                ));
+            }
+            lines
         }
     }
 }

@@ -7,7 +7,8 @@
 //! with NULL is true), so every comparison guards its NULLs explicitly.
 
 use domain::query::{
-    CmpOp, CollectionField, Element, EntitySet, Field, Filter, Func, Operand, Scalar, SortKey, TextMatch, ValueType,
+    CmpOp, CollectionField, Element, EntitySet, Field, Filter, Func, Operand, Owner, Scalar, SortKey, TextMatch,
+    ValueType,
 };
 
 use domain::policy::Masks;
@@ -26,8 +27,35 @@ pub struct Compiler<'a> {
     masks: Masks,
 }
 
-struct Scope<'c> {
-    element: Option<(&'c str, &'static CollectionField)>,
+/// One lambda in scope: the alias of its rows and what they range over.
+#[derive(Clone, Copy)]
+struct Level {
+    alias: &'static str,
+    collection: &'static CollectionField,
+    owner: Owner,
+}
+
+/// The lambdas in scope, outermost first (an operand's `Var` indexes them).
+#[derive(Clone, Default)]
+struct Scope {
+    levels: Vec<Level>,
+}
+
+/// The row alias of each lambda depth (the validator allows three).
+const LEVEL_ALIASES: &[&str] = &["c", "c1", "c2", "c3", "c4"];
+
+impl Scope {
+    fn level(&self, var: usize) -> Option<Level> {
+        self.levels.get(var).copied()
+    }
+
+    /// The scope of a lambda body, and the alias of the new lambda's rows.
+    fn enter(&self, owner: Owner, collection: &'static CollectionField) -> Self {
+        let alias = LEVEL_ALIASES.get(self.levels.len()).copied().unwrap_or("c5");
+        let mut levels = self.levels.clone();
+        levels.push(Level { alias, collection, owner });
+        Self { levels }
+    }
 }
 
 fn scalar_param(s: &Scalar) -> Param {
@@ -68,6 +96,46 @@ fn prefix_upper_bound(prefix: &str) -> Option<String> {
     let next = char::from_u32(u32::from(last) + 1)?;
     chars.push(next);
     Some(chars.into_iter().collect())
+}
+
+/// The stored document of the row `alias` as JSON: SQLite reads the text, PostgreSQL casts it.
+fn document_json(backend: Backend, alias: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("{alias}.doc"),
+        Backend::Postgres => format!("{alias}.doc::jsonb"),
+    }
+}
+
+/// The value at `path` (`a/b`; empty: the JSON value itself, PostgreSQL only) of the JSON
+/// `holder`, typed as `ty`; text in lower case and compared bytewise, like the promoted columns.
+fn json_value(sql: &mut Sql, holder: &str, path: &str, ty: ValueType) {
+    let textual = ty.is_textual();
+    if textual {
+        sql.push("lower(");
+    }
+    match sql.backend() {
+        Backend::Sqlite => {
+            let path: String = path.split('/').map(|s| format!(".{s}")).collect();
+            sql.push("json_extract(").push(holder).push(", '$").push(&path).push("')");
+        }
+        Backend::Postgres => {
+            let path = path.replace('/', ",");
+            let cast = match ty {
+                ValueType::Int32 => "::integer",
+                ValueType::Double => "::double precision",
+                ValueType::Boolean => "::boolean",
+                _ => "",
+            };
+            sql.push("((").push(holder).push(" #>> '{").push(&path).push("}')").push(cast).push(")");
+        }
+    }
+    if textual {
+        sql.push(")");
+        if sql.backend() == Backend::Postgres {
+            // Bytewise like the promoted columns, whatever the database's default.
+            sql.push(" COLLATE \"C\"");
+        }
+    }
 }
 
 impl<'a> Compiler<'a> {
@@ -114,16 +182,16 @@ impl<'a> Compiler<'a> {
     /// Appends ` AND (filter)` to `sql`.
     pub fn push_filter(&self, sql: &mut Sql, filter: &Filter) {
         sql.push(" AND ");
-        self.filter(sql, filter, &Scope { element: None });
+        self.filter(sql, filter, &Scope::default());
     }
 
     /// Appends the SQL value of a top-level operand (a property as the tenant sees it, or a
     /// function of one): what `$apply` groups and aggregates.
     pub fn push_value(&self, sql: &mut Sql, o: &Operand) {
-        self.operand(sql, o, &Scope { element: None });
+        self.operand(sql, o, &Scope::default());
     }
 
-    fn filter(&self, sql: &mut Sql, f: &Filter, scope: &Scope<'_>) {
+    fn filter(&self, sql: &mut Sql, f: &Filter, scope: &Scope) {
         match f {
             Filter::Const(b) => {
                 sql.push(if *b { "1 = 1" } else { "1 = 0" });
@@ -184,37 +252,86 @@ impl<'a> Compiler<'a> {
                 self.operand(sql, o, scope);
                 sql.push(" = ").bind(Param::Bool(true)).push(")");
             }
-            Filter::Any { collection, predicate } => {
+            Filter::Any { owner, collection, predicate } => {
                 sql.push("EXISTS (");
-                self.child_rows(sql, collection);
+                let inner = self.rows(sql, scope, *owner, collection);
                 if let Some(p) = predicate {
                     sql.push(" AND ");
-                    self.filter(sql, p, &Scope { element: Some(("c", collection)) });
+                    self.filter(sql, p, &inner);
                 }
                 sql.push(")");
             }
-            Filter::All { collection, predicate } => {
+            Filter::All { owner, collection, predicate } => {
                 sql.push("NOT EXISTS (");
-                self.child_rows(sql, collection);
+                let inner = self.rows(sql, scope, *owner, collection);
                 sql.push(" AND NOT (");
-                self.filter(sql, predicate, &Scope { element: Some(("c", collection)) });
+                self.filter(sql, predicate, &inner);
                 sql.push("))");
             }
         }
     }
 
-    fn child_rows(&self, sql: &mut Sql, c: &CollectionField) {
-        sql.push("SELECT 1 FROM ")
-            .push(c.table)
-            .push(" c WHERE c.tenant_id = s.tenant_id AND c.")
-            .push(self.set.child_key)
-            .push(" = s.id AND c.created_ticks = s.created_ticks");
-        if let Some((column, value)) = c.discriminator {
-            sql.push(" AND c.").push(column).push(" = ").bind(Param::Integer(value));
+    /// `SELECT 1 FROM <the collection's items> WHERE <they belong to this row>` (the caller
+    /// appends ` AND ...`), and the scope of the lambda body over them: child-table rows for an
+    /// entity's collection, the JSON array's items for a nested one.
+    fn rows(&self, sql: &mut Sql, scope: &Scope, owner: Owner, c: &'static CollectionField) -> Scope {
+        let inner = scope.enter(owner, c);
+        let alias = inner.levels.last().map_or("c", |l| l.alias);
+        if owner == Owner::Entity && c.in_child_table() {
+            sql.push("SELECT 1 FROM ")
+                .push(c.table)
+                .push(" ")
+                .push(alias)
+                .push(" WHERE ")
+                .push(alias)
+                .push(".tenant_id = s.tenant_id AND ")
+                .push(alias)
+                .push(".")
+                .push(self.set.child_key)
+                .push(" = s.id AND ")
+                .push(alias)
+                .push(".created_ticks = s.created_ticks");
+            if let Some((column, value)) = c.discriminator {
+                sql.push(" AND ").push(alias).push(".").push(column).push(" = ").bind(Param::Integer(value));
+            }
+            return inner;
+        }
+        let holder = match owner {
+            Owner::Entity => document_json(sql.backend(), ALIAS),
+            Owner::Element(var) => self.element_json(sql.backend(), scope, var),
+        };
+        // Only an array has items (a null or missing property has none, as in the oracle).
+        match sql.backend() {
+            Backend::Sqlite => {
+                let at = format!("'$.{}'", c.path);
+                sql.push("SELECT 1 FROM json_each(").push(&holder).push(", ").push(&at).push(") ").push(alias);
+                sql.push(" WHERE json_type(").push(&holder).push(", ").push(&at).push(") = 'array'");
+            }
+            Backend::Postgres => {
+                let array = format!("({holder} -> '{}')", c.path);
+                sql.push("SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(").push(&array);
+                sql.push(") = 'array' THEN ").push(&array).push(" END) AS ").push(alias).push("(value) WHERE 1 = 1");
+            }
+        }
+        inner
+    }
+
+    /// The JSON of lambda `var`'s element: a child row's item of the stored document (by its
+    /// ordinal), or the JSON array item itself. SQLite: JSON text; PostgreSQL: `jsonb`.
+    fn element_json(&self, backend: Backend, scope: &Scope, var: usize) -> String {
+        let Some(level) = scope.level(var) else { return "NULL".to_owned() };
+        if level.owner == Owner::Entity && level.collection.in_child_table() {
+            let (alias, path) = (level.alias, level.collection.path);
+            match backend {
+                Backend::Sqlite => format!("json_extract({ALIAS}.doc, '$.{path}[' || {alias}.ordinal || ']')"),
+                Backend::Postgres => format!("({} -> '{path}' -> {alias}.ordinal)", document_json(backend, ALIAS)),
+            }
+        } else {
+            format!("{}.value", level.alias)
         }
     }
 
-    fn compare(&self, sql: &mut Sql, op: CmpOp, lhs: &Operand, rhs: &Operand, scope: &Scope<'_>) {
+    fn compare(&self, sql: &mut Sql, op: CmpOp, lhs: &Operand, rhs: &Operand, scope: &Scope) {
         match rhs {
             Operand::Literal(Scalar::Null) => {
                 sql.push("(");
@@ -267,20 +384,43 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn operand(&self, sql: &mut Sql, o: &Operand, scope: &Scope<'_>) {
+    fn operand(&self, sql: &mut Sql, o: &Operand, scope: &Scope) {
         match o {
             Operand::Field(f) if self.hidden(f) => {
                 sql.bind(Param::Text(domain::query::eval::HIDDEN.to_owned()));
             }
             Operand::Field(f) => self.visible_field(sql, f),
-            Operand::ElementField(f) => self.field(sql, scope.element.map_or("c", |(a, _)| a), f),
-            Operand::Element(_) => {
-                let (alias, c) = scope.element.map_or(("c", None), |(a, c)| (a, Some(c)));
-                let column = match c.map(|c| c.element) {
-                    Some(Element::Primitive { column, .. }) => column,
-                    _ => "value",
+            Operand::ElementField(var, f) => match (scope.level(*var), f.source) {
+                (Some(_), domain::query::Source::Document) => {
+                    let holder = self.element_json(sql.backend(), scope, *var);
+                    json_value(sql, &holder, f.path, f.ty);
+                }
+                (level, _) => self.field(sql, level.map_or("c", |l| l.alias), f),
+            },
+            Operand::Element(var, ty) => {
+                let Some(level) = scope.level(*var) else {
+                    sql.push("NULL");
+                    return;
                 };
-                match c.and_then(|c| self.masks.generic_of(c.path)) {
+                let (alias, c) = (level.alias, level.collection);
+                let column = match c.element {
+                    Element::Primitive { column, .. } if c.in_child_table() => column,
+                    _ => {
+                        // An item of a JSON array of primitives.
+                        match sql.backend() {
+                            Backend::Sqlite if ty.is_textual() => {
+                                sql.push("lower(").push(alias).push(".value)");
+                            }
+                            Backend::Sqlite => {
+                                sql.push(alias).push(".value");
+                            }
+                            Backend::Postgres => json_value(sql, &format!("{alias}.value"), "", *ty),
+                        }
+                        return;
+                    }
+                };
+                let mask = if level.owner == Owner::Entity { self.masks.generic_of(c.path) } else { None };
+                match mask {
                     // Premium values of a masked collection read `generic`, as in responses.
                     Some(g) => {
                         sql.push("(CASE WHEN ").push(alias).push(".").push(column).push(" IN (");
@@ -305,7 +445,7 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn call(&self, sql: &mut Sql, func: Func, inner: &Operand, scope: &Scope<'_>) {
+    fn call(&self, sql: &mut Sql, func: Func, inner: &Operand, scope: &Scope) {
         let backend = sql.backend();
         match func {
             // Text is kept and compared in lower case, so case functions change nothing.
@@ -352,39 +492,7 @@ impl<'a> Compiler<'a> {
                 sql.push(alias).push(".").push(c);
             }
             domain::query::Source::Document => {
-                let textual = f.ty.is_textual();
-                if textual {
-                    sql.push("lower(");
-                }
-                match sql.backend() {
-                    Backend::Sqlite => {
-                        let path: String = f.path.split('/').map(|s| format!(".{s}")).collect();
-                        sql.push("json_extract(").push(alias).push(".doc, '$").push(&path).push("')");
-                    }
-                    Backend::Postgres => {
-                        let path = f.path.replace('/', ",");
-                        let cast = match f.ty {
-                            ValueType::Int32 => "::integer",
-                            ValueType::Double => "::double precision",
-                            ValueType::Boolean => "::boolean",
-                            _ => "",
-                        };
-                        sql.push("((")
-                            .push(alias)
-                            .push(".doc::jsonb #>> '{")
-                            .push(&path)
-                            .push("}')")
-                            .push(cast)
-                            .push(")");
-                    }
-                }
-                if textual {
-                    sql.push(")");
-                    if sql.backend() == Backend::Postgres {
-                        // Bytewise like the promoted columns, whatever the database's default.
-                        sql.push(" COLLATE \"C\"");
-                    }
-                }
+                json_value(sql, &document_json(sql.backend(), alias), f.path, f.ty);
             }
         }
     }
@@ -533,5 +641,27 @@ mod tests {
         let sql = compile(Backend::Sqlite, "riskEventTypes_v2/all(t: t eq 'x')");
         assert!(sql.text().contains("NOT EXISTS"), "{}", sql.text());
         assert!(sql.params().contains(&Param::Integer(2)));
+    }
+
+    #[test]
+    fn nested_lambdas_become_exists_over_the_elements_json() {
+        let f = "appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: g eq 'Mfa' and \
+                 riskEventTypes_v2/any(t: t eq g)))";
+        let sql = compile(Backend::Sqlite, f);
+        let text = sql.text();
+        assert!(text.contains("FROM sign_in_ca_policies c WHERE"), "{text}");
+        assert!(
+            text.contains("json_each(json_extract(s.doc, '$.appliedConditionalAccessPolicies[' || c.ordinal"),
+            "{text}"
+        );
+        assert!(text.contains("FROM sign_in_risk_event_types c2 WHERE"), "{text}");
+        assert!(text.contains("c2.value = lower(c1.value)"), "{text}");
+        let sql = compile(Backend::Postgres, f);
+        let text = sql.text();
+        assert!(
+            text.contains("jsonb_typeof(((s.doc::jsonb -> 'appliedConditionalAccessPolicies' -> c.ordinal)"),
+            "{text}"
+        );
+        assert!(text.contains("AS c1(value)"), "{text}");
     }
 }

@@ -137,7 +137,8 @@ pub async fn delta(
     let next = link(&base, req.path(), &options, token_name, &token);
     let projection = select.as_ref().map(|s| format!("({})", s.join(",")));
     let context = format!("{base}/{}/$metadata#{}{}", version.segment(), set.name, projection.unwrap_or_default());
-    let how = Presentation { select: select.as_deref(), masks: view.masks(set), omit };
+    let how =
+        Presentation { select: select.as_deref(), masks: view.masks(set), omit, shape: super::shape_of(&req, res) };
 
     let mut body = String::with_capacity(128 + rows.iter().map(|(_, d)| d.doc.len() + 1).sum::<usize>());
     body.push_str("{\"@odata.context\":");

@@ -219,7 +219,7 @@ pub async fn list(
         next_link: next.as_deref(),
         retention_start: Some(view.window_start(set)),
     };
-    let how = Presentation { select: resolved.select.as_deref(), masks, omit };
+    let how = Presentation { select: resolved.select.as_deref(), masks, omit, shape: super::shape_of(&req, res) };
     let body = collection_body(envelope, &docs, version, how);
     Ok(HttpResponse::Ok().content_type("application/json; odata.metadata=minimal").body(body))
 }
@@ -365,7 +365,12 @@ pub async fn get(
     .await??;
     let doc = doc.ok_or_else(|| not_found(&id))?;
     let context = format!("{}/{}/$metadata#{path}/$entity", base_url(&req, &state), version.segment());
-    let how = Presentation { select: select.as_deref(), masks: view.masks(res.registry()), omit };
+    let how = Presentation {
+        select: select.as_deref(),
+        masks: view.masks(res.registry()),
+        omit,
+        shape: super::shape_of(&req, res),
+    };
     Ok(HttpResponse::Ok()
         .content_type("application/json; odata.metadata=minimal")
         .body(entity_body(&context, &doc, version, how)))

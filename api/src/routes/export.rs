@@ -110,6 +110,8 @@ struct Job {
     principal: Principal,
     resolved: Resolved,
     version: ApiVersion,
+    /// Graph's shaping of the documents for this request (version, `Prefer`).
+    shape: domain::shape::Shape,
     format: Format,
     /// Only for CSV: the columns, in order.
     columns: Vec<Column>,
@@ -147,7 +149,8 @@ pub async fn run(
         Format::Ndjson | Format::Json => Vec::new(),
     };
     let name = file_name(res, state.store.clock().now(), format.extension());
-    let job = Job { state, res, parent, principal, resolved, version, format, columns, cap: options.top };
+    let shape = super::shape_of(&req, res);
+    let job = Job { state, res, parent, principal, resolved, version, shape, format, columns, cap: options.top };
 
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, ApiError>>(CHANNEL_CHUNKS);
     // The tenant's query slot stays taken until the last page is read (`fairness`).
@@ -275,7 +278,7 @@ impl Job {
             Format::Csv => None,
             Format::Ndjson | Format::Json => self.resolved.select.as_deref(),
         };
-        Presentation { select, masks, omit: omitted(self.res, &self.principal) }
+        Presentation { select, masks, omit: omitted(self.res, &self.principal), shape: self.shape }
     }
 
     /// One page's rows, after the header (CSV) or the opening bracket (JSON) when `first`.
@@ -296,7 +299,6 @@ impl Job {
                 for d in docs {
                     let text = document_text(d, self.version);
                     let doc = match serde_json::from_str::<Value>(&text) {
-                        Ok(Value::Object(map)) if how.masks.is_empty() && how.omit.is_empty() => Value::Object(map),
                         Ok(Value::Object(map)) => Value::Object(present_map(map, how)),
                         Ok(_) | Err(_) => {
                             return Err(ApiError::Internal(format!("stored document {} is not an object", d.id)));

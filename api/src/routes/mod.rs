@@ -19,6 +19,8 @@ use std::borrow::Cow;
 use actix_web::HttpRequest;
 use domain::policy::Masks;
 use domain::query::EntitySet;
+use domain::sets::SetKind;
+use domain::shape::Shape;
 use storage::StoredDocument;
 
 use crate::error::ApiError;
@@ -138,30 +140,49 @@ pub fn parse_select(set: &EntitySet, value: &str, version: ApiVersion) -> Result
     Ok(out)
 }
 
-/// How documents are shown to this caller: the `$select`ed properties only (all when `None`), and
-/// what the tenant's license masks (`hidden`, `generic`).
+/// How documents are shown to this caller: the `$select`ed properties only (all when `None`),
+/// what the tenant's license masks (`hidden`, `generic`), and Graph's shaping for the version and
+/// the `Prefer` header (`domain::shape`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Presentation<'a> {
     pub select: Option<&'a [String]>,
     pub masks: Masks,
     /// Properties the caller may not see at all.
     pub omit: &'a [&'static str],
+    pub shape: Shape,
+}
+
+/// The shaping of `set`'s documents for this request: its version, and whether it sent
+/// `Prefer: include-unknown-enum-members`.
+#[must_use]
+pub fn shape_of(req: &HttpRequest, set: SetKind) -> Shape {
+    let unknown_enum_members = req
+        .headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .any(domain::shape::prefers_unknown_enum_members);
+    Shape { set: Some(set), v1: ApiVersion::of(req) == ApiVersion::V1, unknown_enum_members }
 }
 
 pub(crate) fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, str> {
-    if how.select.is_none() && how.masks.is_empty() && how.omit.is_empty() {
+    if how.select.is_none()
+        && how.masks.is_empty()
+        && how.omit.is_empty()
+        && !domain::shape::needs_reshaping(&text, how.shape)
+    {
         return text;
     }
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) else { return text };
     Cow::Owned(serde_json::Value::Object(present_map(map, how)).to_string())
 }
 
-/// A document's properties as this caller sees them: selected, omitted, masked.
+/// A document's properties as this caller sees them: shaped, selected, omitted, masked.
 #[must_use]
 pub fn present_map(
-    map: serde_json::Map<String, serde_json::Value>,
+    mut map: serde_json::Map<String, serde_json::Value>,
     how: Presentation<'_>,
 ) -> serde_json::Map<String, serde_json::Value> {
+    domain::shape::reshape_map(&mut map, how.shape);
     map.into_iter()
         .filter(|(k, _)| how.select.is_none_or(|s| s.iter().any(|x| x == k)) && !how.omit.contains(&k.as_str()))
         .map(|(k, v)| {

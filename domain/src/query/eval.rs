@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use super::filter::{CmpOp, Filter, Func, Operand, Scalar, SortKey, TextMatch};
+use super::filter::{CmpOp, Filter, Func, Operand, Owner, Scalar, SortKey, TextMatch};
 use super::registry::{CollectionField, Element, Field, ValueType};
 use crate::policy::{GenericMask, Masks};
 use crate::time::{TICKS_PER_DAY, TICKS_PER_SECOND, from_ticks, parse_ticks};
@@ -74,23 +74,50 @@ fn as_f64(s: &Scalar) -> f64 {
     }
 }
 
-/// What an operand is bound to while evaluating: the document, and the lambda element if any.
+/// One lambda variable's binding: the element, and the license's mask of the collection it
+/// belongs to, if it has one.
+#[derive(Clone, Copy)]
+struct Bound<'v> {
+    element: &'v Value,
+    mask: Option<GenericMask>,
+}
+
+/// What an operand is bound to while evaluating: the document, and the lambda variables in
+/// scope, outermost first (an operand's `Var` indexes them).
 struct Env<'v> {
     doc: &'v Value,
-    element: Option<&'v Value>,
-    /// The license's mask of the collection `element` belongs to, if it has one.
-    element_mask: Option<GenericMask>,
+    elements: Vec<Bound<'v>>,
     masks: &'v Masks,
+}
+
+impl<'v> Env<'v> {
+    fn top(doc: &'v Value, masks: &'v Masks) -> Self {
+        Self { doc, elements: Vec::new(), masks }
+    }
+
+    /// The environment of a lambda body whose variable is bound to `element`.
+    fn with(&self, element: &'v Value, mask: Option<GenericMask>) -> Self {
+        let mut elements = self.elements.clone();
+        elements.push(Bound { element, mask });
+        Self { doc: self.doc, elements, masks: self.masks }
+    }
+
+    fn element(&self, var: usize) -> Option<Bound<'v>> {
+        self.elements.get(var).copied()
+    }
 }
 
 fn operand(o: &Operand, env: &Env<'_>) -> Scalar {
     match o {
         Operand::Field(f) => field_value_masked(env.doc, f, env.masks),
-        Operand::Element(ty) => match (normalise(env.element, *ty), env.element_mask) {
-            (Scalar::Text(t), Some(g)) => Scalar::Text(g.apply(&t).to_owned()),
-            (v, _) => v,
-        },
-        Operand::ElementField(f) => normalise(env.element.and_then(|e| at_path(e, f.path)), f.ty),
+        Operand::Element(var, ty) => {
+            let bound = env.element(*var);
+            match (normalise(bound.map(|b| b.element), *ty), bound.and_then(|b| b.mask)) {
+                (Scalar::Text(t), Some(g)) => Scalar::Text(g.apply(&t).to_owned()),
+                (v, _) => v,
+            }
+        }
+        Operand::ElementField(var, f) => normalise(env.element(*var).and_then(|b| at_path(b.element, f.path)), f.ty),
         Operand::Literal(s) => s.clone(),
         Operand::Call(func, inner) => apply(*func, operand(inner, env)),
     }
@@ -100,7 +127,7 @@ fn operand(o: &Operand, env: &Env<'_>) -> Scalar {
 /// with `masks` sees it: what `$apply` groups and aggregates.
 #[must_use]
 pub fn operand_value(o: &Operand, doc: &Value, masks: &Masks) -> Scalar {
-    operand(o, &Env { doc, element: None, element_mask: None, masks })
+    operand(o, &Env::top(doc, masks))
 }
 
 fn apply(func: Func, v: Scalar) -> Scalar {
@@ -146,8 +173,18 @@ fn compare(op: CmpOp, a: &Scalar, b: &Scalar) -> bool {
     }
 }
 
-fn elements<'v>(doc: &'v Value, c: &CollectionField) -> &'v [Value] {
-    doc.get(c.path).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+/// The items of `c` where it lives: in the document, or in an enclosing lambda's element.
+fn elements<'v>(env: &Env<'v>, owner: Owner, c: &CollectionField) -> &'v [Value] {
+    let holder = match owner {
+        Owner::Entity => Some(env.doc),
+        Owner::Element(var) => env.element(var).map(|b| b.element),
+    };
+    holder.and_then(|h| h.get(c.path)).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+/// The license's mask of a collection's elements (only the entity's own collections have one).
+fn mask_of(env: &Env<'_>, owner: Owner, c: &CollectionField) -> Option<GenericMask> {
+    if owner == Owner::Entity { env.masks.generic_of(c.path) } else { None }
 }
 
 fn eval(f: &Filter, env: &Env<'_>) -> bool {
@@ -170,21 +207,17 @@ fn eval(f: &Filter, env: &Env<'_>) -> bool {
             _ => false,
         },
         Filter::IsTrue(o) => operand(o, env) == Scalar::Bool(true),
-        Filter::Any { collection, predicate } => {
-            let items = elements(env.doc, collection);
-            let element_mask = env.masks.generic_of(collection.path);
+        Filter::Any { owner, collection, predicate } => {
+            let items = elements(env, *owner, collection);
+            let mask = mask_of(env, *owner, collection);
             match predicate {
                 None => !items.is_empty(),
-                Some(p) => items
-                    .iter()
-                    .any(|e| eval(p, &Env { doc: env.doc, element: Some(e), element_mask, masks: env.masks })),
+                Some(p) => items.iter().any(|e| eval(p, &env.with(e, mask))),
             }
         }
-        Filter::All { collection, predicate } => {
-            let element_mask = env.masks.generic_of(collection.path);
-            elements(env.doc, collection)
-                .iter()
-                .all(|e| eval(predicate, &Env { doc: env.doc, element: Some(e), element_mask, masks: env.masks }))
+        Filter::All { owner, collection, predicate } => {
+            let mask = mask_of(env, *owner, collection);
+            elements(env, *owner, collection).iter().all(|e| eval(predicate, &env.with(e, mask)))
         }
     }
 }
@@ -198,7 +231,7 @@ pub fn matches(filter: &Filter, doc: &Value) -> bool {
 /// Whether `doc` satisfies `filter` for a tenant whose license masks fields with `masks`.
 #[must_use]
 pub fn matches_masked(filter: &Filter, doc: &Value, masks: &Masks) -> bool {
-    eval(filter, &Env { doc, element: None, element_mask: None, masks })
+    eval(filter, &Env::top(doc, masks))
 }
 
 /// Orders two sort-key values: nulls first ascending, last descending.
@@ -257,7 +290,10 @@ mod tests {
         json!({
             "id": "A1", "createdDateTime": "2024-03-05T10:20:30.1234567Z", "userPrincipalName": "Ann@Contoso.com",
             "userId": "u1", "status": {"errorCode": 50126}, "isInteractive": false, "userDisplayName": null,
-            "appliedConditionalAccessPolicies": [{"id": "p1", "result": "failure"}, {"id": "p2", "result": "success"}],
+            "appliedConditionalAccessPolicies": [
+                {"id": "p1", "result": "failure", "enforcedGrantControls": ["Mfa", "compliantDevice"]},
+                {"id": "p2", "result": "success", "enforcedGrantControls": null}
+            ],
             "riskEventTypes_v2": ["unfamiliarFeatures"]
         })
     }
@@ -285,5 +321,23 @@ mod tests {
         assert!(t("riskEventTypes/all(x: x eq 'generic')"));
         assert!(!t("riskEventTypes/any()"));
         assert!(t("riskEventTypes_v2/any()"));
+    }
+
+    #[test]
+    fn nested_lambdas_read_the_elements_json_and_outer_variables() {
+        assert!(t(
+            "appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: g eq 'mfa') and p/result eq 'failure')"
+        ));
+        assert!(!t(
+            "appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: g eq 'mfa') and p/result eq 'success')"
+        ));
+        // A null array has no items.
+        assert!(t(
+            "appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/all(g: g eq 'x') and p/id eq 'p2')"
+        ));
+        assert!(t("appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: \
+                   riskEventTypes_v2/any(r: startswith(r, 'unfamiliar') and p/id eq 'p1')))"));
+        assert!(!t("appliedConditionalAccessPolicies/any(p: appliedConditionalAccessPolicies/any(q: q/id ne p/id \
+                    and q/enforcedGrantControls/any(g: g eq 'mfa') and p/enforcedGrantControls/any()))"));
     }
 }

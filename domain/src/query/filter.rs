@@ -62,12 +62,24 @@ impl Func {
 pub enum Operand {
     /// A property of the entity.
     Field(&'static Field),
-    /// The lambda variable itself, for a collection of primitives.
-    Element(ValueType),
-    /// A property of the lambda variable, for a collection of complex values.
-    ElementField(&'static Field),
+    /// A lambda variable itself, for a collection of primitives. The [`Var`] says which lambda's
+    /// (0 = the outermost), since an inner lambda may read an outer one's variable.
+    Element(Var, ValueType),
+    /// A property of a lambda variable, for a collection of complex values.
+    ElementField(Var, &'static Field),
     Literal(Scalar),
     Call(Func, Box<Operand>),
+}
+
+/// A lambda variable, by nesting level: 0 is the outermost lambda's.
+pub type Var = usize;
+
+/// What a lambda ranges over: a collection of the entity, or a nested collection of an
+/// enclosing lambda variable's element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Entity,
+    Element(Var),
 }
 
 /// `startswith`, `endswith`, `contains`.
@@ -106,25 +118,34 @@ pub enum Filter {
     IsTrue(Operand),
     /// `collection/any(...)`; `None` is the bare `any()` (not empty).
     Any {
+        owner: Owner,
         collection: &'static CollectionField,
         predicate: Option<Box<Filter>>,
     },
     /// `collection/all(...)` (true for an empty collection).
     All {
+        owner: Owner,
         collection: &'static CollectionField,
         predicate: Box<Filter>,
     },
 }
 
 impl Filter {
-    /// Whether the filter reads the collection `path` (to refuse probing of hidden data).
+    /// Whether the filter reads the entity's collection `path` (to refuse probing of hidden
+    /// data), at any lambda depth.
     #[must_use]
     pub fn references(&self, path: &str) -> bool {
         match self {
             Self::Const(_) | Self::Compare { .. } | Self::In { .. } | Self::Match { .. } | Self::IsTrue(_) => false,
             Self::And(a, b) | Self::Or(a, b) => a.references(path) || b.references(path),
             Self::Not(a) => a.references(path),
-            Self::Any { collection, .. } | Self::All { collection, .. } => collection.path == path,
+            Self::Any { owner, collection, predicate } => {
+                (*owner == Owner::Entity && collection.path == path)
+                    || predicate.as_ref().is_some_and(|p| p.references(path))
+            }
+            Self::All { owner, collection, predicate } => {
+                (*owner == Owner::Entity && collection.path == path) || predicate.references(path)
+            }
         }
     }
 }

@@ -9,6 +9,6 @@ pub mod filter;
 pub mod registry;
 pub mod validate;
 
-pub use filter::{CmpOp, Filter, Func, Operand, Scalar, SortKey, TextMatch};
+pub use filter::{CmpOp, Filter, Func, Operand, Owner, Scalar, SortKey, TextMatch, Var};
 pub use registry::{CollectionField, Element, EntitySet, Field, Source, ValueType};
 pub use validate::{QueryError, resolve_filter, resolve_orderby};

@@ -80,21 +80,47 @@ pub struct Field {
 /// The element of a collection-valued property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Element {
-    /// A primitive (or enum) element, in child-table column `column`.
+    /// A primitive (or enum) element, in child-table column `column` (unused for a JSON array).
     Primitive { ty: ValueType, column: &'static str },
     /// A complex element whose members are `fields` (paths relative to the element), each a
     /// column of the child table (`Source::Column`).
     Complex { fields: &'static [Field] },
 }
 
-/// A collection-valued property kept in a child table, so that `any`/`all` become `EXISTS`.
+/// A collection-valued property. A top-level collection is kept in a child table (one row per
+/// element, `ordinal` = its index in the document's array), so that `any`/`all` become `EXISTS`
+/// over indexed rows. A collection inside a complex element (`nested`) is read from the stored
+/// document's JSON array: `EXISTS` over `json_each` / `jsonb_array_elements`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CollectionField {
     pub path: &'static str,
+    /// The child table; empty for a nested collection (which lives in the document only).
     pub table: &'static str,
     /// An extra discriminator when several collections share the table: `column = value`.
     pub discriminator: Option<(&'static str, i32)>,
     pub element: Element,
+    /// The collections of each (complex) element, paths relative to the element; their element
+    /// fields are `Source::Document`, read from the element's JSON.
+    pub nested: &'static [CollectionField],
+}
+
+impl CollectionField {
+    /// A collection of the element's JSON (no child table).
+    const fn json(path: &'static str, element: Element) -> Self {
+        Self { path, table: "", discriminator: None, element, nested: &[] }
+    }
+
+    /// Whether this collection's elements are child-table rows (else JSON array items).
+    #[must_use]
+    pub fn in_child_table(&self) -> bool {
+        !self.table.is_empty()
+    }
+
+    /// The nested collection at `path` of each element (case-insensitive).
+    #[must_use]
+    pub fn nested(&self, path: &str) -> Option<&'static CollectionField> {
+        self.nested.iter().find(|c| c.path.eq_ignore_ascii_case(path))
+    }
 }
 
 /// An entity set and its registry.
@@ -218,24 +244,33 @@ const CA_POLICY_FIELDS: &[Field] = &[
     },
 ];
 
+/// The string collections of an applied CA policy, read from its JSON (`p/enforcedGrantControls/any(g: g eq 'Mfa')`).
+const CA_POLICY_COLLECTIONS: &[CollectionField] = &[
+    CollectionField::json("enforcedGrantControls", Element::Primitive { ty: Str, column: "" }),
+    CollectionField::json("enforcedSessionControls", Element::Primitive { ty: Str, column: "" }),
+];
+
 const SIGN_IN_COLLECTIONS: &[CollectionField] = &[
     CollectionField {
         path: "appliedConditionalAccessPolicies",
         table: "sign_in_ca_policies",
         discriminator: None,
         element: Element::Complex { fields: CA_POLICY_FIELDS },
+        nested: CA_POLICY_COLLECTIONS,
     },
     CollectionField {
         path: "riskEventTypes",
         table: "sign_in_risk_event_types",
         discriminator: Some(("version", 1)),
         element: Element::Primitive { ty: enum_type::<RiskEventType>(), column: "value" },
+        nested: &[],
     },
     CollectionField {
         path: "riskEventTypes_v2",
         table: "sign_in_risk_event_types",
         discriminator: Some(("version", 2)),
         element: Element::Primitive { ty: Str, column: "value" },
+        nested: &[],
     },
 ];
 
@@ -304,18 +339,27 @@ const TARGET_RESOURCE_FIELDS: &[Field] = &[
 
 const KEY_VALUE_FIELDS: &[Field] = &[element("key", Str, "detail_key"), element("value", Str, "detail_value")];
 
+const MODIFIED_PROPERTY_FIELDS: &[Field] =
+    &[document("displayName", Str), document("oldValue", Str), document("newValue", Str)];
+
+/// A target's changed properties, read from its JSON (`t/modifiedProperties/any(m: ...)`).
+const TARGET_RESOURCE_COLLECTIONS: &[CollectionField] =
+    &[CollectionField::json("modifiedProperties", Element::Complex { fields: MODIFIED_PROPERTY_FIELDS })];
+
 const DIRECTORY_AUDIT_COLLECTIONS: &[CollectionField] = &[
     CollectionField {
         path: "targetResources",
         table: "directory_audit_targets",
         discriminator: None,
         element: Element::Complex { fields: TARGET_RESOURCE_FIELDS },
+        nested: TARGET_RESOURCE_COLLECTIONS,
     },
     CollectionField {
         path: "additionalDetails",
         table: "directory_audit_details",
         discriminator: None,
         element: Element::Complex { fields: KEY_VALUE_FIELDS },
+        nested: &[],
     },
 ];
 

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::filter::{CmpOp, Filter, Func, Operand, Scalar, SortKey, TextMatch};
+use super::filter::{CmpOp, Filter, Func, Operand, Owner, Scalar, SortKey, TextMatch};
 use super::registry::{CollectionField, Element, EntitySet, Field, Source, ValueType};
 use crate::odata::ast::{CompareOp, Expr, ExprKind, InRhs, LambdaKind, Literal, MemberPath};
 use crate::odata::{self, OrderItem};
@@ -11,8 +11,8 @@ use crate::time::{TICKS_PER_DAY, checked_ticks};
 
 /// Most items an `in (...)` list may hold.
 pub const MAX_IN_LIST: usize = 200;
-/// Most nested lambdas.
-pub const MAX_LAMBDA_DEPTH: usize = 1;
+/// Most nested lambdas (`a/any(x: x/b/any(y: c/any(z: ...)))` is 3 deep).
+pub const MAX_LAMBDA_DEPTH: usize = 3;
 
 /// A `$filter` or `$orderby` that cannot be served, with the byte offset it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,17 +47,17 @@ pub fn resolve_filter(set: &EntitySet, input: &str) -> Result<Filter, QueryError
         offset: Some(e.offset),
         message: e.message,
     })?;
-    Resolver { set, lambda: None }.boolean(&expr)
+    Resolver { set, lambdas: Vec::new() }.boolean(&expr)
 }
 
 /// Resolves a parsed boolean expression (a `$apply` `filter(...)`) for `set`.
 pub(crate) fn resolve_filter_expr(set: &EntitySet, expr: &Expr) -> Result<Filter, QueryError> {
-    Resolver { set, lambda: None }.boolean(expr)
+    Resolver { set, lambdas: Vec::new() }.boolean(expr)
 }
 
 /// Resolves a parsed value expression (a property or a function of one) for `set`.
 pub(crate) fn resolve_operand(set: &EntitySet, expr: &Expr) -> Result<Operand, QueryError> {
-    Resolver { set, lambda: None }.operand(expr)
+    Resolver { set, lambdas: Vec::new() }.operand(expr)
 }
 
 /// Parses and resolves an `$orderby` value for `set`.
@@ -90,6 +90,7 @@ pub fn resolve_orderby(set: &EntitySet, input: &str) -> Result<Vec<SortKey>, Que
     Ok(keys)
 }
 
+#[derive(Clone, Copy)]
 struct Lambda<'a> {
     var: &'a str,
     collection: &'static CollectionField,
@@ -97,14 +98,15 @@ struct Lambda<'a> {
 
 struct Resolver<'a> {
     set: &'a EntitySet,
-    lambda: Option<Lambda<'a>>,
+    /// The lambdas in scope, outermost first; an index is the variable's [`super::filter::Var`].
+    lambdas: Vec<Lambda<'a>>,
 }
 
 /// The type of an operand, `None` for the null literal.
 fn type_of(o: &Operand) -> Option<ValueType> {
     match o {
-        Operand::Field(f) | Operand::ElementField(f) => Some(f.ty),
-        Operand::Element(t) => Some(*t),
+        Operand::Field(f) | Operand::ElementField(_, f) => Some(f.ty),
+        Operand::Element(_, t) => Some(*t),
         Operand::Call(func, _) => Some(func.result_type()),
         Operand::Literal(s) => match s {
             Scalar::Null => None,
@@ -208,11 +210,20 @@ impl<'a> Resolver<'a> {
     fn member(&self, offset: usize, path: &MemberPath) -> Result<Operand, QueryError> {
         let joined: String = path.names().collect::<Vec<_>>().join("/");
         if let Some(var) = &path.lambda_var {
-            let Some(l) = self.lambda.as_ref().filter(|l| l.var == var.name) else {
+            let Some((level, l)) = self.lambda_var(&var.name) else {
                 return Err(err(var.offset, format!("'{}' is not a lambda variable in scope", var.name)));
             };
+            if let Some(c) = l.collection.nested(&joined) {
+                return Err(err(
+                    offset,
+                    format!(
+                        "'{}/{}' is a collection; filter it with any or all, e.g. {}/{}/any(x: ...)",
+                        var.name, c.path, var.name, c.path
+                    ),
+                ));
+            }
             return match (&l.collection.element, joined.is_empty()) {
-                (Element::Primitive { ty, .. }, true) => Ok(Operand::Element(*ty)),
+                (Element::Primitive { ty, .. }, true) => Ok(Operand::Element(level, *ty)),
                 (Element::Primitive { .. }, false) => Err(err(
                     offset,
                     format!(
@@ -229,20 +240,20 @@ impl<'a> Resolver<'a> {
                         first_member(l.collection)
                     ),
                 )),
-                (Element::Complex { fields }, false) => {
-                    fields.iter().find(|f| f.path.eq_ignore_ascii_case(&joined)).map(Operand::ElementField).ok_or_else(
-                        || {
-                            err(
-                                offset,
-                                format!(
-                                    "'{joined}' is not a filterable property of {}. Available: {}",
-                                    l.collection.path,
-                                    fields.iter().map(|f| f.path).collect::<Vec<_>>().join(", ")
-                                ),
-                            )
-                        },
-                    )
-                }
+                (Element::Complex { fields }, false) => fields
+                    .iter()
+                    .find(|f| f.path.eq_ignore_ascii_case(&joined))
+                    .map(|f| Operand::ElementField(level, f))
+                    .ok_or_else(|| {
+                        err(
+                            offset,
+                            format!(
+                                "'{joined}' is not a filterable property of {}. Available: {}",
+                                l.collection.path,
+                                fields.iter().map(|f| f.path).collect::<Vec<_>>().join(", ")
+                            ),
+                        )
+                    }),
             };
         }
         if let Some(f) = self.set.field(&joined) {
@@ -388,16 +399,59 @@ impl<'a> Resolver<'a> {
         Ok(Filter::Match { kind, lhs, pattern: pattern.to_lowercase() })
     }
 
+    /// The innermost lambda in scope whose variable is `name`, with its level.
+    fn lambda_var(&self, name: &str) -> Option<(usize, Lambda<'a>)> {
+        self.lambdas.iter().copied().enumerate().rev().find(|(_, l)| l.var == name)
+    }
+
     fn lambda(&self, at: usize, l: &'a crate::odata::ast::Lambda) -> Result<Filter, QueryError> {
-        if self.lambda.is_some() {
+        if self.lambdas.len() >= MAX_LAMBDA_DEPTH {
             return Err(err(at, format!("lambdas may be nested at most {MAX_LAMBDA_DEPTH} deep")));
         }
-        if l.collection.lambda_var.is_some() {
-            return Err(err(at, "lambdas over a lambda variable's properties are not supported"));
-        }
         let path: String = l.collection.names().collect::<Vec<_>>().join("/");
-        let collection = self.set.collection(&path).ok_or_else(|| {
-            let why = if self.set.field(&path).is_some() {
+        let (owner, collection) = match &l.collection.lambda_var {
+            Some(var) => {
+                let Some((level, outer)) = self.lambda_var(&var.name) else {
+                    return Err(err(var.offset, format!("'{}' is not a lambda variable in scope", var.name)));
+                };
+                let nested = outer.collection.nested(&path).ok_or_else(|| {
+                    let names: Vec<&str> = outer.collection.nested.iter().map(|c| c.path).collect();
+                    let why = if names.is_empty() {
+                        format!(
+                            "the elements of {} hold no collections, so any/all do not apply",
+                            outer.collection.path
+                        )
+                    } else {
+                        format!(
+                            "'{path}' is not a collection of {}'s elements. Collections: {}",
+                            outer.collection.path,
+                            names.join(", ")
+                        )
+                    };
+                    err(at, why)
+                })?;
+                (Owner::Element(level), nested)
+            }
+            None => (Owner::Entity, self.entity_collection(at, &path)?),
+        };
+        let predicate = match &l.predicate {
+            None => None,
+            Some(p) => {
+                let mut lambdas = self.lambdas.clone();
+                lambdas.push(Lambda { var: &p.var.name, collection });
+                Some(Box::new(Resolver { set: self.set, lambdas }.boolean(&p.body)?))
+            }
+        };
+        match (l.kind, predicate) {
+            (LambdaKind::Any, predicate) => Ok(Filter::Any { owner, collection, predicate }),
+            (LambdaKind::All, Some(predicate)) => Ok(Filter::All { owner, collection, predicate }),
+            (LambdaKind::All, None) => Err(err(at, "all() needs a condition, e.g. all(x: ...)")),
+        }
+    }
+
+    fn entity_collection(&self, at: usize, path: &str) -> Result<&'static CollectionField, QueryError> {
+        self.set.collection(path).ok_or_else(|| {
+            let why = if self.set.field(path).is_some() {
                 format!("'{path}' is not a collection, so any/all do not apply; compare it directly")
             } else {
                 format!(
@@ -406,19 +460,7 @@ impl<'a> Resolver<'a> {
                 )
             };
             err(at, why)
-        })?;
-        let predicate = match &l.predicate {
-            None => None,
-            Some(p) => {
-                let inner = Resolver { set: self.set, lambda: Some(Lambda { var: &p.var.name, collection }) };
-                Some(Box::new(inner.boolean(&p.body)?))
-            }
-        };
-        match (l.kind, predicate) {
-            (LambdaKind::Any, predicate) => Ok(Filter::Any { collection, predicate }),
-            (LambdaKind::All, Some(predicate)) => Ok(Filter::All { collection, predicate }),
-            (LambdaKind::All, None) => Err(err(at, "all() needs a condition, e.g. all(x: ...)")),
-        }
+        })
     }
 }
 
@@ -611,6 +653,47 @@ mod tests {
         assert!(bad("status/errorCode add 1 eq 2").contains("arithmetic"));
         assert!(bad("userId eq ").starts_with("Invalid $filter at position"));
         assert!(bad("location/geoCoordinates/latitude ne NaN").contains("NaN"));
+    }
+
+    #[test]
+    fn lambdas_nest_three_deep_with_outer_variables_in_scope() {
+        match ok("appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: g eq 'Mfa') and \
+                  p/result eq 'failure')")
+        {
+            Filter::Any { owner: Owner::Entity, predicate: Some(p), .. } => match *p {
+                Filter::And(a, _) => match *a {
+                    Filter::Any { owner: Owner::Element(0), collection, predicate: Some(inner) } => {
+                        assert_eq!(collection.path, "enforcedGrantControls");
+                        assert!(matches!(*inner, Filter::Compare { lhs: Operand::Element(1, _), .. }), "{inner:?}");
+                    }
+                    other => panic!("{other:?}"),
+                },
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+        ok("appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: \
+            riskEventTypes_v2/any(t: t eq g and p/result eq 'success')))");
+        let e = bad("appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: \
+                     riskEventTypes_v2/any(t: riskEventTypes/any(u: u eq t))))");
+        assert!(e.contains("nested at most 3 deep"), "{e}");
+        assert!(
+            bad("appliedConditionalAccessPolicies/any(p: p/nope/any(g: g eq 'x'))").contains("enforcedGrantControls")
+        );
+        assert!(bad("riskEventTypes/any(t: t/x/any(u: u eq 'a'))").contains("hold no collections"));
+        assert!(bad("appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls eq 'x')").contains("any or all"));
+        let audits = |f: &str| resolve_filter(&crate::query::registry::DIRECTORY_AUDITS, f);
+        assert!(
+            audits("targetResources/any(t: t/modifiedProperties/any(m: m/displayName eq 'AccountEnabled'))").is_ok()
+        );
+    }
+
+    #[test]
+    fn nested_lambdas_still_reveal_the_collections_they_read() {
+        let f = ok("riskEventTypes_v2/any(t: appliedConditionalAccessPolicies/any(p: p/result eq 'failure'))");
+        assert!(f.references("appliedConditionalAccessPolicies"));
+        let f = ok("appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: g eq 'mfa'))");
+        assert!(f.references("appliedConditionalAccessPolicies") && !f.references("enforcedGrantControls"));
     }
 
     #[test]

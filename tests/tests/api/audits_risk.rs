@@ -216,7 +216,7 @@ pub async fn walk(app: &TestApp, path: &str, token: &str) -> (Vec<Value>, Vec<us
     let mut sizes = Vec::new();
     let mut next = Some(path.to_owned());
     while let Some(p) = next {
-        let (s, b) = app.get(&p, token).await;
+        let (s, b) = app.get_as_stored(&p, token).await;
         assert_eq!(s, StatusCode::OK, "{p}: {b}");
         let page = b["value"].as_array().unwrap().clone();
         sizes.push(page.len());
@@ -563,6 +563,18 @@ const AUDIT_SPECS: [AuditSpec; 6] = [
     },
 ];
 
+/// The properties an audit changed on target `id`.
+fn modified(id: u64) -> Value {
+    let enabled = json!({"displayName": "AccountEnabled", "oldValue": "[true]", "newValue": "[false]"});
+    let renamed = json!({"displayName": "DisplayName", "oldValue": "\"a\"", "newValue": "\"b\""});
+    match id {
+        1 => json!([enabled]),
+        2 => json!([renamed]),
+        3 => json!([renamed, {"displayName": "AccountEnabled", "oldValue": null, "newValue": "[true]"}]),
+        _ => json!([]),
+    }
+}
+
 fn spec_audit(i: usize, s: &AuditSpec, now: DateTime<Utc>) -> Value {
     let mut d = audit_doc(i as u64 + 1, now - Duration::hours(s.age_hours));
     d["activityDisplayName"] = json!(s.name);
@@ -576,7 +588,7 @@ fn spec_audit(i: usize, s: &AuditSpec, now: DateTime<Utc>) -> Value {
     d["targetResources"] = Value::Array(
         s.targets
             .iter()
-            .map(|(id, name)| json!({"id": guid(9000 + id), "displayName": name, "type": "Group", "modifiedProperties": []}))
+            .map(|(id, name)| json!({"id": guid(9000 + id), "displayName": name, "type": "Group", "modifiedProperties": modified(*id)}))
             .collect(),
     );
     d
@@ -631,6 +643,22 @@ async fn directory_audit_filters_match_the_documented_examples() {
             (format!("targetResources/any(t: t/id eq '{}')", guid(9001)), vec![1, 3]),
             ("targetResources/any(t:t/displayName eq 'Example.com')".into(), vec![1, 3]),
             ("targetResources/any(x: startswith(x/displayName, 'def'))".into(), vec![2, 3]),
+            // Nested lambdas (issue 20): audits that changed a given property.
+            ("targetResources/any(t: t/modifiedProperties/any(m: m/displayName eq 'AccountEnabled'))".into(), vec![1, 3]),
+            ("targetResources/any(t: t/modifiedProperties/any(m: m/displayName eq 'displayname'))".into(), vec![2, 3]),
+            (
+                "targetResources/any(t: t/displayName eq 'defender' and t/modifiedProperties/any(m: m/newValue eq '[true]'))"
+                    .into(),
+                vec![3],
+            ),
+            ("targetResources/any(t: t/modifiedProperties/any(m: m/oldValue eq null))".into(), vec![3]),
+            ("targetResources/all(t: t/modifiedProperties/any())".into(), vec![1, 2, 3, 5]),
+            (
+                "targetResources/any(t: t/modifiedProperties/all(m: m/displayName ne t/displayName and \
+                 startswith(m/newValue, '[')))"
+                    .into(),
+                vec![1, 3, 4, 6],
+            ),
             ("category eq 'UserManagement'".into(), vec![2, 3, 4]),
             ("category eq 'RoleManagement'".into(), vec![6]),
             ("result eq 'failure'".into(), vec![3]),
@@ -871,15 +899,28 @@ async fn ingested_changes_append_history_and_only_newer_states_change_the_user()
         let (_, user) = app.get(&format!("{RISKY}/{u}"), &admin).await;
         assert_eq!((user["id"].as_str(), user["riskLevel"].as_str()), (Some(u.as_str()), Some("high")));
         assert_eq!(user["riskLastUpdatedDateTime"], ts(t2));
-        let (s, got) = app.get(&format!("{RISKY}/{u}/history/{hid}"), &admin).await;
+        let (s, got) = app.get_as_stored(&format!("{RISKY}/{u}/history/{hid}"), &admin).await;
         assert_eq!(s, StatusCode::OK, "{got}");
         assert_eq!(bare(&got), without(&item, &["isGuest"]));
+        // userChangedPasswordOnPremises comes after unknownFutureValue: only a client that asks
+        // (Prefer: include-unknown-enum-members) reads it, as from Graph.
+        let (s, plain) = app.get(&format!("{RISKY}/{u}/history/{hid}"), &admin).await;
+        assert_eq!(s, StatusCode::OK, "{plain}");
+        assert_eq!(
+            (plain["riskDetail"].as_str(), plain["activity"]["detail"].as_str()),
+            (Some("unknownFutureValue"), Some("unknownFutureValue"))
+        );
+        assert_eq!(plain["riskLevel"], "high");
+        // Filters name the member as stored.
+        let f = enc("riskDetail eq 'userChangedPasswordOnPremises'");
+        let (s, found) = app.get(&format!("{RISKY}/{u}/history?$filter={f}"), &admin).await;
+        assert_eq!((s, ids(&found)), (StatusCode::OK, vec![hid.clone()]), "{found}");
         // Re-sending the item with other values does not rewrite history.
         let mut rewritten = item.clone();
         rewritten["riskLevel"] = json!("low");
         let (_, b) = ingest_kind(&app, "riskyUsers", TENANT_A, &[rewritten]).await;
         assert_eq!(b["inserted"], 0, "{b}");
-        let (_, again) = app.get(&format!("{RISKY}/{u}/history/{hid}"), &admin).await;
+        let (_, again) = app.get_as_stored(&format!("{RISKY}/{u}/history/{hid}"), &admin).await;
         assert_eq!(again, got);
 
         // Every item seen before is still there, identical, after all of this and an action.

@@ -14,6 +14,7 @@ mod delta;
 mod errors;
 mod export;
 mod faults;
+mod fidelity;
 mod fuzz;
 mod indexes;
 mod ingest;

@@ -349,7 +349,7 @@ pub(crate) async fn fetch_all(app: &TestApp, token: &str, first: &str) -> Result
         if actix_web::http::Uri::try_from(url.as_str()).is_err() {
             return Err(format!("not a valid request URI: {url}"));
         }
-        let (s, b) = app.get(&url, token).await;
+        let (s, b) = app.get_as_stored(&url, token).await;
         if s != StatusCode::OK {
             return Err(format!("page {} ({url}) answered {s}: {b}", out.pages + 1));
         }
@@ -529,6 +529,11 @@ impl Samples {
                             for f in fields {
                                 add(&mut m, &format!("{}/{}", c.path, f.path), at_path(e, f.path));
                             }
+                            for n in c.nested {
+                                for item in e.get(n.path).and_then(Value::as_array).into_iter().flatten() {
+                                    add(&mut m, n.path, Some(item));
+                                }
+                            }
                         }
                     }
                 }
@@ -548,6 +553,33 @@ const VARS: &[&str] = &["x", "p", "t", "r", "item", "e"];
 struct Lambda {
     var: &'static str,
     coll: &'static CollectionField,
+}
+
+/// The lambdas in scope, outermost first (at most the service's limit of three).
+#[derive(Clone, Copy, Default)]
+struct Lams {
+    items: [Option<Lambda>; 3],
+    len: usize,
+}
+
+impl Lams {
+    fn is_empty(self) -> bool {
+        self.len == 0
+    }
+
+    fn iter(self) -> impl Iterator<Item = Lambda> {
+        self.items.into_iter().take(self.len).flatten()
+    }
+
+    fn with(mut self, lam: Lambda) -> Self {
+        self.items[self.len] = Some(lam);
+        self.len += 1;
+        self
+    }
+
+    fn uses(self, var: &str) -> bool {
+        self.iter().any(|l| l.var == var)
+    }
 }
 
 /// What an operand reads: a property, or the lambda variable (itself or one of its members).
@@ -697,10 +729,11 @@ impl Gen<'_> {
         if self.rng.chance(4) { flip_some(&mut self.rng, path) } else { path.to_owned() }
     }
 
-    fn base(&mut self, lam: Option<Lambda>) -> Base {
-        if let Some(lam) = lam
-            && self.rng.chance(70)
-        {
+    fn base(&mut self, lams: Lams) -> Base {
+        if !lams.is_empty() && self.rng.chance(70) {
+            // Mostly the innermost variable, sometimes an outer one.
+            let level = if self.rng.chance(60) { lams.len - 1 } else { self.rng.below(lams.len) };
+            let Some(lam) = lams.items[level] else { return Base::Field(self.rng.pick(SIGN_INS.fields)) };
             return match lam.coll.element {
                 Element::Primitive { ty, .. } => Base::Elem { lam, member: None, ty },
                 Element::Complex { fields } => {
@@ -712,7 +745,7 @@ impl Gen<'_> {
         Base::Field(self.rng.pick(SIGN_INS.fields))
     }
 
-    fn operand(&mut self, lam: Option<Lambda>) -> Opnd {
+    fn operand(&mut self, lam: Lams) -> Opnd {
         let base = self.base(lam);
         let fun = match base.ty() {
             t if t.is_textual() && self.rng.chance(30) => {
@@ -733,7 +766,7 @@ impl Gen<'_> {
         Opnd { base, fun }
     }
 
-    fn textual_operand(&mut self, lam: Option<Lambda>) -> Option<Opnd> {
+    fn textual_operand(&mut self, lam: Lams) -> Option<Opnd> {
         for _ in 0..30 {
             let o = self.operand(lam);
             if o.textual() {
@@ -921,7 +954,7 @@ impl Gen<'_> {
         ops[self.rng.below(ops.len())]
     }
 
-    fn leaf(&mut self, lam: Option<Lambda>) -> String {
+    fn leaf(&mut self, lam: Lams) -> String {
         let roll = self.rng.below(100);
         let text = match roll {
             // property op literal (sometimes written literal op property)
@@ -1008,17 +1041,30 @@ impl Gen<'_> {
                 let lit = self.literal(o);
                 format!("riskState {} {lit}", self.kw("has"))
             }
-            // lambdas
-            _ if lam.is_none() => {
-                let coll = self.rng.pick(SIGN_INS.collections);
-                let var = *self.rng.pick(VARS);
-                let path = self.path_text(coll.path);
+            // lambdas, nested up to three deep: over the entity's collections, or over a
+            // collection inside an enclosing lambda variable's element
+            _ if lam.len < 3 && (lam.is_empty() || self.rng.chance(60)) => {
+                let nested: Vec<(Lambda, &'static CollectionField)> =
+                    lam.iter().flat_map(|l| l.coll.nested.iter().map(move |n| (l, n))).collect();
+                let (coll, path) = if !nested.is_empty() && self.rng.chance(60) {
+                    let (outer, n) = *self.rng.pick(&nested);
+                    (n, format!("{}/{}", outer.var, self.path_text(n.path)))
+                } else {
+                    let c = self.rng.pick(SIGN_INS.collections);
+                    (c, self.path_text(c.path))
+                };
+                let var = loop {
+                    let v = *self.rng.pick(VARS);
+                    if !lam.uses(v) {
+                        break v;
+                    }
+                };
                 if self.rng.chance(12) {
                     format!("{path}/{}()", self.kw("any"))
                 } else {
                     let kind = if self.rng.chance(55) { "any" } else { "all" };
                     let inner_depth = u32::try_from(self.rng.below(3)).unwrap();
-                    let inner = self.cond(inner_depth, Some(Lambda { var, coll }));
+                    let inner = self.cond(inner_depth, lam.with(Lambda { var, coll }));
                     let sp = if self.rng.chance(70) { " " } else { "" };
                     format!("{path}/{}({var}:{sp}{inner})", self.kw(kind))
                 }
@@ -1031,18 +1077,18 @@ impl Gen<'_> {
                 format!("{lhs} {op} {lit}")
             }
         };
-        if lam.is_none() {
+        if lam.is_empty() {
             self.leaves.push(text.clone());
         }
         text
     }
 
-    fn child(&mut self, depth: u32, lam: Option<Lambda>) -> String {
+    fn child(&mut self, depth: u32, lam: Lams) -> String {
         let c = self.cond(depth, lam);
         if self.rng.chance(50) { format!("({c})") } else { c }
     }
 
-    fn cond(&mut self, depth: u32, lam: Option<Lambda>) -> String {
+    fn cond(&mut self, depth: u32, lam: Lams) -> String {
         if depth == 0 || self.rng.chance(30) {
             return self.leaf(lam);
         }
@@ -1069,7 +1115,7 @@ impl Gen<'_> {
         loop {
             self.leaves.clear();
             let depth = u32::try_from(self.rng.below(4)).unwrap();
-            let f = self.cond(depth, None);
+            let f = self.cond(depth, Lams::default());
             if f.len() <= 3500 {
                 return f;
             }
@@ -1377,6 +1423,20 @@ async fn corner_filters_return_the_oracles_rows() {
         let upper_id = guid(999_999);
         let mut filters: Vec<String> = [
             "trim(userDisplayName) eq 'padded'",
+            // nested lambdas (issue 20): the issue's question, outer variables inside, three deep
+            "appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: g eq 'Mfa') and p/result eq \
+             'failure')",
+            "appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: g eq 'mfa'))",
+            "appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/all(g: g eq 'mfa'))",
+            "appliedConditionalAccessPolicies/all(p: p/enforcedGrantControls/any())",
+            "appliedConditionalAccessPolicies/any(p: p/enforcedSessionControls/any(x: startswith(x, 'sign')))",
+            "appliedConditionalAccessPolicies/any(p: appliedConditionalAccessPolicies/all(q: q/result eq p/result))",
+            "appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: \
+             appliedConditionalAccessPolicies/any(q: q/id ne p/id and q/displayName ne g)))",
+            "appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: riskEventTypes_v2/any(t: \
+             t ne g and p/result eq 'success')))",
+            "riskEventTypes/all(t: riskEventTypes_v2/any(u: u eq t))",
+            "not appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: g eq 'block'))",
             // BUG (fails on both backends): the oracle trims with Rust's `str::trim` (every
             // Unicode White_Space, so the tabs of "tab\tinside\t"), SQL's trim() only spaces.
             "trim(userDisplayName) eq 'tab\tinside'",
@@ -1914,11 +1974,16 @@ async fn bad_filters_are_400s_in_graphs_envelope() {
             "appliedConditionalAccessPolicies/any(p: p/nope eq 'x')",
             "appliedConditionalAccessPolicies/any(p: p eq 'x')",
             "riskEventTypes_v2/any(t: t/value eq 'x')",
-            // nested lambdas
-            "appliedConditionalAccessPolicies/any(p: riskEventTypes_v2/any(t: t eq 'x'))",
-            "appliedConditionalAccessPolicies/any(p: appliedConditionalAccessPolicies/all(q: q/result eq p/result))",
-            "riskEventTypes/all(t: riskEventTypes_v2/any(u: u eq t))",
-            "appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: g eq 'Block'))",
+            // lambdas nested deeper than three, or over what is not a collection of the element
+            "appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: riskEventTypes_v2/any(t: \
+             riskEventTypes/any(u: u eq t))))",
+            "riskEventTypes/any(a: riskEventTypes/any(b: riskEventTypes/any(c: riskEventTypes/any(d: d eq a))))",
+            "appliedConditionalAccessPolicies/any(p: p/nope/any(g: g eq 'x'))",
+            "appliedConditionalAccessPolicies/any(p: p/result/any(g: g eq 'x'))",
+            "riskEventTypes/any(t: t/x/any(u: u eq 'a'))",
+            "appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls eq 'mfa')",
+            "appliedConditionalAccessPolicies/any(p: p/enforcedGrantControls/any(g: g/x eq 'mfa'))",
+            "appliedConditionalAccessPolicies/any(p: q/enforcedGrantControls/any(g: g eq 'mfa'))",
         ]
         .into_iter()
         .map(|f| (filter_url(f), true))

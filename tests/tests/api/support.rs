@@ -221,6 +221,17 @@ impl TestApp {
         (s, b)
     }
 
+    /// A GET that asks for evolvable enum members (`Prefer: include-unknown-enum-members`), so
+    /// documents read back as stored.
+    pub async fn get_as_stored(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let req = test::TestRequest::get()
+            .uri(path)
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("Prefer", "include-unknown-enum-members"));
+        let (s, _, b) = self.send(req).await;
+        (s, b)
+    }
+
     pub async fn ingest(&self, token: &str, docs: &[Value]) -> (StatusCode, Value) {
         let body: String = docs.iter().map(|d| format!("{d}\n")).collect();
         let (s, _, b) = self
