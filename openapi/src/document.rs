@@ -635,6 +635,13 @@ fn responses() -> Map<String, Value> {
         error_response("The $deltatoken is older than the set's retention (`syncStateNotFound`): start a full synchronization again, without a token.", &[]),
     );
     out.insert("PayloadTooLarge".into(), error_response("The body is larger than the configured limit.", &[]));
+    out.insert(
+        "RequestTimeout".into(),
+        error_response(
+            "The body did not arrive in time (ingest_first_byte_timeout_ms, ingest_idle_timeout_ms); nothing was stored.",
+            &[],
+        ),
+    );
     out.insert("UnsupportedMediaType".into(), error_response("The body's Content-Type is not accepted here.", &[]));
     out.insert(
         "TooManyRequests".into(),
@@ -880,7 +887,7 @@ fn ingest_paths(paths: &mut Map<String, Value>) {
                 params: vec![],
                 ok: ok_json("Stored.", schema_ref("idtrail.ingestResult"), true),
                 errors: vec![
-                    ("400", "BadRequest"), ("401", "Unauthorized"), ("403", "Forbidden"), ("413", "PayloadTooLarge"),
+                    ("400", "BadRequest"), ("401", "Unauthorized"), ("403", "Forbidden"), ("408", "RequestTimeout"), ("413", "PayloadTooLarge"),
                     ("415", "UnsupportedMediaType"), ("429", "TooManyRequests"), ("500", "InternalServerError"),
                     ("503", "ServiceUnavailable"),
                 ],
