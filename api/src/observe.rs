@@ -131,3 +131,17 @@ where
         }
     }
 }
+
+/// `web::block` inside the request's span: lines logged on the blocking thread (storage warnings,
+/// a query's debug line) carry the request id too.
+///
+/// # Errors
+/// As `web::block`: [`actix_web::error::BlockingError`] when the thread pool is gone.
+pub async fn block<F, R>(f: F) -> Result<R, actix_web::error::BlockingError>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let span = tracing::Span::current();
+    web::block(move || span.in_scope(f)).await
+}

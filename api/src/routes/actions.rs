@@ -61,7 +61,7 @@ pub async fn run(
         .map(|ids| ids.request_id.clone())
         .filter(|id| !id.is_empty())
         .unwrap_or_else(new_request_id);
-    web::block(move || -> Result<(), ApiError> {
+    crate::observe::block(move || -> Result<(), ApiError> {
         let view = store.tenant_view(&principal.tenant)?;
         // Who may act is decided first; only then what they sent.
         access::authorize(&principal, Endpoint::RiskyUserActions, view.tier, enforce)?;

@@ -109,7 +109,8 @@ pub async fn dev_tokens(req: HttpRequest, state: web::Data<AppState>) -> Result<
         return Err(crate::unknown_path(&req));
     };
     let (tokens, config) = (tokens.clone(), state.config.clone());
-    let body = web::block(move || tokens.json(&config)).await?.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body =
+        crate::observe::block(move || tokens.json(&config)).await?.map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .content_type("application/json")

@@ -100,7 +100,7 @@ pub async fn delta(
     let store = state.store.clone();
     let enforce = state.config.auth_enforce_scopes;
     let who = principal.clone();
-    let (page, view, now) = web::block(move || -> Result<_, ApiError> {
+    let (page, view, now) = crate::observe::block(move || -> Result<_, ApiError> {
         let (user, view) = entities::scoped_user(&store, res, &who, enforce, None)?;
         if let Some((_, issued)) = position
             && issued < view.window_start(set)

@@ -180,7 +180,7 @@ pub async fn list(
     let sort = order.clone();
     let enforce = state.config.auth_enforce_scopes;
     let who = principal.clone();
-    let (mut docs, count, view) = web::block(move || -> Result<_, ApiError> {
+    let (mut docs, count, view) = crate::observe::block(move || -> Result<_, ApiError> {
         let (user, view) = scoped_user(&store, res, &who, enforce, parent.as_deref())?;
         let q = Query {
             set,
@@ -255,7 +255,7 @@ async fn aggregate(
     let enforce = state.config.auth_enforce_scopes;
     let path = context_path(res, parent.as_deref());
     let resolved = apply.clone();
-    let rows = web::block(move || -> Result<_, ApiError> {
+    let rows = crate::observe::block(move || -> Result<_, ApiError> {
         let (user, view) = scoped_user(&store, res, &principal, enforce, parent.as_deref())?;
         Ok(store.apply_in(set, &principal.tenant, user.as_deref(), &resolved, limit, &view)?)
     })
@@ -321,7 +321,7 @@ pub async fn count(
     check_visible(resolved.filter.as_ref(), omitted(res, &principal))?;
     let store = state.store.clone();
     let enforce = state.config.auth_enforce_scopes;
-    let n = web::block(move || -> Result<i64, ApiError> {
+    let n = crate::observe::block(move || -> Result<i64, ApiError> {
         let (user, view) = scoped_user(&store, res, &principal, enforce, parent.as_deref())?;
         Ok(store.count_in(
             &Query {
@@ -358,7 +358,7 @@ pub async fn get(
     let lookup = id.clone();
     let enforce = state.config.auth_enforce_scopes;
     let path = context_path(res, parent.as_deref());
-    let (doc, view) = web::block(move || -> Result<_, ApiError> {
+    let (doc, view) = crate::observe::block(move || -> Result<_, ApiError> {
         let (user, view) = scoped_user(&store, res, &principal, enforce, parent.as_deref())?;
         Ok((store.get_in(res.registry(), &principal.tenant, user.as_deref(), &lookup, &view)?, view))
     })

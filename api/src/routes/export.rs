@@ -155,7 +155,9 @@ pub async fn run(
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, ApiError>>(CHANNEL_CHUNKS);
     // The tenant's query slot stays taken until the last page is read (`fairness`).
     let slot = crate::fairness::QuerySlot::take(&req);
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
+        let _in_request = span.enter();
         let _slot = slot;
         if let Err(e) = job.produce(&tx) {
             // After the first chunk this cuts the response; before it, it is the response.

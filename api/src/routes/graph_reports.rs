@@ -153,7 +153,7 @@ async fn application_sign_in_summary(
         return Err(ApiError::BadRequest("This function takes no query options.".into()));
     }
     let (store, enforce, principal) = (state.store.clone(), state.config.auth_enforce_scopes, caller.0);
-    let rows = web::block(move || -> Result<_, ApiError> {
+    let rows = crate::observe::block(move || -> Result<_, ApiError> {
         let view = authorize_reports(&store, &principal, enforce, false)?;
         app_days(&store, &principal, &view, Some(days))
     })
@@ -226,7 +226,7 @@ pub async fn detailed_summary(
         },
     };
     let (store, enforce) = (state.store.clone(), state.config.auth_enforce_scopes);
-    let rows = web::block(move || -> Result<_, ApiError> {
+    let rows = crate::observe::block(move || -> Result<_, ApiError> {
         let view = authorize_reports(&store, &principal, enforce, true)?;
         app_days(&store, &principal, &view, None)
     })
@@ -282,7 +282,7 @@ pub async fn audit_summary(
     }
     let (store, enforce, principal) = (state.store.clone(), state.config.auth_enforce_scopes, caller.0);
     let tenant = principal.tenant.as_str().to_owned();
-    let (rows, window, now) = web::block(move || -> Result<_, ApiError> {
+    let (rows, window, now) = crate::observe::block(move || -> Result<_, ApiError> {
         let view = authorize_reader(&store, &principal, enforce)?;
         let days = match function {
             AuditSummary::PerApp => Some(30),

@@ -11,6 +11,6 @@ pub async fn healthz() -> HttpResponse {
 
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
-    web::block(move || store.ping()).await??;
+    crate::observe::block(move || store.ping()).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready", "database": state.store.backend().name()})))
 }

@@ -161,7 +161,7 @@ pub async fn ingest(
     let default_tier = state.default_tier;
     let latest = latest_event_ticks(store.clock().now_ticks(), &state.config);
     let metrics = state.metrics.clone();
-    let outcome = web::block(move || -> Result<storage::IngestOutcome, ApiError> {
+    let outcome = crate::observe::block(move || -> Result<storage::IngestOutcome, ApiError> {
         let mut records = 0usize;
         let batch = validate(kind, latest, &tenant, parse_body(&body, format)?.inspect(|_| records += 1));
         if let Err(ApiError::InvalidRecords { .. }) = &batch {

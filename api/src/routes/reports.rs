@@ -248,7 +248,7 @@ pub async fn report(
     let base = base_url(&req, &state);
     let store = state.store.clone();
     let enforce = state.config.auth_enforce_scopes;
-    let body = web::block(move || -> Result<Value, ApiError> {
+    let body = crate::observe::block(move || -> Result<Value, ApiError> {
         let view = authorize_reader(&store, &principal, enforce)?;
         let p = resolve(report, &options, &store, &view)?;
         let tenant = &principal.tenant;

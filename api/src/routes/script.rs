@@ -158,7 +158,7 @@ pub async fn script(req: HttpRequest, caller: Caller, state: web::Data<AppState>
     let store = state.store.clone();
     let enforce = state.config.auth_enforce_scopes;
     let (set, parent) = (target.set, target.parent.clone());
-    web::block(move || scoped_user(&store, set, &principal, enforce, parent.as_deref()).map(drop)).await??;
+    crate::observe::block(move || scoped_user(&store, set, &principal, enforce, parent.as_deref()).map(drop)).await??;
 
     let mut parts: Vec<String> = options
         .pairs

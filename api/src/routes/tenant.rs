@@ -14,7 +14,7 @@ use crate::state::AppState;
 pub async fn show(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let tenant_id = caller.0.tenant.clone();
     let store = state.store.clone();
-    let (tenant, view) = web::block(move || -> Result<_, storage::StorageError> {
+    let (tenant, view) = crate::observe::block(move || -> Result<_, storage::StorageError> {
         Ok((store.tenant(&tenant_id)?, store.tenant_view(&tenant_id)?))
     })
     .await??;
