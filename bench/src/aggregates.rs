@@ -189,7 +189,7 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
         ctx.db,
         &format!(
             "SELECT COALESCE(app_display_name, '') AS g, created_ticks / {TICKS_PER_DAY} AS b, COUNT(*) AS sign_ins, \
-             0 AS failed, 0 AS users FROM sign_ins WHERE tenant_id = ? AND created_ticks >= ? \
+             CAST(0 AS BIGINT) AS failed, CAST(0 AS BIGINT) AS users FROM sign_ins WHERE tenant_id = ? AND created_ticks >= ? \
              GROUP BY COALESCE(app_display_name, ''), created_ticks / {TICKS_PER_DAY}"
         ),
         &[tenant, Param::BigInt(from)],
