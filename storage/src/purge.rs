@@ -10,6 +10,7 @@ use diesel::connection::{Connection, SimpleConnection};
 use diesel::sql_types::{BigInt, Text};
 use domain::policy::DataSet;
 use domain::query::EntitySet;
+use domain::reports::block_of;
 use domain::sets::{Retention, SetKind};
 use domain::time::{TICKS_PER_DAY, parse_ticks};
 
@@ -83,7 +84,7 @@ impl Store {
         if !dry_run {
             // Past every tier's window, for every tenant (registered or not): the rollups of the
             // dropped partitions, and of any tenant the loop below does not visit.
-            self.delete_rollups(None, longest)?;
+            self.delete_rollups(None, block_of(longest))?;
         }
         for tenant in self.tenants()? {
             let view = self.view_for(tenant.tier);
@@ -91,7 +92,11 @@ impl Store {
                 let set = kind.registry();
                 match kind {
                     SetKind::SignIns => {
-                        let cutoff = view.window_start(set);
+                        // At a block boundary: the rollups count whole 15-minute blocks, so the
+                        // sign-ins and their rollups go by the same blocks and stay equal if the
+                        // tenant's window grows again (a higher tier). The sign-ins of the cutoff's
+                        // block from before the cutoff are invisible already, and go next time.
+                        let cutoff = block_of(view.window_start(set));
                         let n = if dry_run {
                             self.count_before(tenant.id.as_str(), cutoff)?
                         } else {
@@ -105,6 +110,7 @@ impl Store {
                             // Their rollups go with them: blocks that start before the cutoff
                             // (reports begin at the first whole block inside the window).
                             self.delete_rollups(Some(tenant.id.as_str()), cutoff)?;
+                            self.trim_cutoff_day(tenant.id.as_str(), cutoff)?;
                         }
                     }
                     SetKind::DirectoryAudits | SetKind::RiskDetections | SetKind::RiskyUsers => {
@@ -214,6 +220,69 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// The rows of the cutoff's own UTC day, which the day-level rollups keep whole: its day rows
+    /// are counted again from the blocks that remain, and the day bitmaps lose the bits of the
+    /// purged blocks (a user whose every block went is no longer present). In one transaction,
+    /// with concurrent ingest of the tenant's rollups held off on PostgreSQL.
+    fn trim_cutoff_day(&self, tenant: &str, cutoff: i64) -> StorageResult<()> {
+        let day = domain::time::day_start(cutoff);
+        if day == cutoff {
+            return Ok(());
+        }
+        let backend = self.backend();
+        let t = || Param::Text(tenant.to_owned());
+        let first_kept = (cutoff - day) / domain::reports::BLOCK_TICKS;
+        let (lo, hi) = crate::rollups::block_bits(first_kept, 95);
+        self.write_transaction(|conn| {
+            if backend == Backend::Postgres {
+                Sql::new(backend)
+                    .push("LOCK TABLE sign_in_app_days, sign_in_presence, sign_in_app_presence IN EXCLUSIVE MODE")
+                    .execute(conn)?;
+            }
+            let mut sql = Sql::new(backend);
+            sql.push("DELETE FROM sign_in_app_days WHERE tenant_id = ").bind(t());
+            sql.push(" AND day_ticks = ").bind(Param::BigInt(day)).execute(conn)?;
+            let mut sql = Sql::new(backend);
+            sql.push(
+                "INSERT INTO sign_in_app_days \
+                 (tenant_id, day_ticks, app_id, error_code, sign_ins, app_display_name, failure_reason) \
+                 SELECT tenant_id, ",
+            )
+            .bind(Param::BigInt(day))
+            .push(
+                ", app_id, error_code, SUM(sign_ins), MAX(app_display_name), MAX(failure_reason) \
+                 FROM sign_in_app_blocks WHERE tenant_id = ",
+            )
+            .bind(t())
+            .push(" AND block_ticks >= ")
+            .bind(Param::BigInt(day))
+            .push(" AND block_ticks < ")
+            .bind(Param::BigInt(day + TICKS_PER_DAY))
+            .push(" GROUP BY tenant_id, app_id, error_code")
+            .execute(conn)?;
+            for table in ["sign_in_presence", "sign_in_app_presence"] {
+                let mut sql = Sql::new(backend);
+                sql.push(&format!("UPDATE {table} SET bits_lo = bits_lo & "))
+                    .bind(Param::BigInt(lo))
+                    .push(", bits_hi = bits_hi & ")
+                    .bind(Param::BigInt(hi))
+                    .push(" WHERE tenant_id = ")
+                    .bind(t())
+                    .push(" AND day_ticks = ")
+                    .bind(Param::BigInt(day))
+                    .execute(conn)?;
+                let mut sql = Sql::new(backend);
+                sql.push(&format!("DELETE FROM {table} WHERE tenant_id = "))
+                    .bind(t())
+                    .push(" AND day_ticks = ")
+                    .bind(Param::BigInt(day))
+                    .push(" AND bits_lo = 0 AND bits_hi = 0")
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
     }
 
     fn count_before(&self, tenant: &str, cutoff: i64) -> StorageResult<u64> {

@@ -1,7 +1,8 @@
-//! Sign-in rollups: counts per (tenant, 15-minute block, application, error code) and presence
-//! per (tenant, block, user, application, status class), kept by ingest in the transaction that
-//! stores the sign-ins (for the rows that went in only, so a duplicate adds nothing) and purged
-//! with them. Reports read these, never `sign_ins`.
+//! Sign-in rollups: counts per (tenant, 15-minute block, application, error code), the same per
+//! UTC day (so a week reads 7 rows per key, not 672), and presence per (tenant, block, user,
+//! application, status class), kept by ingest in the transaction that stores the sign-ins (for the
+//! rows that went in only, so a duplicate adds nothing) and purged with them. Reports read these,
+//! never `sign_ins`.
 //!
 //! A block is 15 minutes of UTC ([`domain::reports::BLOCK_TICKS`]); every local hour, day and week
 //! of a real time zone is a union of blocks, so any report bucket sums blocks exactly, and distinct
@@ -34,9 +35,11 @@ const CHUNK: usize = 500;
 /// written in order, so concurrent ingests lock them in the same order).
 #[derive(Debug, Default)]
 pub(crate) struct RollupDelta {
-    /// (block, app id, error code or [`NO_ERROR_CODE`]) → (sign-ins, display name and failure
-    /// reason as last sent).
+    /// (block, app id, error code or [`NO_ERROR_CODE`]) → (sign-ins, the greatest display name
+    /// and failure reason sent).
     apps: BTreeMap<(i64, String, i32), (i64, String, String)>,
+    /// The same per UTC day.
+    app_days: BTreeMap<(i64, String, i32), (i64, String, String)>,
     /// (block, user id, app id, failed) → sign-ins.
     users: BTreeMap<(i64, String, String, i32), i64>,
     /// (day, user id) → the day's blocks as bits (low 64, high 32).
@@ -94,11 +97,17 @@ impl RollupDelta {
         let name = r.app_name.unwrap_or_default().to_owned();
         let reason = r.failure_reason.unwrap_or_default().to_owned();
         let code = r.error_code.unwrap_or(NO_ERROR_CODE);
-        let e = self.apps.entry((block, app.clone(), code)).or_insert((0, String::new(), String::new()));
-        e.0 += 1;
-        e.1 = name;
-        e.2 = reason;
         let day = day_start(block);
+        for (map, time) in [(&mut self.apps, block), (&mut self.app_days, day)] {
+            let e = map.entry((time, app.clone(), code)).or_insert((0, String::new(), String::new()));
+            e.0 += 1;
+            if name > e.1 {
+                e.1.clone_from(&name);
+            }
+            if reason > e.2 {
+                e.2.clone_from(&reason);
+            }
+        }
         let index = (block - day) / BLOCK_TICKS;
         let (lo, hi) = block_bits(index, index);
         let p = self.presence.entry((day, r.user_id.to_owned())).or_insert((0, 0));
@@ -111,26 +120,38 @@ impl RollupDelta {
     /// Adds the counts to the rollup tables, inside the caller's transaction.
     pub(crate) fn write(self, conn: &mut AnyConnection, backend: Backend, tenant: &TenantId) -> QueryResult<()> {
         let t = || Param::Text(tenant.as_str().to_owned());
-        upsert(
-            conn,
-            backend,
-            "INSERT INTO sign_in_app_blocks \
-             (tenant_id, block_ticks, app_id, error_code, sign_ins, app_display_name, failure_reason) VALUES ",
-            self.apps.into_iter().map(|((block, app, code), (n, name, reason))| {
-                [
-                    t(),
-                    Param::BigInt(block),
-                    Param::Text(app),
-                    Param::Integer(code),
-                    Param::BigInt(n),
-                    Param::Text(name),
-                    Param::Text(reason),
-                ]
-            }),
-            " ON CONFLICT (tenant_id, block_ticks, app_id, error_code) DO UPDATE SET \
-             sign_ins = sign_in_app_blocks.sign_ins + excluded.sign_ins, \
-             app_display_name = excluded.app_display_name, failure_reason = excluded.failure_reason",
-        )?;
+        for (table, time, rows) in
+            [("sign_in_app_blocks", "block_ticks", self.apps), ("sign_in_app_days", "day_ticks", self.app_days)]
+        {
+            // The greatest name and reason, so the rows do not depend on the order of ingests.
+            let greatest =
+                |c: &str| format!("{c} = CASE WHEN excluded.{c} > {table}.{c} THEN excluded.{c} ELSE {table}.{c} END");
+            upsert(
+                conn,
+                backend,
+                &format!(
+                    "INSERT INTO {table} \
+                     (tenant_id, {time}, app_id, error_code, sign_ins, app_display_name, failure_reason) VALUES "
+                ),
+                rows.into_iter().map(|((time, app, code), (n, name, reason))| {
+                    [
+                        t(),
+                        Param::BigInt(time),
+                        Param::Text(app),
+                        Param::Integer(code),
+                        Param::BigInt(n),
+                        Param::Text(name),
+                        Param::Text(reason),
+                    ]
+                }),
+                &format!(
+                    " ON CONFLICT (tenant_id, {time}, app_id, error_code) DO UPDATE SET \
+                     sign_ins = {table}.sign_ins + excluded.sign_ins, {}, {}",
+                    greatest("app_display_name"),
+                    greatest("failure_reason")
+                ),
+            )?;
+        }
         upsert(
             conn,
             backend,
@@ -201,6 +222,7 @@ fn upsert<const N: usize>(
 /// The rollup tables and their time column, for the purge.
 pub(crate) const ROLLUP_TABLES: &[(&str, &str)] = &[
     ("sign_in_app_blocks", "block_ticks"),
+    ("sign_in_app_days", "day_ticks"),
     ("sign_in_user_blocks", "block_ticks"),
     ("sign_in_presence", "day_ticks"),
     ("sign_in_app_presence", "day_ticks"),
@@ -258,6 +280,8 @@ pub struct AppDay {
 struct CountRow {
     #[diesel(sql_type = BigInt)]
     i: i64,
+    #[diesel(sql_type = Text)]
+    app_id: String,
     #[diesel(sql_type = BigInt)]
     sign_ins: i64,
     #[diesel(sql_type = BigInt)]
@@ -268,6 +292,8 @@ struct CountRow {
 struct UserRow {
     #[diesel(sql_type = BigInt)]
     i: i64,
+    #[diesel(sql_type = Text)]
+    app_id: String,
     #[diesel(sql_type = BigInt)]
     sign_ins: i64,
     #[diesel(sql_type = BigInt)]
@@ -280,6 +306,8 @@ struct UserRow {
 struct UsersRow {
     #[diesel(sql_type = BigInt)]
     i: i64,
+    #[diesel(sql_type = Text)]
+    app_id: String,
     #[diesel(sql_type = BigInt)]
     users: i64,
 }
@@ -290,41 +318,115 @@ struct IdRow {
     id: String,
 }
 
-/// `WITH b(i, s, e) AS (...)`: the ranges as a table, numbered in order.
-fn ranges_cte(sql: &mut Sql, ranges: &[(i64, i64)]) {
-    let index = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
+/// A range of blocks as the rollups read it: its whole UTC days from the day rows, and the blocks
+/// before the first and after the last of them from the block rows. A report's buckets are local
+/// hours, days or weeks: a week reads 6 or 7 day rows per key and at most two partial days of
+/// blocks, where the blocks alone would be 672.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Split {
+    /// (range index, start, end) in blocks.
+    blocks: Vec<[i64; 3]>,
+    /// (range index, first day, end day).
+    days: Vec<[i64; 3]>,
+}
+
+impl Split {
+    fn of(ranges: &[(i64, i64)]) -> Self {
+        let mut split = Self::default();
+        for (i, &(s, e)) in ranges.iter().enumerate() {
+            let i = i64::try_from(i).unwrap_or(i64::MAX);
+            let first_day = day_start(s + TICKS_PER_DAY - 1);
+            let end_day = day_start(e);
+            if first_day < end_day {
+                split.days.push([i, first_day, end_day]);
+                for (a, b) in [(s, first_day), (end_day, e)] {
+                    if a < b {
+                        split.blocks.push([i, a, b]);
+                    }
+                }
+            } else if s < e {
+                split.blocks.push([i, s, e]);
+            }
+        }
+        split
+    }
+}
+
+/// `name(c1, c2, ...) AS (...)`: rows of bigints as a table (empty is allowed).
+fn values_table<const N: usize>(sql: &mut Sql, name: &str, columns: [&str; N], rows: &[[i64; N]]) {
+    sql.push(name).push("(").push(&columns.join(", ")).push(") AS (");
     match sql.backend() {
         Backend::Postgres => {
-            sql.push("WITH b(i, s, e) AS (SELECT * FROM UNNEST(");
-            sql.bind(Param::BigIntArray((0..ranges.len()).map(index).collect()));
-            sql.push("::bigint[], ").bind(Param::BigIntArray(ranges.iter().map(|r| r.0).collect()));
-            sql.push("::bigint[], ").bind(Param::BigIntArray(ranges.iter().map(|r| r.1).collect()));
-            sql.push("::bigint[])) ");
+            sql.push("SELECT * FROM UNNEST(");
+            for k in 0..N {
+                if k > 0 {
+                    sql.push("::bigint[], ");
+                }
+                sql.bind(Param::BigIntArray(rows.iter().map(|r| r.get(k).copied().unwrap_or(0)).collect()));
+            }
+            sql.push("::bigint[])");
+        }
+        Backend::Sqlite if rows.is_empty() => {
+            let zeros = vec!["0"; N];
+            sql.push("SELECT ").push(&zeros.join(", ")).push(" WHERE 0");
         }
         Backend::Sqlite => {
-            sql.push("WITH b(i, s, e) AS (VALUES ");
-            for (i, (s, e)) in ranges.iter().enumerate() {
-                if i > 0 {
+            sql.push("VALUES ");
+            for (n, row) in rows.iter().enumerate() {
+                if n > 0 {
                     sql.push(", ");
                 }
-                sql.bind_list([Param::BigInt(index(i)), Param::BigInt(*s), Param::BigInt(*e)]);
+                sql.bind_list(row.iter().map(|v| Param::BigInt(*v)));
             }
-            sql.push(") ");
         }
     }
+    sql.push(")");
 }
 
-fn push_filter(sql: &mut Sql, filter: ReportFilter<'_>, users: bool) {
-    if let Some(app) = filter.app_id {
-        sql.push(" AND r.app_id = ").bind(Param::Text(app.to_owned()));
+/// Which applications a read counts: all of them together, or each of these apart.
+#[derive(Clone, Copy)]
+enum Apps<'a> {
+    All,
+    Each(&'a [String]),
+}
+
+impl Apps<'_> {
+    /// What the statement selects as `app_id`.
+    fn column(self) -> &'static str {
+        match self {
+            Self::All => "''",
+            Self::Each(_) => "r.app_id",
+        }
     }
-    if let (Some(ids), true) = (filter.user_ids, users) {
+
+    fn push_filter(self, sql: &mut Sql) {
+        if let Self::Each(apps) = self {
+            sql.push(" AND r.app_id IN ").bind_list(apps.iter().map(|a| Param::Text(a.clone())));
+        }
+    }
+
+    fn group_by(self) -> &'static str {
+        match self {
+            Self::All => "",
+            Self::Each(_) => ", r.app_id",
+        }
+    }
+
+    /// Where the counts of `app_id` in range `i` go in a result of `ranges` entries per application.
+    fn slot<'o>(self, out: &'o mut [Counts], ranges: usize, app_id: &str, i: i64) -> Option<&'o mut Counts> {
+        let app = match self {
+            Self::All => 0,
+            Self::Each(apps) => apps.iter().position(|a| a == app_id)?,
+        };
+        let i = usize::try_from(i).ok().filter(|i| *i < ranges)?;
+        out.get_mut(app * ranges + i)
+    }
+}
+
+fn push_users(sql: &mut Sql, users: Option<&[String]>) {
+    if let Some(ids) = users {
         sql.push(" AND r.user_id IN ").bind_list(ids.iter().map(|id| Param::Text(id.clone())));
     }
-}
-
-fn slot(out: &mut [Counts], i: i64) -> Option<&mut Counts> {
-    usize::try_from(i).ok().and_then(|i| out.get_mut(i))
 }
 
 impl Store {
@@ -339,32 +441,83 @@ impl Store {
         ranges: &[(i64, i64)],
         filter: ReportFilter<'_>,
     ) -> StorageResult<Vec<Counts>> {
-        let mut out = vec![Counts::default(); ranges.len()];
-        if ranges.is_empty() || filter.user_ids.is_some_and(<[String]>::is_empty) {
+        let app = filter.app_id.map(|a| [a.to_owned()]);
+        let apps = app.as_ref().map_or(Apps::All, |a| Apps::Each(a));
+        self.counts_of(tenant, ranges, apps, filter.user_ids)
+    }
+
+    /// [`Store::rollup_counts`] for each of `apps` (lower-case ids): one `Vec` per application, in
+    /// the order given, read in one pass over the rollups whatever the number of applications.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn rollup_app_series(
+        &self,
+        tenant: &TenantId,
+        ranges: &[(i64, i64)],
+        apps: &[String],
+        users: Option<&[String]>,
+    ) -> StorageResult<Vec<Vec<Counts>>> {
+        if apps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let flat = self.counts_of(tenant, ranges, Apps::Each(apps), users)?;
+        Ok(flat.chunks(ranges.len().max(1)).map(<[Counts]>::to_vec).collect())
+    }
+
+    /// The counts of each range (per application of `apps`, one run of `ranges` each).
+    fn counts_of(
+        &self,
+        tenant: &TenantId,
+        ranges: &[(i64, i64)],
+        apps: Apps<'_>,
+        users: Option<&[String]>,
+    ) -> StorageResult<Vec<Counts>> {
+        let per_app = match apps {
+            Apps::All => 1,
+            Apps::Each(a) => a.len(),
+        };
+        let mut out = vec![Counts::default(); ranges.len() * per_app];
+        if ranges.is_empty() || users.is_some_and(<[String]>::is_empty) {
             return Ok(out);
         }
-        let backend = self.backend();
         let mut conn = self.conn()?;
-        if filter.user_ids.is_none() {
-            self.distinct_users(&mut conn, tenant, ranges, filter.app_id, &mut out)?;
-        } else {
-            self.user_counts(&mut conn, tenant, ranges, filter, &mut out)?;
+        if let Some(users) = users {
+            self.user_counts(&mut conn, tenant, ranges, apps, users, &mut out)?;
             return Ok(out);
         }
-        // The counts from the per-application blocks.
-        let mut sql = Sql::new(backend);
-        ranges_cte(&mut sql, ranges);
-        sql.push(
-            "SELECT b.i AS i, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins, \
-             CAST(SUM(CASE WHEN r.error_code = 0 THEN 0 ELSE r.sign_ins END) AS BIGINT) AS failed \
-             FROM b JOIN sign_in_app_blocks r ON r.tenant_id = ",
-        )
-        .bind(Param::Text(tenant.as_str().to_owned()))
-        .push(" AND r.block_ticks >= b.s AND r.block_ticks < b.e");
-        push_filter(&mut sql, filter, false);
-        sql.push(" GROUP BY b.i");
+        self.distinct_users(&mut conn, tenant, ranges, apps, &mut out)?;
+        // Sign-ins and failures: the whole days of each range from the day rows, its edges from
+        // the blocks.
+        let split = Split::of(ranges);
+        let t = || Param::Text(tenant.as_str().to_owned());
+        let mut sql = Sql::new(self.backend());
+        sql.push("WITH ");
+        values_table(&mut sql, "b", ["i", "s", "e"], &split.blocks);
+        sql.push(", ");
+        values_table(&mut sql, "d", ["i", "s", "e"], &split.days);
+        sql.push(" SELECT x.i AS i, x.app_id AS app_id, CAST(SUM(x.n) AS BIGINT) AS sign_ins, ");
+        sql.push("CAST(SUM(x.f) AS BIGINT) AS failed FROM (");
+        for (k, (range, table, time)) in
+            [("b", "sign_in_app_blocks", "block_ticks"), ("d", "sign_in_app_days", "day_ticks")].into_iter().enumerate()
+        {
+            if k > 0 {
+                sql.push(" UNION ALL ");
+            }
+            sql.push(&format!(
+                "SELECT {range}.i AS i, {} AS app_id, SUM(r.sign_ins) AS n, \
+                 SUM(CASE WHEN r.error_code = 0 THEN 0 ELSE r.sign_ins END) AS f FROM {range} JOIN {table} r \
+                 ON r.tenant_id = ",
+                apps.column()
+            ))
+            .bind(t())
+            .push(&format!(" AND r.{time} >= {range}.s AND r.{time} < {range}.e"));
+            apps.push_filter(&mut sql);
+            sql.push(&format!(" GROUP BY {range}.i{}", apps.group_by()));
+        }
+        sql.push(") x GROUP BY x.i, x.app_id");
         for row in sql.load::<CountRow>(&mut conn)? {
-            if let Some(c) = slot(&mut out, row.i) {
+            if let Some(c) = apps.slot(&mut out, ranges.len(), &row.app_id, row.i) {
                 c.sign_ins = row.sign_ins;
                 c.failed = row.failed;
             }
@@ -379,22 +532,28 @@ impl Store {
         conn: &mut AnyConnection,
         tenant: &TenantId,
         ranges: &[(i64, i64)],
-        filter: ReportFilter<'_>,
+        apps: Apps<'_>,
+        users: &[String],
         out: &mut [Counts],
     ) -> StorageResult<()> {
+        let rows: Vec<[i64; 3]> =
+            (0..ranges.len()).zip(ranges).map(|(i, (s, e))| [i64::try_from(i).unwrap_or(i64::MAX), *s, *e]).collect();
         let mut sql = Sql::new(self.backend());
-        ranges_cte(&mut sql, ranges);
-        sql.push(
-            "SELECT b.i AS i, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins, \
+        sql.push("WITH ");
+        values_table(&mut sql, "b", ["i", "s", "e"], &rows);
+        sql.push(&format!(
+            " SELECT b.i AS i, {} AS app_id, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins, \
              CAST(SUM(r.sign_ins * r.failed) AS BIGINT) AS failed, COUNT(DISTINCT r.user_id) AS users \
              FROM b JOIN sign_in_user_blocks r ON r.tenant_id = ",
-        )
+            apps.column()
+        ))
         .bind(Param::Text(tenant.as_str().to_owned()))
         .push(" AND r.block_ticks >= b.s AND r.block_ticks < b.e");
-        push_filter(&mut sql, filter, true);
-        sql.push(" GROUP BY b.i");
+        apps.push_filter(&mut sql);
+        push_users(&mut sql, Some(users));
+        sql.push(&format!(" GROUP BY b.i{}", apps.group_by()));
         for row in sql.load::<UserRow>(conn)? {
-            if let Some(c) = slot(out, row.i) {
+            if let Some(c) = apps.slot(out, ranges.len(), &row.app_id, row.i) {
                 c.distinct_users = row.users;
                 c.sign_ins = row.sign_ins;
                 c.failed = row.failed;
@@ -410,7 +569,7 @@ impl Store {
         conn: &mut AnyConnection,
         tenant: &TenantId,
         ranges: &[(i64, i64)],
-        app_id: Option<&str>,
+        apps: Apps<'_>,
         out: &mut [Counts],
     ) -> StorageResult<()> {
         // (range index, day, mask low, mask high)
@@ -426,42 +585,27 @@ impl Store {
                 }
             }
         }
-        let mut sql = Sql::new(self.backend());
-        match sql.backend() {
-            Backend::Postgres => {
-                sql.push("WITH b(i, d, lo, hi) AS (SELECT * FROM UNNEST(");
-                for k in 0..4 {
-                    if k > 0 {
-                        sql.push("::bigint[], ");
-                    }
-                    sql.bind(Param::BigIntArray(masks.iter().map(|m| m.get(k).copied().unwrap_or(0)).collect()));
-                }
-                sql.push("::bigint[])) ");
-            }
-            Backend::Sqlite => {
-                sql.push("WITH b(i, d, lo, hi) AS (VALUES ");
-                for (n, m) in masks.iter().enumerate() {
-                    if n > 0 {
-                        sql.push(", ");
-                    }
-                    sql.bind_list(m.iter().map(|v| Param::BigInt(*v)));
-                }
-                sql.push(") ");
-            }
-        }
-        let table = if app_id.is_some() { "sign_in_app_presence" } else { "sign_in_presence" };
-        sql.push("SELECT b.i AS i, COUNT(DISTINCT r.user_id) AS users FROM b JOIN ")
-            .push(table)
-            .push(" r ON r.tenant_id = ")
-            .bind(Param::Text(tenant.as_str().to_owned()))
-            .push(" AND r.day_ticks = b.d AND ((r.bits_lo & b.lo) <> 0 OR (r.bits_hi & b.hi) <> 0)");
-        push_filter(&mut sql, ReportFilter { app_id, user_ids: None }, false);
-        sql.push(" GROUP BY b.i");
         if masks.is_empty() {
             return Ok(());
         }
+        let mut sql = Sql::new(self.backend());
+        sql.push("WITH ");
+        values_table(&mut sql, "b", ["i", "d", "lo", "hi"], &masks);
+        let table = match apps {
+            Apps::All => "sign_in_presence",
+            Apps::Each(_) => "sign_in_app_presence",
+        };
+        sql.push(&format!(
+            " SELECT b.i AS i, {} AS app_id, COUNT(DISTINCT r.user_id) AS users FROM b JOIN {table} r \
+             ON r.tenant_id = ",
+            apps.column()
+        ))
+        .bind(Param::Text(tenant.as_str().to_owned()))
+        .push(" AND r.day_ticks = b.d AND ((r.bits_lo & b.lo) <> 0 OR (r.bits_hi & b.hi) <> 0)");
+        apps.push_filter(&mut sql);
+        sql.push(&format!(" GROUP BY b.i{}", apps.group_by()));
         for row in sql.load::<UsersRow>(conn)? {
-            if let Some(c) = slot(out, row.i) {
+            if let Some(c) = apps.slot(out, ranges.len(), &row.app_id, row.i) {
                 c.distinct_users = row.users;
             }
         }
@@ -484,62 +628,105 @@ impl Store {
         if users.is_some_and(<[String]>::is_empty) {
             return Ok(Vec::new());
         }
-        let table = if users.is_some() { "sign_in_user_blocks" } else { "sign_in_app_blocks" };
-        let name = if users.is_some() {
-            // Presence rows carry no name: take it from the application rows of the same blocks.
-            "COALESCE((SELECT MAX(a.app_display_name) FROM sign_in_app_blocks a WHERE a.tenant_id = r.tenant_id \
-             AND a.app_id = r.app_id AND a.block_ticks >= "
-        } else {
-            "MAX(r.app_display_name)"
-        };
+        let t = || Param::Text(tenant.as_str().to_owned());
+        let split = Split::of(&[(start, end)]);
         let mut sql = Sql::new(self.backend());
-        sql.push("SELECT r.app_id AS app_id, ");
+        sql.push("WITH ");
+        values_table(&mut sql, "b", ["i", "s", "e"], &split.blocks);
+        sql.push(", ");
+        values_table(&mut sql, "d", ["i", "s", "e"], &split.days);
+        sql.push(" SELECT x.app_id AS app_id, ");
         if users.is_some() {
-            sql.push(name)
-                .bind(Param::BigInt(start))
-                .push(" AND a.block_ticks < ")
-                .bind(Param::BigInt(end))
-                .push("), '')");
+            // The per-user rows carry no name: take it from the application rows of the period.
+            let name = |sql: &mut Sql, range: &str, table: &str, time: &str| {
+                sql.push(&format!("SELECT a.app_display_name AS name FROM {range} JOIN {table} a ON a.tenant_id = "))
+                    .bind(t())
+                    .push(&format!(" AND a.app_id = x.app_id AND a.{time} >= {range}.s AND a.{time} < {range}.e"));
+            };
+            sql.push("COALESCE((SELECT MAX(y.name) FROM (");
+            name(&mut sql, "b", "sign_in_app_blocks", "block_ticks");
+            sql.push(" UNION ALL ");
+            name(&mut sql, "d", "sign_in_app_days", "day_ticks");
+            sql.push(") y), '')");
         } else {
-            sql.push(name);
+            sql.push("MAX(x.name)");
         }
-        sql.push(" AS app_display_name, CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins FROM ")
-            .push(table)
-            .push(" r WHERE r.tenant_id = ")
-            .bind(Param::Text(tenant.as_str().to_owned()))
-            .push(" AND r.block_ticks >= ")
-            .bind(Param::BigInt(start))
-            .push(" AND r.block_ticks < ")
-            .bind(Param::BigInt(end));
-        push_filter(&mut sql, ReportFilter { app_id: None, user_ids: users }, true);
-        sql.push(" GROUP BY r.tenant_id, r.app_id ORDER BY sign_ins DESC, app_id LIMIT ")
+        sql.push(" AS app_display_name, CAST(SUM(x.n) AS BIGINT) AS sign_ins FROM (");
+        if users.is_some() {
+            sql.push(
+                "SELECT r.app_id AS app_id, '' AS name, SUM(r.sign_ins) AS n FROM b JOIN sign_in_user_blocks r \
+                 ON r.tenant_id = ",
+            )
+            .bind(t())
+            .push(" AND r.block_ticks >= b.s AND r.block_ticks < b.e");
+            push_users(&mut sql, users);
+            sql.push(" GROUP BY r.app_id UNION ALL ");
+            // The whole days too, from the same per-user blocks.
+            sql.push(
+                "SELECT r.app_id AS app_id, '' AS name, SUM(r.sign_ins) AS n FROM d JOIN sign_in_user_blocks r \
+                 ON r.tenant_id = ",
+            )
+            .bind(t())
+            .push(" AND r.block_ticks >= d.s AND r.block_ticks < d.e");
+            push_users(&mut sql, users);
+            sql.push(" GROUP BY r.app_id");
+        } else {
+            for (k, (range, table, time)) in
+                [("b", "sign_in_app_blocks", "block_ticks"), ("d", "sign_in_app_days", "day_ticks")]
+                    .into_iter()
+                    .enumerate()
+            {
+                if k > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                sql.push(&format!(
+                    "SELECT r.app_id AS app_id, MAX(r.app_display_name) AS name, SUM(r.sign_ins) AS n \
+                     FROM {range} JOIN {table} r ON r.tenant_id = "
+                ))
+                .bind(t())
+                .push(&format!(" AND r.{time} >= {range}.s AND r.{time} < {range}.e GROUP BY r.app_id"));
+            }
+        }
+        sql.push(") x GROUP BY x.app_id ORDER BY sign_ins DESC, app_id LIMIT ")
             .bind(Param::BigInt(i64::try_from(top).unwrap_or(i64::MAX)));
         let mut conn = self.conn()?;
         Ok(sql.load::<AppTotal>(&mut conn)?)
     }
 
     /// Sign-ins per application, UTC day and error code in `[start, end)` (blocks), by application
-    /// id, day and error code.
+    /// id, day and error code: the whole days from the day rows, the partial first and last days
+    /// from the blocks.
     ///
     /// # Errors
     /// Database errors.
     pub fn rollup_app_days(&self, tenant: &TenantId, start: i64, end: i64) -> StorageResult<Vec<AppDay>> {
-        let day = domain::time::TICKS_PER_DAY;
+        let split = Split::of(&[(start, end)]);
         let mut sql = Sql::new(self.backend());
-        sql.push("SELECT r.app_id AS app_id, MAX(r.app_display_name) AS app_display_name, (r.block_ticks / ")
-            .push(&day.to_string())
-            .push(") * ")
-            .push(&day.to_string())
-            .push(
-                " AS day, r.error_code AS error_code, MAX(r.failure_reason) AS failure_reason, \
-                 CAST(SUM(r.sign_ins) AS BIGINT) AS sign_ins FROM sign_in_app_blocks r WHERE r.tenant_id = ",
-            )
+        sql.push("WITH ");
+        values_table(&mut sql, "b", ["i", "s", "e"], &split.blocks);
+        sql.push(", ");
+        values_table(&mut sql, "d", ["i", "s", "e"], &split.days);
+        sql.push(
+            " SELECT x.app_id AS app_id, MAX(x.app_display_name) AS app_display_name, x.day AS day, \
+             x.error_code AS error_code, MAX(x.failure_reason) AS failure_reason, \
+             CAST(SUM(x.sign_ins) AS BIGINT) AS sign_ins FROM (",
+        );
+        for (k, (range, table, time)) in
+            [("b", "sign_in_app_blocks", "block_ticks"), ("d", "sign_in_app_days", "day_ticks")].into_iter().enumerate()
+        {
+            if k > 0 {
+                sql.push(" UNION ALL ");
+            }
+            sql.push(&format!(
+                "SELECT r.app_id AS app_id, r.app_display_name AS app_display_name, \
+                 (r.{time} / {TICKS_PER_DAY}) * {TICKS_PER_DAY} AS day, r.error_code AS error_code, \
+                 r.failure_reason AS failure_reason, r.sign_ins AS sign_ins FROM {range} JOIN {table} r \
+                 ON r.tenant_id = "
+            ))
             .bind(Param::Text(tenant.as_str().to_owned()))
-            .push(" AND r.block_ticks >= ")
-            .bind(Param::BigInt(start))
-            .push(" AND r.block_ticks < ")
-            .bind(Param::BigInt(end))
-            .push(" GROUP BY r.app_id, day, r.error_code ORDER BY r.app_id, day, r.error_code");
+            .push(&format!(" AND r.{time} >= {range}.s AND r.{time} < {range}.e"));
+        }
+        sql.push(") x GROUP BY x.app_id, x.day, x.error_code ORDER BY x.app_id, x.day, x.error_code");
         let mut conn = self.conn()?;
         Ok(sql.load::<AppDay>(&mut conn)?)
     }
@@ -573,6 +760,21 @@ mod tests {
         assert_eq!(block_bits(95, 95), (0, 1 << 31));
         assert_eq!(block_bits(5, 4), (0, 0));
         assert_eq!(BLOCKS_PER_DAY, 96);
+    }
+
+    #[test]
+    fn a_range_reads_its_whole_utc_days_from_the_day_rows_and_its_edges_from_the_blocks() {
+        let d = TICKS_PER_DAY;
+        let h = d / 24;
+        // A Paris week (23:00 UTC to 23:00 UTC): 6 whole days and two edges of 1 and 23 hours.
+        let week = (10 * d - h, 17 * d - h);
+        // A day of Kolkata (18:30 to 18:30 UTC): no whole UTC day, all blocks.
+        let kolkata = (20 * d + 18 * h + 2 * BLOCK_TICKS, 21 * d + 18 * h + 2 * BLOCK_TICKS);
+        // UTC days exactly: days only.
+        let utc = (30 * d, 37 * d);
+        let split = Split::of(&[week, kolkata, utc, (5 * d, 5 * d)]);
+        assert_eq!(split.days, vec![[0, 10 * d, 16 * d], [2, 30 * d, 37 * d]]);
+        assert_eq!(split.blocks, vec![[0, 10 * d - h, 10 * d], [0, 16 * d, 17 * d - h], [1, kolkata.0, kolkata.1]]);
     }
 }
 

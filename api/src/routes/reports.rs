@@ -300,10 +300,10 @@ pub async fn report(
             Report::TopApplications => {
                 out.insert("top".into(), json!(p.top));
                 let apps = store.rollup_top_apps(tenant, p.start, p.end, p.top, users.as_deref())?;
+                let ids: Vec<String> = apps.iter().map(|a| a.app_id.clone()).collect();
+                let series_of = store.rollup_app_series(tenant, &ranges, &ids, users.as_deref())?;
                 let mut list = Vec::with_capacity(apps.len());
-                for app in apps {
-                    let filter = ReportFilter { app_id: Some(&app.app_id), user_ids: users.as_deref() };
-                    let counts = store.rollup_counts(tenant, &ranges, filter)?;
+                for (app, counts) in apps.iter().zip(series_of) {
                     let scope = Scope {
                         app_id: Some(&app.app_id),
                         users: users.as_deref(),

@@ -363,13 +363,18 @@ async fn rollups_are_rebuilt_for_sign_ins_stored_before_them() {
                 sql.execute(conn).unwrap();
             };
             // Tenant A: no rollups at all (stored before them); tenant B: wrong ones.
-            for table in ["sign_in_app_blocks", "sign_in_user_blocks", "sign_in_presence", "sign_in_app_presence"] {
+            for table in [
+                "sign_in_app_blocks",
+                "sign_in_app_days",
+                "sign_in_user_blocks",
+                "sign_in_presence",
+                "sign_in_app_presence",
+            ] {
                 run(&mut conn, &format!("DELETE FROM {table} WHERE tenant_id = '{TENANT_A}'"));
             }
-            run(
-                &mut conn,
-                &format!("UPDATE sign_in_app_blocks SET sign_ins = sign_ins * 3 WHERE tenant_id = '{TENANT_B}'"),
-            );
+            for table in ["sign_in_app_blocks", "sign_in_app_days"] {
+                run(&mut conn, &format!("UPDATE {table} SET sign_ins = sign_ins * 3 WHERE tenant_id = '{TENANT_B}'"));
+            }
             // The database as the version before the migration left it.
             run(&mut conn, "DROP TABLE storage_tasks");
             run(&mut conn, "DELETE FROM __diesel_schema_migrations WHERE version = '20261205000006'");
@@ -392,6 +397,40 @@ async fn rollups_are_rebuilt_for_sign_ins_stored_before_them() {
         ingest_random(&app, &mut rng, TENANT_A, 5_000_000, 1).await;
         let app = app.restarted().await;
         check_reports(&app, &mut rng, TENANT_A, 4).await;
+    })
+    .await;
+}
+
+/// A tenant purged on a short window (Free, 7 days) that then gets a long one again (P1, 30
+/// days): the reports over the longer period count exactly the sign-ins the purge left, although
+/// the cutoff fell inside a 15-minute block and inside a UTC day whose whole-day rollups and
+/// presence bitmaps had counted what it removed.
+#[actix_web::test]
+async fn reports_stay_exact_when_a_purged_tenant_gets_a_longer_window() {
+    each_backend(|app| async move {
+        let app = app.without_rate_limits().await;
+        app.clock.advance(anchor() - app.now());
+        let mut rng = StdRng::seed_from_u64(23);
+        ingest_random(&app, &mut rng, TENANT_B, 5_000_000, 5).await;
+        let tenant = TenantId::parse(TENANT_B).unwrap();
+        let before = stored(&app, TENANT_B).len();
+        app.store.set_tenant(&tenant, None, LicenseTier::Free).unwrap();
+        app.clock.advance(Duration::minutes(7) + Duration::seconds(41));
+        let report = app.store.purge(false).unwrap();
+        assert!(report.total_sign_ins() > 0, "{report:?}");
+        let after = stored(&app, TENANT_B);
+        assert!(after.len() < before && !after.is_empty(), "{before} -> {}", after.len());
+        app.store.set_tenant(&tenant, None, LicenseTier::P1).unwrap();
+        let oldest = after.iter().map(|r| r.ticks).min().unwrap();
+        let window = app.store.tenant_view(&tenant).unwrap().sign_ins_from;
+        assert!(window < oldest - TICKS_PER_DAY, "the 30-day window reaches past what the purge left");
+        check_reports(&app, &mut rng, TENANT_B, 12).await;
+        // The fixed shape that covers the purge's cutoff day whole: 30 days, weekly, UTC.
+        let (s, body) = app.get(&format!("{ACTIVITY}?period=P30D&interval=P1W"), &admin_token(TENANT_B)).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let range = expected_range(&app, 30, window);
+        let in_range = after.iter().filter(|r| r.ticks >= range.0 && r.ticks < range.1).count() as i64;
+        assert_eq!(body["totals"]["signIns"].as_i64(), Some(in_range), "{body}");
     })
     .await;
 }
