@@ -154,14 +154,17 @@ impl Totals {
     }
 }
 
-/// Attempts per batch before the load gives up.
-const ATTEMPTS: u32 = 8;
+/// How long a refused batch is sent again before the load gives up: refusals are the service's
+/// back-pressure (ingest slots, `Retry-After`), which a producer answers by waiting and sending
+/// again, and on a busy machine a batch may wait several slot timeouts in a row.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
 
 /// Posts one NDJSON batch; returns (inserted, duplicates, expired). A 5xx or 429 answer is
-/// retried after a pause (counted in `totals`).
+/// retried after a pause (counted in `totals`) for up to [`GIVE_UP_AFTER`].
 fn post(conn: &mut Conn, token: &str, body: &[u8], totals: &Totals) -> anyhow::Result<(u64, u64, u64)> {
     let auth = format!("Bearer {token}");
-    let mut attempt = 0;
+    let mut attempt: u32 = 0;
+    let started = Instant::now();
     let r = loop {
         attempt += 1;
         let r = conn.request(
@@ -171,14 +174,14 @@ fn post(conn: &mut Conn, token: &str, body: &[u8], totals: &Totals) -> anyhow::R
             body,
         )?;
         let retryable = r.status >= 500 || r.status == 429;
-        if !retryable || attempt >= ATTEMPTS {
+        if !retryable || started.elapsed() >= GIVE_UP_AFTER {
             break r;
         }
         totals.retries.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut e) = totals.first_error.lock() {
             e.get_or_insert_with(|| format!("HTTP {}: {}", r.status, r.text().chars().take(300).collect::<String>()));
         }
-        std::thread::sleep(Duration::from_millis(250 * u64::from(attempt)));
+        std::thread::sleep(Duration::from_millis(250 * u64::from(attempt.min(8))));
     };
     if r.status != 200 {
         let text = r.text();
