@@ -366,9 +366,10 @@ async fn partial_indexes_serve_their_filters() {
 }
 
 /// `in (...)` on a property with an equality index pages in the default order as a merge of the
-/// values' index ranges, with no sort (SQLite: MERGE (UNION ALL) of searches of the index;
-/// PostgreSQL: a Merge Append of index scans), on the first page and after a cursor, and returns
-/// the newest rows of all the values together.
+/// values' index ranges on SQLite, with no sort (MERGE (UNION ALL) of searches of the index), on
+/// the first page and after a cursor, and returns the newest rows of all the values together.
+/// PostgreSQL keeps the `IN` as written (its planning of one arm per value and day partition
+/// costs more than the rows it saves, `storage::entities::page_sql`): the same rows.
 #[actix_web::test]
 async fn in_on_an_indexed_property_merges_its_ranges() {
     each_backend(|app| async move {
@@ -413,14 +414,7 @@ async fn in_on_an_indexed_property_merges_its_ranges() {
             let sql = app.store.page_sql(&query, &view);
             match &mut conn {
                 AnyConnection::Postgresql(_) => {
-                    let text = plan(&mut conn, &sql);
-                    let used = indexes_used(&mut conn, &text);
-                    assert!(text.contains("Merge Append"), "{f}:\n{text}");
-                    assert!(!sorts(&text), "{f} sorts:\n{text}");
-                    // (An empty day partition made ahead may be read by its primary key instead.)
-                    assert!(used.iter().any(|u| u == "sign_ins_by_user"), "{used:?}:\n{text}");
-                    assert!(used.iter().all(|u| u == "sign_ins_by_user" || u == "sign_ins_pkey"), "{used:?}:\n{text}");
-                    assert!(!scans_rows(&text), "{f} scans a table:\n{text}");
+                    assert!(!sql.text().contains("UNION"), "{}", sql.text());
                 }
                 AnyConnection::Sqlite(_) => {
                     let text = sqlite_plan(&mut conn, &sql);
