@@ -300,8 +300,8 @@ async fn partial_indexes_serve_their_filters() {
         let docs: Vec<serde_json::Value> = (1..=2000)
             .map(|n: u64| {
                 let mut d = sign_in_doc(n, now - chrono::Duration::minutes(n.try_into().unwrap()), USER_OID);
-                d["riskLevelDuringSignIn"] = if n % 50 == 0 { "medium" } else { "none" }.into();
-                if n % 40 == 0 {
+                d["riskLevelDuringSignIn"] = if n.is_multiple_of(50) { "medium" } else { "none" }.into();
+                if n.is_multiple_of(40) {
                     d["appliedConditionalAccessPolicies"][0]["result"] = "failure".into();
                 }
                 d
@@ -379,7 +379,7 @@ async fn in_on_an_indexed_property_merges_its_ranges() {
             .map(|n: u64| {
                 // Half the rows belong to the four users (as the bench's most active ones), the
                 // rest to 97 others.
-                let user = if n % 2 == 0 {
+                let user = if n.is_multiple_of(2) {
                     users[usize::try_from(n / 2 % 4).unwrap()].clone()
                 } else {
                     guid(8_000_000 + n % 97)
