@@ -138,6 +138,7 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
             format_ticks(end)
         ),
         probe_ms,
+        rows_read: None,
     });
 
     // R2: topApplications, top 3, in weeks.
@@ -177,6 +178,7 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
         baseline_source: "GROUP BY application for the top 3, then GROUP BY application and ISO week over sign_ins",
         check: format!("the same top 3 ({}) with the same numbers per week and for the period", names.join(", ")),
         probe_ms,
+        rows_read: None,
     });
 
     // R3: $apply sign-ins per application and UTC day over the retention window.
@@ -213,6 +215,7 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
         baseline_source: "GROUP BY app_display_name, UTC day over sign_ins (written by hand)",
         check: format!("both give {groups} groups of {total} sign-ins"),
         probe_ms,
+        rows_read: None,
     });
     Ok(out)
 }

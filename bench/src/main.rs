@@ -19,6 +19,7 @@ mod faults;
 mod http;
 mod ingest;
 mod load;
+mod plans;
 mod report;
 mod scenarios;
 mod service;
@@ -941,6 +942,7 @@ fn run_scenarios(
                 baseline_source: sc.baseline_source.into(),
                 baseline_sql: sc.baseline.first_sql().map(scenarios::sql_text),
                 check: sc.check.clone(),
+                rows_read: sc.rows_read.clone(),
                 runs,
             });
         }

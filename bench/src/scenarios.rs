@@ -94,6 +94,8 @@ pub struct Scenario {
     /// How long the baseline statement took once, during the check (ms): slow scenarios are
     /// measured with fewer requests.
     pub probe_ms: f64,
+    /// A list page: the rows its statement read (`plans::rows_read`).
+    pub rows_read: Option<crate::plans::RowsRead>,
 }
 
 /// For the report: the SQL and its parameters.
@@ -219,6 +221,7 @@ fn list(
     let t = std::time::Instant::now();
     let rows: Vec<StoredDocument> = sql.load(ctx.db).with_context(|| format!("{key} baseline SQL"))?;
     let probe_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let rows_read = crate::plans::rows_read(ctx.db, &sql).with_context(|| format!("{key}: rows read"))?;
     let first_service = body["value"][0]["id"].as_str().unwrap_or("").to_lowercase();
     let first_baseline = rows.first().map(|r| r.id.clone()).unwrap_or_default();
     if served != rows.len().min(TOP) || more != (rows.len() > TOP) || first_service != first_baseline {
@@ -237,6 +240,7 @@ fn list(
         baseline_source: "Store::page_sql (the handler's statement, LIMIT top+1)",
         check: format!("both return {served} rows (service first id = baseline first id), next page: {more}"),
         probe_ms,
+        rows_read,
     })
 }
 
@@ -254,6 +258,7 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
         baseline_source: "none",
         check: "200".into(),
         probe_ms: 0.0,
+        rows_read: None,
     }];
 
     out.push(list(ctx, &view, "Q1", "newest 50 of the last 24 h", Some(format!("createdDateTime ge {day}")))?);
@@ -337,6 +342,7 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
         baseline_source: "Store::page_sql with the keyset cursor of page 199's last row",
         check: format!("page 200 starts with the same row in both ({first_service})"),
         probe_ms,
+        rows_read: None,
     });
 
     // Q7: $count=true over 7 days (the page and the count) against COUNT(*) of the same predicate.
@@ -361,6 +367,7 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
         baseline_source: "Store::count_sql: COUNT(*) of the same predicate",
         check: format!("both count {n}"),
         probe_ms,
+        rows_read: None,
     });
 
     // Q8: get by id, cycling through sampled ids.
@@ -383,6 +390,7 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
         baseline_source: "the statement of Store::sign_in (as it writes it)",
         check: "both return the sign-in".into(),
         probe_ms: 0.0,
+        rows_read: None,
     });
     Ok(out)
 }

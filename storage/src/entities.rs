@@ -12,7 +12,10 @@ use diesel::QueryableByName;
 use diesel::connection::{Connection, SimpleConnection};
 use diesel::sql_types::{BigInt, Text};
 use domain::ids::TenantId;
-use domain::query::{CollectionField, Element, EntitySet, Field, Filter, Scalar, SortKey, Source, ValueType, eval};
+use domain::policy::Masks;
+use domain::query::{
+    CmpOp, CollectionField, Element, EntitySet, Field, Filter, Operand, Scalar, SortKey, Source, ValueType, eval,
+};
 use domain::sets::Retention;
 use serde_json::{Map, Value};
 
@@ -193,6 +196,55 @@ pub fn default_order(set: &'static EntitySet) -> Vec<SortKey> {
     set.field(set.time_field).map(|field| SortKey { field, descending: true }).into_iter().collect()
 }
 
+/// The most values of an `in (...)` whose index ranges a page merges; past it, one `IN` as written.
+const MAX_MERGED_VALUES: usize = 16;
+
+/// A page in the default order (SQLite) whose filter has, among its top-level `and`ed conditions, `p in
+/// (v1, …, vn)` on a property with an equality index (`indexes::EQUALITY_INDEXES`): the filter
+/// once per distinct value, with `p eq v` in the `in`'s place. The arms match disjoint rows whose
+/// union is the filter's, and each is one ordered range of the index, so the newest rows of the
+/// union are a merge of n ranges (issue 20: a single `IN` over the index cannot give the time order,
+/// and the planner walked the time index or sorted every row of the n values). `None` for a
+/// property the tenant sees masked (its values would read `hidden` or `generic`).
+fn merged_arms(set: &EntitySet, filter: &Filter, masks: Masks) -> Option<Vec<Filter>> {
+    let conditions = crate::filter::conjuncts(filter);
+    let (at, field, values) = conditions.iter().enumerate().find_map(|(i, c)| match c {
+        Filter::In { lhs: Operand::Field(f), values } => match f.source {
+            Source::Column(column)
+                if crate::indexes::equality_index(set.table, column).is_some()
+                    && !masks.hidden.contains(&f.path)
+                    && masks.generic_of(f.path).is_none() =>
+            {
+                Some((i, *f, values))
+            }
+            _ => None,
+        },
+        _ => None,
+    })?;
+    let mut distinct: Vec<&Scalar> = Vec::new();
+    for v in values {
+        if !distinct.contains(&v) {
+            distinct.push(v);
+        }
+    }
+    if !(2..=MAX_MERGED_VALUES).contains(&distinct.len()) || distinct.contains(&&Scalar::Null) {
+        return None;
+    }
+    let arms = distinct
+        .into_iter()
+        .map(|v| {
+            let eq = Filter::Compare { op: CmpOp::Eq, lhs: Operand::Field(field), rhs: Operand::Literal(v.clone()) };
+            conditions
+                .iter()
+                .enumerate()
+                .map(|(i, c)| if i == at { eq.clone() } else { (*c).clone() })
+                .reduce(|a, b| Filter::And(Box::new(a), Box::new(b)))
+                .unwrap_or(eq)
+        })
+        .collect();
+    Some(arms)
+}
+
 /// The tenant, the caller's scope and the retention window: first in every WHERE clause, outside
 /// anything the caller wrote, so no filter, id or skiptoken can widen them.
 pub(crate) fn push_scope(sql: &mut Sql, set: &EntitySet, tenant: &TenantId, user: Option<&str>, view: &TenantView) {
@@ -256,19 +308,49 @@ impl Store {
     /// The SQL of one page of `q` (also for benchmarks and EXPLAIN tests).
     #[must_use]
     pub fn page_sql(&self, q: &Query<'_>, view: &TenantView) -> Sql {
-        let compiler = Compiler::new(q.set).masking(view.masks(q.set));
+        let masks = view.masks(q.set);
+        let compiler = Compiler::new(q.set).masking(masks);
         let order = if q.order.is_empty() { default_order(q.set) } else { q.order.to_vec() };
+        let arm = |sql: &mut Sql, filter: Option<&Filter>| {
+            sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM ").push(q.set.table).push(" s");
+            push_scope(sql, q.set, q.tenant, q.user, view);
+            if let Some(f) = filter {
+                compiler.push_filter(sql, f);
+            }
+            if let Some(cursor) = q.after {
+                compiler.push_keyset(sql, &order, q.set.id_field(), cursor);
+            }
+        };
         let mut sql = Sql::new(self.backend());
-        sql.push("SELECT s.created_ticks, s.id, s.doc, s.doc_extra FROM ").push(q.set.table).push(" s");
-        push_scope(&mut sql, q.set, q.tenant, q.user, view);
-        if let Some(f) = q.filter {
-            compiler.push_filter(&mut sql, f);
+        let limit = Param::BigInt(i64::try_from(q.limit).unwrap_or(i64::MAX));
+        // SQLite only: PostgreSQL plans every arm over every day partition (three arms cost seven
+        // times Q1's planning, more than the rows they save: bench/ANALYSIS.md, 2026-12-05), and
+        // its own plan for the `IN` walks the time index for common values and sorts the few rows
+        // of rare ones.
+        let merged = q
+            .filter
+            .filter(|_| q.order.is_empty() && self.backend() == Backend::Sqlite)
+            .and_then(|f| merged_arms(q.set, f, masks));
+        match merged {
+            Some(arms) => {
+                for (i, f) in arms.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(" UNION ALL ");
+                    }
+                    arm(&mut sql, Some(f));
+                }
+                // A compound statement orders by its result columns (every set's time is in
+                // `created_ticks`): each arm's rows come from its index in this order, and SQLite
+                // merges them (MERGE (UNION ALL), each arm a co-routine), reading each arm only
+                // as far as the page needs.
+                sql.push(" ORDER BY created_ticks DESC, id DESC");
+            }
+            None => {
+                arm(&mut sql, q.filter);
+                compiler.push_order(&mut sql, &order, q.set.id_field());
+            }
         }
-        if let Some(cursor) = q.after {
-            compiler.push_keyset(&mut sql, &order, q.set.id_field(), cursor);
-        }
-        compiler.push_order(&mut sql, &order, q.set.id_field());
-        sql.push(" LIMIT ").bind(Param::BigInt(i64::try_from(q.limit).unwrap_or(i64::MAX)));
+        sql.push(" LIMIT ").bind(limit);
         sql
     }
 

@@ -1,20 +1,57 @@
 //! Compiles a resolved `$filter` (`domain::query::Filter`) and sort order to SQL for either backend.
 //! Every value is a bound parameter; the only text spliced into SQL comes from the registry
-//! (column names, document paths), never from the request.
+//! (column names, document paths) and from `storage::indexes` (a partial index's predicate, whose
+//! constants are the code's own), never from the request.
+//!
+//! Two shapes are written as a partial index's predicate rather than in their general form, because
+//! a database uses a partial index only for a WHERE clause that contains its predicate as written:
+//! `appliedConditionalAccessPolicies/any(p: p/result eq 'failure')` reads `sign_ins.ca_failed`, and
+//! `riskLevelDuringSignIn ne 'none'` compares with a spliced `'none'`. Both mean exactly what the
+//! general form means (the oracle property test generates them).
 //!
 //! Semantics follow `domain::query::eval` exactly: promoted text columns are stored in lower case
 //! and literals arrive in lower case; logic is two-valued (a comparison with NULL is false, `ne`
 //! with NULL is true), so every comparison guards its NULLs explicitly.
 
 use domain::query::{
-    CmpOp, CollectionField, Element, EntitySet, Field, Filter, Func, Operand, Owner, Scalar, SortKey, TextMatch,
-    ValueType,
+    CmpOp, CollectionField, Element, EntitySet, Field, Filter, Func, Operand, Owner, Scalar, SortKey, Source,
+    TextMatch, ValueType,
 };
 
 use domain::policy::Masks;
 
 use crate::conn::Backend;
+use crate::indexes::{CA_FAILED, RISKY};
 use crate::sql::{Param, Sql};
+
+/// The Conditional Access result that `sign_ins.ca_failed` summarises, as the child rows keep it.
+pub const CA_FAILURE: &str = "failure";
+/// The child table of a sign-in's Conditional Access policies, and its result column.
+const CA_POLICIES: &str = "sign_in_ca_policies";
+const CA_RESULT: &str = "result";
+/// `riskLevelDuringSignIn`'s column, and the level [`RISKY`] leaves out.
+const RISK_LEVEL: &str = "risk_level_during_sign_in";
+const NO_RISK: &str = "none";
+
+/// How a lambda relates to `sign_ins.ca_failed` (`Compiler::ca_failure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CaFailure {
+    No,
+    Exactly,
+    Implied,
+}
+
+/// The `and`ed conditions of `f` (itself when it is no `and`).
+pub(crate) fn conjuncts(f: &Filter) -> Vec<&Filter> {
+    match f {
+        Filter::And(a, b) => {
+            let mut out = conjuncts(a);
+            out.extend(conjuncts(b));
+            out
+        }
+        other => vec![other],
+    }
+}
 
 /// The alias of the entity table in every query.
 pub const ALIAS: &str = "s";
@@ -253,6 +290,14 @@ impl<'a> Compiler<'a> {
                 sql.push(" = ").bind(Param::Bool(true)).push(")");
             }
             Filter::Any { owner, collection, predicate } => {
+                let summary = self.ca_failure(*owner, collection, predicate.as_deref(), scope);
+                if summary == CaFailure::Exactly {
+                    sql.push("(").push(CA_FAILED.predicate).push(")");
+                    return;
+                }
+                if summary == CaFailure::Implied {
+                    sql.push("(").push(CA_FAILED.predicate).push(" AND ");
+                }
                 sql.push("EXISTS (");
                 let inner = self.rows(sql, scope, *owner, collection);
                 if let Some(p) = predicate {
@@ -260,6 +305,9 @@ impl<'a> Compiler<'a> {
                     self.filter(sql, p, &inner);
                 }
                 sql.push(")");
+                if summary == CaFailure::Implied {
+                    sql.push(")");
+                }
             }
             Filter::All { owner, collection, predicate } => {
                 sql.push("NOT EXISTS (");
@@ -269,6 +317,44 @@ impl<'a> Compiler<'a> {
                 sql.push("))");
             }
         }
+    }
+
+    /// Whether a lambda over the sign-in's Conditional Access policies asks for a failed one, which
+    /// `sign_ins.ca_failed` records (ingest sets it from the same child rows the `EXISTS` reads):
+    /// `Exactly` for `any(p: p/result eq 'failure')` with the lambda's own variable, at any depth
+    /// (the collection is the entity's, whichever lambda it sits in); `Implied` when that
+    /// comparison is one of the `and`ed conditions of the predicate (no sign-in without a failed
+    /// policy can match, so the column narrows the rows first, from its index). Never for a masked
+    /// collection, whose values would read `generic`.
+    fn ca_failure(&self, owner: Owner, c: &CollectionField, predicate: Option<&Filter>, scope: &Scope) -> CaFailure {
+        let masked = self.masks.hidden.contains(&c.path) || self.masks.generic_of(c.path).is_some();
+        if owner != Owner::Entity || self.set.table != CA_FAILED.table || c.table != CA_POLICIES || masked {
+            return CaFailure::No;
+        }
+        let var = scope.levels.len();
+        let failed = |f: &Filter| {
+            matches!(f, Filter::Compare {
+                op: CmpOp::Eq,
+                lhs: Operand::ElementField(v, field),
+                rhs: Operand::Literal(Scalar::Text(t)),
+            } if *v == var && field.source == Source::Column(CA_RESULT) && t == CA_FAILURE)
+        };
+        match predicate {
+            Some(p) if failed(p) => CaFailure::Exactly,
+            Some(p) if conjuncts(p).into_iter().any(failed) => CaFailure::Implied,
+            _ => CaFailure::No,
+        }
+    }
+
+    /// Whether `lhs ne literal` is `riskLevelDuringSignIn ne 'none'` as the tenant sees it
+    /// unmasked: the predicate of [`RISKY`]'s partial index.
+    fn risky(&self, op: CmpOp, lhs: &Operand, literal: &Scalar) -> bool {
+        matches!(lhs, Operand::Field(f) if f.source == Source::Column(RISK_LEVEL)
+            && !self.hidden(f)
+            && self.masks.generic_of(f.path).is_none())
+            && op == CmpOp::Ne
+            && self.set.table == RISKY.table
+            && *literal == Scalar::Text(NO_RISK.to_owned())
     }
 
     /// `SELECT 1 FROM <the collection's items> WHERE <they belong to this row>` (the caller
@@ -337,6 +423,9 @@ impl<'a> Compiler<'a> {
                 sql.push("(");
                 self.operand(sql, lhs, scope);
                 sql.push(if op == CmpOp::Eq { " IS NULL)" } else { " IS NOT NULL)" });
+            }
+            Operand::Literal(v) if self.risky(op, lhs, v) => {
+                sql.push("(").push(RISKY.predicate).push(")");
             }
             Operand::Literal(v) => {
                 sql.push("(");
@@ -636,11 +725,81 @@ mod tests {
 
     #[test]
     fn lambdas_become_exists() {
-        let sql = compile(Backend::Sqlite, "appliedConditionalAccessPolicies/any(p: p/result eq 'failure')");
+        let sql = compile(Backend::Sqlite, "appliedConditionalAccessPolicies/any(p: p/result eq 'success')");
         assert!(sql.text().contains("EXISTS (SELECT 1 FROM sign_in_ca_policies c"), "{}", sql.text());
         let sql = compile(Backend::Sqlite, "riskEventTypes_v2/all(t: t eq 'x')");
         assert!(sql.text().contains("NOT EXISTS"), "{}", sql.text());
         assert!(sql.params().contains(&Param::Integer(2)));
+    }
+
+    /// `any(p: p/result eq 'failure')` with the lambda's own variable reads `ca_failed` (wherever
+    /// the lambda is); a shape that means something else keeps its `EXISTS`.
+    #[test]
+    fn a_failed_policy_reads_the_summary_column_only_when_it_means_the_same() {
+        let ca = "appliedConditionalAccessPolicies";
+        let exactly = [
+            format!("{ca}/any(p: p/result eq 'failure')"),
+            format!("{ca}/any(p: p/result eq 'FAILURE')"),
+            format!("{ca}/any(x:x/result eq 'failure')"),
+            format!("not {ca}/any(p: p/result eq 'failure')"),
+            format!("riskEventTypes_v2/any(t: {ca}/any(p: p/result eq 'failure'))"),
+        ];
+        for f in &exactly {
+            for backend in [Backend::Sqlite, Backend::Postgres] {
+                let sql = compile(backend, f);
+                assert!(sql.text().contains("(s.ca_failed)"), "{f}: {}", sql.text());
+                assert!(!sql.text().contains("sign_in_ca_policies"), "{f}: {}", sql.text());
+                assert!(!sql.params().contains(&Param::Text("failure".into())), "{f}");
+            }
+        }
+        let implied = format!("{ca}/any(p: p/displayName eq 'x' and (p/result eq 'failure' and p/id ne null))");
+        let sql = compile(Backend::Sqlite, &implied);
+        assert!(sql.text().contains("(s.ca_failed AND EXISTS (SELECT 1 FROM sign_in_ca_policies c"), "{}", sql.text());
+        let other = [
+            format!("{ca}/any(p: p/result ne 'failure')"),
+            format!("{ca}/any(p: p/result eq 'success')"),
+            format!("{ca}/any(p: p/result eq 'reportOnlyFailure')"),
+            format!("{ca}/any(p: p/result eq 'failure' or p/displayName eq 'x')"),
+            format!("{ca}/any(p: not (p/result eq 'failure'))"),
+            format!("{ca}/all(p: p/result eq 'failure')"),
+            format!("{ca}/any(p: p/displayName eq 'failure')"),
+            format!("{ca}/any(p: tolower(p/result) eq 'failure')"),
+            format!("{ca}/any()"),
+            // The inner lambda's condition is on the outer policy: true for every policy of a
+            // sign-in with a failed one only if the sign-in has a policy at all, and per element.
+            format!("{ca}/any(p: {ca}/any(q: p/result eq 'failure'))"),
+        ];
+        for f in &other {
+            let sql = compile(Backend::Postgres, f);
+            assert!(!sql.text().contains("ca_failed"), "{f}: {}", sql.text());
+        }
+        // A tenant that sees the collection masked never reads the column.
+        let masks = Masks { hidden: &["appliedConditionalAccessPolicies"], generic: None };
+        let mut sql = Sql::new(Backend::Sqlite);
+        Compiler::new(&SIGN_INS).masking(masks).push_filter(&mut sql, &resolve_filter(&SIGN_INS, &exactly[0]).unwrap());
+        assert!(!sql.text().contains("ca_failed"), "{}", sql.text());
+    }
+
+    /// `riskLevelDuringSignIn ne 'none'` is written as its partial index's predicate; below P2 the
+    /// level reads `hidden` and is bound as before.
+    #[test]
+    fn risky_sign_ins_are_written_as_their_partial_index_predicate() {
+        for f in ["riskLevelDuringSignIn ne 'none'", "riskLevelDuringSignIn ne 'NONE'"] {
+            let sql = compile(Backend::Sqlite, f);
+            assert!(sql.text().contains(&format!("({})", RISKY.predicate)), "{}", sql.text());
+            assert!(sql.params().is_empty(), "{f}");
+        }
+        for f in ["riskLevelDuringSignIn ne 'low'", "riskLevelDuringSignIn eq 'none'", "riskLevelAggregated ne 'none'"]
+        {
+            let sql = compile(Backend::Postgres, f);
+            assert!(!sql.text().contains("'none'"), "{f}: {}", sql.text());
+        }
+        let masks = domain::sets::SetKind::SignIns.masks(domain::ids::LicenseTier::P1);
+        let mut sql = Sql::new(Backend::Sqlite);
+        let filter = resolve_filter(&SIGN_INS, "riskLevelDuringSignIn ne 'none'").unwrap();
+        Compiler::new(&SIGN_INS).masking(masks).push_filter(&mut sql, &filter);
+        assert!(!sql.text().contains("'none'"), "{}", sql.text());
+        assert!(sql.params().contains(&Param::Text(domain::query::eval::HIDDEN.into())), "{}", sql.text());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub use risky_users::RiskyUserChange;
 pub mod error;
 pub mod feed;
 pub mod filter;
+pub mod indexes;
 mod partitions;
 pub mod replicas;
 pub mod schema;

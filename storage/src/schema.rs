@@ -49,6 +49,7 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         doc -> Text,
         doc_extra -> Nullable<Text>,
+        ca_failed -> Bool,
     }
 }
 

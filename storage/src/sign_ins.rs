@@ -51,6 +51,9 @@ pub(crate) struct SignInRow {
     user_agent: Option<String>,
     doc: String,
     doc_extra: Option<String>,
+    /// Whether an applied Conditional Access policy failed: `appliedConditionalAccessPolicies/any(p:
+    /// p/result eq 'failure')` read from the row and its partial index (`filter::CA_FAILED`).
+    ca_failed: bool,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -114,7 +117,7 @@ impl SignInRecord {
         let tenant_id = tenant.as_str().to_owned();
         let id = s.id.to_key();
         let created_ticks = s.created_date_time.ticks;
-        let policies = s
+        let policies: Vec<CaPolicyRow> = s
             .applied_conditional_access_policies
             .iter()
             .flatten()
@@ -144,6 +147,8 @@ impl SignInRecord {
                 value,
             })
             .collect();
+        // The same values the child rows hold, so the column and an EXISTS over them agree.
+        let ca_failed = policies.iter().any(|p| p.result.as_deref() == Some(crate::filter::CA_FAILURE));
         let app_name = s.app_display_name.clone();
         let failure_reason = s.status.as_ref().and_then(|st| st.failure_reason.clone());
         let device = s.device_detail.as_ref();
@@ -180,6 +185,7 @@ impl SignInRecord {
             user_agent: lower(s.user_agent.as_deref()),
             doc: Value::Object(v1_doc).to_string(),
             doc_extra: (!extra.is_empty()).then(|| Value::Object(extra).to_string()),
+            ca_failed,
         };
         Ok(Self { row, policies, risk_event_types, app_name, failure_reason })
     }
@@ -450,8 +456,9 @@ mod tests {
         SignInRecord::from_document(&TenantId::parse("aaaaaaaa-0000-4000-8000-000000000001").unwrap(), doc).unwrap()
     }
 
-    /// Columns only storage has: the tenant, the stored document and the child rows' keys.
-    const STORAGE_ONLY: &[&str] = &["tenant_id", "doc", "doc_extra", "sign_in_id", "ordinal", "version"];
+    /// Columns only storage has: the tenant, the stored document, the summary of the policies'
+    /// results (`ca_failed`) and the child rows' keys.
+    const STORAGE_ONLY: &[&str] = &["tenant_id", "doc", "doc_extra", "ca_failed", "sign_in_id", "ordinal", "version"];
 
     #[test]
     fn the_rows_write_every_column_of_schema_rs() {
@@ -495,7 +502,10 @@ mod tests {
             })
             .collect();
         registry.extend(
-            STORAGE_ONLY.iter().filter(|c| ["tenant_id", "doc", "doc_extra"].contains(c)).map(|c| (*c).to_owned()),
+            STORAGE_ONLY
+                .iter()
+                .filter(|c| ["tenant_id", "doc", "doc_extra", "ca_failed"].contains(c))
+                .map(|c| (*c).to_owned()),
         );
         assert_eq!(registry, schema_columns(sign_ins::table, "sign_ins"), "sign_ins");
         for c in SIGN_INS.collections {

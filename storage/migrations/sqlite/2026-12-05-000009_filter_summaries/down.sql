@@ -1,0 +1,4 @@
+DELETE FROM sqlite_stat1 WHERE idx IN ('sign_ins_ca_failed', 'sign_ins_risky');
+DROP INDEX sign_ins_risky;
+DROP INDEX sign_ins_ca_failed;
+ALTER TABLE sign_ins DROP COLUMN ca_failed;
