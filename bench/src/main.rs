@@ -557,7 +557,11 @@ fn run_backend(
         secret: service::random_secret(),
         work_dir: work.clone(),
         pool_size: args.pool_size,
-        extra: service::UNLIMITED.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        extra: service::UNLIMITED
+            .iter()
+            .chain(service::NO_METRICS_LISTENER)
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
     };
     env.probe();
     for t in &TENANTS {

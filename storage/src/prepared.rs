@@ -16,12 +16,14 @@
 //! never takes it for idtrail's pages: a bound `LIMIT` and pruned partitions make every custom plan
 //! look cheaper (bench/ANALYSIS.md). So connections run `force_custom_plan` by default and switch
 //! to `force_generic_plan` only for a shape in use that has earned it: its first
-//! [`CUSTOM_RUNS`] runs are planned for their values and timed, and a generic run that takes
-//! [`REGRESSION_FACTOR`] times their median (and [`REGRESSION_MARGIN`] more) sends the shape back
-//! to custom plans for good on that connection. That is the guard against a skewed filter: a
-//! `startswith` on a common prefix planned without its value walked the wrong index (10x slower,
-//! measured), where an equality filter's in-order index serves every value alike. Statements
-//! inside a transaction (the writes) always run custom plans.
+//! [`CUSTOM_RUNS`] runs are planned for their values and timed, then as many generic runs; when
+//! their median is [`MEDIAN_FACTOR`] times the custom median (the custom times include planning,
+//! so a good generic plan is faster), or later any two generic runs take [`REGRESSION_FACTOR`]
+//! times it, the shape goes back to custom plans for good on that connection. That is the guard
+//! against a skewed filter: a `startswith` on a common prefix planned without its value reads
+//! the prefix's range and sorts it where its custom plan walks the time index (2.5x to 10x
+//! slower, measured), while an equality filter's in-order index serves every value alike.
+//! Statements inside a transaction (the writes) always run custom plans.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -43,7 +45,14 @@ const SEEN_PER_SLOT: usize = 4;
 /// (PostgreSQL's own `auto` makes five custom plans first, too).
 pub const CUSTOM_RUNS: usize = 5;
 
-/// A generic run slower than this many times the custom runs' median...
+/// The first [`CUSTOM_RUNS`] generic runs' median may be at most this many times the custom
+/// runs' median (measured moments apart, so under the same load)...
+pub const MEDIAN_FACTOR: f64 = 1.5;
+
+/// ...or at most this much slower.
+pub const MEDIAN_MARGIN: Duration = Duration::from_micros(500);
+
+/// Later, a generic run slower than this many times the custom runs' median...
 pub const REGRESSION_FACTOR: u32 = 4;
 
 /// ...and by at least this much, is a regression...
@@ -52,6 +61,20 @@ pub const REGRESSION_MARGIN: Duration = Duration::from_millis(2);
 /// ...and this many regressions send the shape back to custom plans: one may be a stall of the
 /// machine or a replan after `ANALYZE`; a skewed value that the generic plan serves badly repeats.
 pub const REGRESSION_STRIKES: u32 = 2;
+
+/// The first generic runs, until their median is compared with the custom one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Judged {
+    Pending { runs: usize, times: [Duration; CUSTOM_RUNS] },
+    Done,
+}
+
+/// The median of `times`.
+fn median(times: [Duration; CUSTOM_RUNS]) -> Duration {
+    let mut sorted = times;
+    sorted.sort_unstable();
+    sorted.get(CUSTOM_RUNS / 2).copied().unwrap_or_default()
+}
 
 /// How PostgreSQL plans a statement (`plan_cache_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +103,7 @@ enum Phase {
     Custom { runs: usize, times: [Duration; CUSTOM_RUNS] },
     /// Generic plans, watched against the custom runs' median: regressed runs so far, and the
     /// flush epoch whose statement has its generic plan made (the run that makes it is slower).
-    Generic { reference: Duration, strikes: u32, planned_in: Option<u64> },
+    Generic { reference: Duration, strikes: u32, planned_in: Option<u64>, judged: Judged },
     /// A generic run regressed: custom plans from now on.
     Demoted,
 }
@@ -229,26 +252,44 @@ impl Shapes {
                 }
                 *runs += 1;
                 if *runs >= CUSTOM_RUNS {
-                    let mut sorted = *times;
-                    sorted.sort_unstable();
-                    let reference = sorted.get(CUSTOM_RUNS / 2).copied().unwrap_or_default();
-                    a.phase = Phase::Generic { reference, strikes: 0, planned_in: None };
+                    let reference = median(*times);
+                    let judged = Judged::Pending { runs: 0, times: [Duration::ZERO; CUSTOM_RUNS] };
+                    a.phase = Phase::Generic { reference, strikes: 0, planned_in: None, judged };
                 }
                 None
             }
-            Phase::Generic { reference, strikes, planned_in } => {
+            Phase::Generic { reference, strikes, planned_in, judged } => {
                 let reference = *reference;
                 // This run made the generic plan (first after a (re)prepare): not a measure of it.
                 if *planned_in != Some(self.epoch) {
                     *planned_in = Some(self.epoch);
                     return None;
                 }
+                let mut regressed = None;
+                if let Judged::Pending { runs, times } = judged {
+                    if let Some(slot) = times.get_mut(*runs) {
+                        *slot = took;
+                    }
+                    *runs += 1;
+                    if *runs >= CUSTOM_RUNS {
+                        let generic = median(*times);
+                        *judged = Judged::Done;
+                        if generic.as_secs_f64() > reference.as_secs_f64() * MEDIAN_FACTOR
+                            && generic.saturating_sub(reference) > MEDIAN_MARGIN
+                        {
+                            regressed = Some(generic);
+                        }
+                    }
+                }
                 if took > reference * REGRESSION_FACTOR && took.saturating_sub(reference) > REGRESSION_MARGIN {
                     *strikes += 1;
+                    if *strikes >= REGRESSION_STRIKES {
+                        regressed = Some(took);
+                    }
                 }
-                (*strikes >= REGRESSION_STRIKES).then(|| {
+                regressed.map(|generic| {
                     a.phase = Phase::Demoted;
-                    Demotion { generic: took, custom_median: reference }
+                    Demotion { generic, custom_median: reference }
                 })
             }
             Phase::Demoted => None,
@@ -475,6 +516,36 @@ mod tests {
         assert_eq!((plan, demoted), (Plan::Generic, Some(Demotion { generic: ms(13), custom_median: ms(2) })));
         for _ in 0..10 {
             assert_eq!(run_timed(&mut s, 1, ms(1)), (Plan::Custom, None));
+        }
+    }
+
+    #[test]
+    fn generic_runs_whose_median_is_slower_than_custom_ones_go_back_to_custom_plans() {
+        let mut s = Shapes::new(4);
+        let ms = Duration::from_millis;
+        // Custom runs of 9 ms (planning included), then the plan-making generic run.
+        for _ in 0..=CUSTOM_RUNS + 1 {
+            run_timed(&mut s, 1, ms(9));
+        }
+        // A prefix's range read and sorted: 21 ms each, never 4x, but twice the custom median.
+        for _ in 0..CUSTOM_RUNS - 1 {
+            assert_eq!(run_timed(&mut s, 1, ms(21)), (Plan::Generic, None));
+        }
+        let (plan, demoted) = run_timed(&mut s, 1, ms(21));
+        assert_eq!((plan, demoted), (Plan::Generic, Some(Demotion { generic: ms(21), custom_median: ms(9) })));
+        assert_eq!(s.plan(1), Plan::Custom);
+    }
+
+    #[test]
+    fn a_generic_plan_faster_than_planning_stays() {
+        let mut s = Shapes::new(4);
+        let ms = Duration::from_millis;
+        for _ in 0..=CUSTOM_RUNS + 1 {
+            run_timed(&mut s, 1, ms(2));
+        }
+        // Noisy, a few runs slower, but the median is the custom one's or better.
+        for t in [1, 1, 3, 1, 2, 1, 1, 5, 1, 1] {
+            assert_eq!(run_timed(&mut s, 1, ms(t)), (Plan::Generic, None));
         }
     }
 
