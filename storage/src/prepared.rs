@@ -47,7 +47,7 @@ pub const CUSTOM_RUNS: usize = 5;
 
 /// The first [`CUSTOM_RUNS`] generic runs' median may be at most this many times the custom
 /// runs' median (measured moments apart, so under the same load)...
-pub const MEDIAN_FACTOR: f64 = 1.5;
+pub const MEDIAN_FACTOR: f64 = 1.25;
 
 /// ...or at most this much slower.
 pub const MEDIAN_MARGIN: Duration = Duration::from_micros(500);
