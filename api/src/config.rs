@@ -84,8 +84,8 @@ pub struct Config {
     /// Longest one database statement may run, in milliseconds (0: no limit). PostgreSQL cancels
     /// it (`statement_timeout`), SQLite interrupts it; the request answers 503 naming this budget.
     pub statement_timeout_ms: u64,
-    /// Each database connection prepares the statements it runs repeatedly (up to 256 shapes,
-    /// least recently used out), so PostgreSQL plans them once; `false` parses and plans every
+    /// Each PostgreSQL connection prepares the statements it runs repeatedly (up to 256 shapes,
+    /// least recently used out), so the server plans them once; `false` parses and plans every
     /// statement anew (for a pooler that cannot keep prepared statements, such as PgBouncer in
     /// transaction mode before 1.21).
     pub database_prepared_statements: bool,

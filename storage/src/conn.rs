@@ -205,7 +205,8 @@ impl std::ops::DerefMut for PoolConn {
 pub struct Session {
     /// How long one statement may run (`None`: unbounded).
     pub statement_timeout: Option<Duration>,
-    /// Statement shapes each connection prepares and keeps at most (0: none; see [`crate::prepared`]).
+    /// Statement shapes each PostgreSQL connection prepares and keeps at most (0: none; see
+    /// [`crate::prepared`]). SQLite connections prepare none.
     pub prepared_statements: usize,
 }
 
@@ -306,7 +307,15 @@ impl Instrumentation for ConnState {
 /// Lets a connection opened outside the pool (the bench's baseline) reuse statements as pooled
 /// ones do, keeping at most `capacity` prepared.
 pub fn reuse_statements(conn: &mut AnyConnection, capacity: usize) {
+    let capacity = prepared_capacity(conn.backend(), capacity);
     conn.set_instrumentation(ConnState::new(None, capacity));
+}
+
+/// Statements a connection of `backend` keeps prepared. PostgreSQL only: SQLite compiles a
+/// statement in microseconds, and reusing them measured no gain over HTTP (bench/ANALYSIS.md,
+/// P1-P4 on SQLite: 0.71-1.49x, mostly below 1, within the machine's noise).
+fn prepared_capacity(backend: Backend, capacity: usize) -> usize {
+    if backend == Backend::Postgres { capacity } else { 0 }
 }
 
 impl ManageConnection for Manager {
@@ -316,8 +325,10 @@ impl ManageConnection for Manager {
     fn connect(&self) -> Result<PoolConn, r2d2::Error> {
         let mut conn = establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
         let budget = self.session.statement_timeout;
-        let mut state =
-            ConnState::new(budget.filter(|_| conn.backend() == Backend::Sqlite), self.session.prepared_statements);
+        let mut state = ConnState::new(
+            budget.filter(|_| conn.backend() == Backend::Sqlite),
+            prepared_capacity(conn.backend(), self.session.prepared_statements),
+        );
         if let AnyConnection::Postgresql(c) = &mut conn {
             let mut setup = Vec::new();
             if let Some(budget) = budget {
