@@ -84,6 +84,11 @@ pub struct Config {
     /// Longest one database statement may run, in milliseconds (0: no limit). PostgreSQL cancels
     /// it (`statement_timeout`), SQLite interrupts it; the request answers 503 naming this budget.
     pub statement_timeout_ms: u64,
+    /// Each PostgreSQL connection prepares the statements it runs repeatedly (up to 256 shapes,
+    /// least recently used out), so the server plans them once; `false` parses and plans every
+    /// statement anew (for a pooler that cannot keep prepared statements, such as PgBouncer in
+    /// transaction mode before 1.21).
+    pub database_prepared_statements: bool,
     /// Requests of one tenant doing database work at once (0: half of `pool_size`, at least 1);
     /// the rest of the pool stays free for other tenants.
     pub tenant_max_concurrent_queries: u32,
@@ -151,6 +156,7 @@ impl Default for Config {
             purge_interval_seconds: 3600,
             pool_size: 8,
             statement_timeout_ms: 10_000,
+            database_prepared_statements: true,
             tenant_max_concurrent_queries: 0,
             tenant_query_wait_ms: 2_000,
             ingest_first_byte_timeout_ms: 30_000,
@@ -331,6 +337,19 @@ impl Config {
     #[must_use]
     pub fn statement_timeout(&self) -> Option<std::time::Duration> {
         (self.statement_timeout_ms > 0).then(|| std::time::Duration::from_millis(self.statement_timeout_ms))
+    }
+
+    /// How the store sets up each database connection.
+    #[must_use]
+    pub fn session(&self) -> storage::conn::Session {
+        storage::conn::Session {
+            statement_timeout: self.statement_timeout(),
+            prepared_statements: if self.database_prepared_statements {
+                storage::prepared::DEFAULT_CAPACITY
+            } else {
+                0
+            },
+        }
     }
 
     /// Requests of one tenant doing database work at once: `tenant_max_concurrent_queries`, or

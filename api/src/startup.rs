@@ -89,7 +89,7 @@ impl Drop for Started {
 pub fn open_store(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
     let retention = config.retention().map_err(anyhow::Error::msg)?;
     let default_tier = LicenseTier::parse(&config.default_license)?;
-    Ok(Store::open_configured(&config.database_url, config.pool_size, config.statement_timeout(), clock)
+    Ok(Store::open_with_session(&config.database_url, config.pool_size, config.session(), clock)
         .with_context(|| format!("opening {}", config.database_url))?
         .with_policy(retention, default_tier)
         .with_replicas(&config.database_read_urls, config.max_replica_lag_ms)?)

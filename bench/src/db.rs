@@ -75,8 +75,16 @@ impl Db {
         Ok(())
     }
 
-    /// A connection set up as the service sets up its own (`storage::conn`).
+    /// A connection set up as the service sets up its own (`storage::conn`), prepared statements
+    /// included.
     pub fn connect(&self) -> anyhow::Result<AnyConnection> {
+        let mut c = self.connect_unprepared()?;
+        storage::conn::reuse_statements(&mut c, storage::prepared::DEFAULT_CAPACITY);
+        Ok(c)
+    }
+
+    /// A connection that parses and plans every statement anew (as idtrail did before it prepared them).
+    pub fn connect_unprepared(&self) -> anyhow::Result<AnyConnection> {
         match self {
             Self::Sqlite { path } => {
                 let mut c = SqliteConnection::establish(&path.to_string_lossy())?;

@@ -558,7 +558,11 @@ fn run_backend(
         secret: service::random_secret(),
         work_dir: work.clone(),
         pool_size: args.pool_size,
-        extra: service::UNLIMITED.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        extra: service::UNLIMITED
+            .iter()
+            .chain(service::NO_METRICS_LISTENER)
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
     };
     env.probe();
     for t in &TENANTS {
@@ -747,7 +751,23 @@ fn run_backend(
     drop(http);
     drop(conn);
     load_average.push(report::load_average());
-    let scenario_results = run_scenarios(args, sizes, &all, &svc, &admin_token, &db)?;
+    let mut scenario_results = run_scenarios(args, sizes, &all, &svc, &admin_token, &db)?;
+    let pairs: Vec<scenarios::PreparedPair> = scenarios::prepared_pairs(&all)
+        .into_iter()
+        .filter(|p| args.only.is_empty() || args.only.iter().any(|o| o == p.key))
+        .collect();
+    if !pairs.is_empty() {
+        let (key, value) = service::PREPARED_STATEMENTS_OFF;
+        let env_off = env.with_setting(key, value);
+        if env_off.has_setting(key) {
+            let svc_off = env_off.start()?;
+            say(&format!("P1-P4: prepared statements off on {} (pid {})", svc_off.addr, svc_off.pid()));
+            scenario_results.extend(run_prepared_pairs(args, sizes, &pairs, &svc, &svc_off, &admin_token)?);
+            svc_off.stop()?;
+        } else {
+            say("P1-P4: this idtrail has no database_prepared_statements setting; not measured");
+        }
+    }
     let peak_queries = sampler.take_peak();
     let exports = if args.only.is_empty() || args.only.iter().any(|o| o == "E1") {
         let rows = tenants.first().map_or(0, |t| u64::try_from(t.rows).unwrap_or(0));
@@ -846,6 +866,75 @@ fn plan_of(sc: &scenarios::Scenario, sizes: &Sizes) -> (usize, load::Window) {
     } else {
         (sizes.rounds, sizes.window)
     }
+}
+
+/// P1-P4: each request on the service with prepared statements (the default, "service") and on
+/// a second service of the same database without them ("baseline"), in alternating rounds (at
+/// least three, so that the shared machine's drift hits both alike).
+fn run_prepared_pairs(
+    args: &Args,
+    sizes: &Sizes,
+    pairs: &[scenarios::PreparedPair],
+    on: &service::Service,
+    off: &service::Service,
+    token: &str,
+) -> anyhow::Result<Vec<ScenarioResult>> {
+    let mut out = Vec::new();
+    for pair in pairs {
+        let mut runs = Vec::new();
+        for &c in &args.concurrency {
+            let (mut on_samples, mut off_samples) = (Vec::new(), Vec::new());
+            for round in 0..sizes.rounds.max(3) {
+                let window = if round == 0 {
+                    sizes.window
+                } else {
+                    load::Window { warmup: sizes.window.warmup.min(LATER_WARMUP), ..sizes.window }
+                };
+                // Which side goes first alternates too.
+                let sides: [(&service::Service, bool); 2] =
+                    if round % 2 == 0 { [(on, true), (off, false)] } else { [(off, false), (on, true)] };
+                for (svc, is_on) in sides {
+                    let sample = load::run(
+                        c,
+                        window,
+                        |_| Ok(http::Conn::new(svc.addr)),
+                        |conn, _| match conn.get(&pair.target, token) {
+                            Ok(r) if r.status == 200 => Ok(()),
+                            Ok(r) => {
+                                Err(format!("HTTP {}: {}", r.status, r.text().chars().take(300).collect::<String>()))
+                            }
+                            Err(e) => Err(e.to_string()),
+                        },
+                    )?;
+                    if is_on { on_samples.push(sample) } else { off_samples.push(sample) }
+                }
+            }
+            let (on_stats, off_stats) =
+                (load::Stats::from_samples(c, on_samples), load::Stats::from_samples(c, off_samples));
+            say(&format!(
+                "{:<7} c={c:<2} prepared p50 {:>8.2} ms {:>8.1}/s | unprepared p50 {:>8.2} ms {:>8.1}/s | {:.2}x",
+                pair.key,
+                on_stats.p50_ms,
+                on_stats.throughput,
+                off_stats.p50_ms,
+                off_stats.throughput,
+                on_stats.throughput / off_stats.throughput
+            ));
+            runs.push(Run::new(c, on_stats, off_stats));
+        }
+        out.push(ScenarioResult {
+            key: pair.key.into(),
+            title: pair.title.clone(),
+            request: pair.request.clone(),
+            baseline_source: "the same request to a second idtrail on the same database with \
+                              database_prepared_statements = false (each statement parsed and planned anew)"
+                .into(),
+            baseline_sql: None,
+            check: "both answer 200".into(),
+            runs,
+        });
+    }
+    Ok(out)
 }
 
 /// Runs every scenario at every concurrency, service and baseline in alternating rounds.

@@ -345,6 +345,22 @@ impl BackendResults {
                 }
             }
         }
+        // Issue 20 part 3: planning once (PostgreSQL) serves Q1 and Q2 at least 1.5x as fast as
+        // planning every statement; SQLite's figure is reported without a target.
+        if self.backend == "postgres" {
+            for key in ["P1", "P2"] {
+                if let Some(r) = self.scenario(key).and_then(|s| s.at(16)) {
+                    found.push((
+                        key,
+                        "throughput at c=16, prepared statements on / off".to_owned(),
+                        r.throughput_ratio,
+                        1.5,
+                        true,
+                        16,
+                    ));
+                }
+            }
+        }
         if let Some(r) = self.scenario("Q7").and_then(|s| s.at(1)) {
             found.push((
                 "Q7",

@@ -394,3 +394,32 @@ pub fn build(ctx: &mut Setup<'_>) -> anyhow::Result<Vec<Scenario>> {
     });
     Ok(out)
 }
+
+/// Issue 20 part 3: a scenario measured on two services of the same database, idtrail's
+/// prepared statements on (the default) and off (`database_prepared_statements = false`).
+#[derive(Debug, Clone)]
+pub struct PreparedPair {
+    pub key: &'static str,
+    pub title: String,
+    pub request: String,
+    pub target: String,
+}
+
+/// P1 and P2: Q1 and Q2's requests, on prepared statements against without. P3 and P4 are the
+/// skewed filters a plan made without values could serve badly: Q11's `startswith` on a prefix
+/// of ~8 % of the sign-ins, and Q9's application equality with `status/errorCode ne 0`.
+pub fn prepared_pairs(all: &[Scenario]) -> Vec<PreparedPair> {
+    [("P1", "Q1"), ("P2", "Q2"), ("P3", "Q11"), ("P4", "Q9")]
+        .into_iter()
+        .filter_map(|(key, of)| {
+            let sc = all.iter().find(|s| s.key == of)?;
+            let Request::One(target) = &sc.service else { return None };
+            Some(PreparedPair {
+                key,
+                title: format!("{of} ({}), prepared statements on / off", sc.title),
+                request: sc.request.clone(),
+                target: target.clone(),
+            })
+        })
+        .collect()
+}

@@ -52,7 +52,29 @@ pub const UNLIMITED: &[(&str, &str)] = &[
     ("IDTRAIL_TENANT_MAX_CONCURRENT_QUERIES", "1000"),
 ];
 
+/// No `/metrics` listener: the bench reads none, and its fixed address is taken by the second
+/// service of P1-P4, or by another run on the same machine.
+pub const NO_METRICS_LISTENER: &[(&str, &str)] = &[("IDTRAIL_METRICS_BIND", "")];
+
+/// The setting that turns idtrail's prepared statements off (P1-P4 compare it with the default).
+pub const PREPARED_STATEMENTS_OFF: (&str, &str) = ("IDTRAIL_DATABASE_PREPARED_STATEMENTS", "false");
+
 impl Env {
+    /// This environment with one more setting (kept only if this idtrail knows it).
+    pub fn with_setting(&self, key: &str, value: &str) -> Self {
+        let mut probe = Self { extra: vec![(key.to_owned(), value.to_owned())], ..self.clone() };
+        probe.probe();
+        let mut env = self.clone();
+        env.extra.retain(|(k, _)| k != key);
+        env.extra.extend(probe.extra);
+        env
+    }
+
+    /// Whether this environment passes `key` to idtrail (after [`Env::probe`]).
+    pub fn has_setting(&self, key: &str) -> bool {
+        self.extra.iter().any(|(k, _)| k == key)
+    }
+
     fn command(&self) -> Command {
         let mut c = Command::new(&self.binary);
         c.current_dir(&self.work_dir)

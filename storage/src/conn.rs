@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use diesel::connection::{InstrumentationEvent, SimpleConnection};
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::{StorageError, StorageResult};
+use crate::prepared;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -199,12 +200,122 @@ impl std::ops::DerefMut for PoolConn {
     }
 }
 
+/// How the pool's connections are set up beyond their URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    /// How long one statement may run (`None`: unbounded).
+    pub statement_timeout: Option<Duration>,
+    /// Statement shapes each PostgreSQL connection prepares and keeps at most (0: none; see
+    /// [`crate::prepared`]). SQLite connections prepare none.
+    pub prepared_statements: usize,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self { statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT), prepared_statements: prepared::DEFAULT_CAPACITY }
+    }
+}
+
 /// The r2d2 manager: builds the right variant from the URL, with the statement budget.
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
-    /// How long one statement may run (`None`: unbounded).
-    statement_timeout: Option<Duration>,
+    session: Session,
+}
+
+/// What each connection keeps beside diesel's own state, held as its instrumentation (the one
+/// place diesel lets a connection carry state of ours and tell us of every statement): whether a
+/// statement found the connection gone, SQLite's statement budget, and the shapes it prepared.
+pub struct ConnState {
+    lost: Arc<AtomicBool>,
+    /// SQLite's budget is kept by `budget.rs`, told here when each statement starts and ends.
+    sqlite_budget: Option<Duration>,
+    /// Statements may nest (a cursor still open while another runs): the outermost one's
+    /// deadline holds until it ends.
+    running: u32,
+    pub(crate) shapes: Option<prepared::Shapes>,
+    /// The process's default instrumentation (`diesel::connection::set_default_instrumentation`:
+    /// a statement logger, a test's capture) still sees every event.
+    default: Option<Box<dyn Instrumentation>>,
+}
+
+impl ConnState {
+    fn new(sqlite_budget: Option<Duration>, prepared_statements: usize) -> Self {
+        Self {
+            lost: Arc::new(AtomicBool::new(false)),
+            sqlite_budget,
+            running: 0,
+            shapes: (prepared_statements > 0).then(|| prepared::Shapes::new(prepared_statements)),
+            default: diesel::connection::get_default_instrumentation(),
+        }
+    }
+
+    /// The state of `conn`, when it was set up by this module.
+    pub(crate) fn of<C: Connection>(conn: &mut C) -> Option<&mut Self> {
+        conn.instrumentation().downcast_mut::<Self>()
+    }
+
+    /// Marks the connection for discarding when it goes back to the pool.
+    pub(crate) fn discard(&self) {
+        self.lost.store(true, Ordering::Relaxed);
+    }
+
+    /// Statements prepared and kept by this connection now (diesel's cache).
+    #[must_use]
+    pub fn prepared_statements(&self) -> usize {
+        self.shapes.as_ref().map_or(0, prepared::Shapes::prepared)
+    }
+}
+
+impl Instrumentation for ConnState {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        match &event {
+            InstrumentationEvent::StartQuery { .. } => {
+                if let Some(budget) = self.sqlite_budget {
+                    if self.running == 0 {
+                        crate::budget::start(budget);
+                    }
+                    self.running += 1;
+                }
+            }
+            InstrumentationEvent::FinishQuery { error, .. } => {
+                // Every statement reports its outcome here, so a lost connection is noticed by
+                // the statement that found it, at no cost to the others.
+                if error.is_some_and(is_connection_lost) {
+                    self.discard();
+                }
+                if self.sqlite_budget.is_some() {
+                    self.running = self.running.saturating_sub(1);
+                    if self.running == 0 {
+                        crate::budget::finish();
+                    }
+                }
+            }
+            InstrumentationEvent::CacheQuery { .. } => {
+                if let Some(shapes) = &mut self.shapes {
+                    shapes.prepared_one();
+                }
+            }
+            _ => {}
+        }
+        if let Some(default) = &mut self.default {
+            default.on_connection_event(event);
+        }
+    }
+}
+
+/// Lets a connection opened outside the pool (the bench's baseline) reuse statements as pooled
+/// ones do, keeping at most `capacity` prepared.
+pub fn reuse_statements(conn: &mut AnyConnection, capacity: usize) {
+    let capacity = prepared_capacity(conn.backend(), capacity);
+    conn.set_instrumentation(ConnState::new(None, capacity));
+}
+
+/// Statements a connection of `backend` keeps prepared. PostgreSQL only: SQLite compiles a
+/// statement in microseconds, and reusing them measured no gain over HTTP (bench/ANALYSIS.md,
+/// P1-P4 on SQLite: 0.71-1.49x, mostly below 1, within the machine's noise).
+fn prepared_capacity(backend: Backend, capacity: usize) -> usize {
+    if backend == Backend::Postgres { capacity } else { 0 }
 }
 
 impl ManageConnection for Manager {
@@ -213,50 +324,28 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<PoolConn, r2d2::Error> {
         let mut conn = establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
-        let budget = self.statement_timeout;
-        if let (AnyConnection::Postgresql(c), Some(budget)) = (&mut conn, budget) {
-            c.batch_execute(&format!("SET statement_timeout = {}", budget.as_millis().max(1)))
-                .map_err(r2d2::Error::QueryError)?;
+        let budget = self.session.statement_timeout;
+        let mut state = ConnState::new(
+            budget.filter(|_| conn.backend() == Backend::Sqlite),
+            prepared_capacity(conn.backend(), self.session.prepared_statements),
+        );
+        if let AnyConnection::Postgresql(c) = &mut conn {
+            let mut setup = Vec::new();
+            if let Some(budget) = budget {
+                setup.push(format!("SET statement_timeout = {}", budget.as_millis().max(1)));
+            }
+            // Statements are planned for their values until a shape earns a generic plan
+            // (`prepared`); set here, in the same round trip, so that the first needs no switch.
+            if let Some(shapes) = &mut state.shapes {
+                setup.push(prepared::Plan::Custom.setting().to_owned());
+                shapes.set_mode(Some(prepared::Plan::Custom), false);
+            }
+            if !setup.is_empty() {
+                c.batch_execute(&setup.join("; ")).map_err(r2d2::Error::QueryError)?;
+            }
         }
-        // SQLite's budget is kept by `budget.rs`, told here when each statement starts and ends.
-        let sqlite_budget = budget.filter(|_| conn.backend() == Backend::Sqlite);
-        // Every statement reports its outcome here (diesel's instrumentation), so a lost connection
-        // is noticed by the statement that found it, at no cost to the others.
-        let lost = Arc::new(AtomicBool::new(false));
-        let flag = lost.clone();
-        // The process's default instrumentation (`diesel::connection::set_default_instrumentation`:
-        // a statement logger, a test's capture) still sees every event of pooled connections.
-        let mut default = diesel::connection::get_default_instrumentation();
-        // Statements may nest (a cursor still open while another runs): the outermost one's
-        // deadline holds until it ends.
-        let mut running = 0_u32;
-        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            match &event {
-                InstrumentationEvent::StartQuery { .. } => {
-                    if let Some(budget) = sqlite_budget {
-                        if running == 0 {
-                            crate::budget::start(budget);
-                        }
-                        running += 1;
-                    }
-                }
-                InstrumentationEvent::FinishQuery { error, .. } => {
-                    if error.is_some_and(is_connection_lost) {
-                        flag.store(true, Ordering::Relaxed);
-                    }
-                    if sqlite_budget.is_some() {
-                        running = running.saturating_sub(1);
-                        if running == 0 {
-                            crate::budget::finish();
-                        }
-                    }
-                }
-                _ => {}
-            }
-            if let Some(default) = &mut default {
-                default.on_connection_event(event);
-            }
-        });
+        let lost = state.lost.clone();
+        conn.set_instrumentation(state);
         Ok(PoolConn { conn, lost })
     }
 
@@ -329,17 +418,11 @@ fn migrate(url: &DatabaseUrl) -> StorageResult<()> {
     result.map_err(|e| StorageError::Migration(e.to_string()))
 }
 
-/// Migrates the database and builds a pool of `size` connections whose statements may each run
-/// for `statement_timeout` (`None`: unbounded).
+/// Migrates the database and builds a pool of `size` connections set up as `session` says.
 ///
 /// # Errors
 /// [`StorageError::Unavailable`] when the database cannot be reached; [`StorageError::Migration`].
-pub fn connect(
-    url: &DatabaseUrl,
-    size: u32,
-    events: Arc<PoolEvents>,
-    statement_timeout: Option<Duration>,
-) -> StorageResult<Pool> {
+pub fn connect(url: &DatabaseUrl, size: u32, events: Arc<PoolEvents>, session: Session) -> StorageResult<Pool> {
     migrate(url)?;
     r2d2::Pool::builder()
         .max_size(size)
@@ -355,7 +438,7 @@ pub fn connect(
         // and is discarded on its way back (`has_broken`); the next checkout connects anew.
         .test_on_check_out(false)
         .event_handler(Box::new(CountEvents(events)))
-        .build(Manager { url: url.clone(), statement_timeout })
+        .build(Manager { url: url.clone(), session })
         .map_err(|e| StorageError::Unavailable(e.to_string()))
 }
 
@@ -366,7 +449,7 @@ pub(crate) fn unchecked_pool(
     size: u32,
     timeout: Duration,
     events: Arc<PoolEvents>,
-    statement_timeout: Option<Duration>,
+    session: Session,
 ) -> Pool {
     r2d2::Pool::builder()
         .max_size(size.max(1))
@@ -374,7 +457,7 @@ pub(crate) fn unchecked_pool(
         .connection_timeout(timeout)
         .test_on_check_out(false)
         .event_handler(Box::new(CountEvents(events)))
-        .build_unchecked(Manager { url: url.clone(), statement_timeout })
+        .build_unchecked(Manager { url: url.clone(), session })
 }
 
 #[cfg(test)]
@@ -397,7 +480,13 @@ mod tests {
     fn a_sqlite_statement_past_its_budget_is_interrupted_and_the_next_one_runs() {
         let path = std::env::temp_dir().join(format!("idtrail-budget-{}.db", std::process::id()));
         let url = DatabaseUrl::Sqlite { path: path.display().to_string() };
-        let pool = connect(&url, 1, Arc::new(PoolEvents::default()), Some(Duration::from_millis(100))).unwrap();
+        let pool = connect(
+            &url,
+            1,
+            Arc::new(PoolEvents::default()),
+            Session { statement_timeout: Some(Duration::from_millis(100)), ..Session::default() },
+        )
+        .unwrap();
         let mut c = pool.get().unwrap();
         let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT COUNT(*) FROM n";
         let started = std::time::Instant::now();

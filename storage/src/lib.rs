@@ -17,6 +17,7 @@ pub mod feed;
 pub mod filter;
 pub mod indexes;
 mod partitions;
+pub mod prepared;
 pub mod replicas;
 pub mod schema;
 pub mod sign_ins;
@@ -56,8 +57,8 @@ pub struct Store {
     /// first use, and its writers wait here in order rather than spinning in SQLite's busy handler
     /// (and failing with "database is locked" past its timeout).
     sqlite_writer: Mutex<Option<conn::AnyConnection>>,
-    /// How long one pooled statement may run (replicas' pools too).
-    statement_timeout: Option<Duration>,
+    /// How pooled connections are set up: statement budget, prepared statements (replicas' pools too).
+    session: conn::Session,
     /// Whether ingest keeps the rollups (always, but for the bench's measurement of their cost).
     rollups: bool,
     /// SQLite: copies the WAL back into the database beside the writer, not inside its commits.
@@ -155,10 +156,24 @@ impl Store {
         statement_timeout: Option<Duration>,
         clock: Arc<dyn Clock>,
     ) -> StorageResult<Self> {
+        Self::open_with_session(url, pool_size, conn::Session { statement_timeout, ..conn::Session::default() }, clock)
+    }
+
+    /// Like [`Store::open_configured`], with every setting of the pooled connections (see
+    /// [`conn::Session`]: the statement budget, and how many statement shapes each prepares).
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with_session(
+        url: &str,
+        pool_size: u32,
+        session: conn::Session,
+        clock: Arc<dyn Clock>,
+    ) -> StorageResult<Self> {
         let url = DatabaseUrl::parse(url)?;
         let backend = url.backend();
         let pool_events = Arc::new(conn::PoolEvents::default());
-        let pool = conn::connect(&url, pool_size.max(1), pool_events.clone(), statement_timeout)?;
+        let pool = conn::connect(&url, pool_size.max(1), pool_events.clone(), session)?;
         let store = Self {
             pool,
             pool_events,
@@ -170,7 +185,7 @@ impl Store {
             url,
             sqlite_writer: Mutex::new(None),
             rollups: true,
-            statement_timeout,
+            session,
             retention: RetentionPolicy::default(),
             default_tier: LicenseTier::Free,
             tiers: Mutex::new(HashMap::new()),
@@ -210,7 +225,7 @@ impl Store {
                 "database_read_urls needs a PostgreSQL database_url (replicas of SQLite do not exist)".into(),
             ));
         }
-        self.replicas = Some(replicas::Replicas::open(urls, self.pool.max_size(), max_lag_ms, self.statement_timeout)?);
+        self.replicas = Some(replicas::Replicas::open(urls, self.pool.max_size(), max_lag_ms, self.session)?);
         Ok(self)
     }
 

@@ -92,12 +92,7 @@ const LAG_SQL: &str = "SELECT pg_is_in_recovery() AS standby, CASE \
 impl Replicas {
     /// Pools for `urls` (PostgreSQL only), each of `size` connections, opened on demand: a replica
     /// down at start is skipped until it answers. None is used before its first check.
-    pub(crate) fn open(
-        urls: &[String],
-        size: u32,
-        max_lag_ms: u64,
-        statement_timeout: Option<Duration>,
-    ) -> StorageResult<Self> {
+    pub(crate) fn open(urls: &[String], size: u32, max_lag_ms: u64, session: conn::Session) -> StorageResult<Self> {
         let mut list = Vec::with_capacity(urls.len());
         for url in urls {
             let parsed = DatabaseUrl::parse(url)?;
@@ -106,13 +101,8 @@ impl Replicas {
                     "database_read_urls: read replicas are PostgreSQL streaming replicas; got '{url}'"
                 )));
             }
-            let pool = conn::unchecked_pool(
-                &parsed,
-                size,
-                REPLICA_CONNECT_TIMEOUT,
-                Arc::new(PoolEvents::default()),
-                statement_timeout,
-            );
+            let pool =
+                conn::unchecked_pool(&parsed, size, REPLICA_CONNECT_TIMEOUT, Arc::new(PoolEvents::default()), session);
             list.push(Replica { pool, healthy: AtomicBool::new(false), lag_micros: AtomicU64::new(u64::MAX) });
         }
         #[allow(clippy::cast_precision_loss)]

@@ -2,6 +2,7 @@
 //! bound parameter: nothing here ever formats a value into the SQL text.
 
 use diesel::backend::Backend as DieselBackend;
+use diesel::connection::SimpleConnection;
 use diesel::pg::Pg;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::query_dsl::RunQueryDsl;
@@ -10,7 +11,9 @@ use diesel::sql_types::{Array, BigInt, Bool, Double, HasSqlType, Integer, Nullab
 use diesel::sqlite::Sqlite;
 use diesel::{QueryResult, QueryableByName};
 
-use crate::conn::{AnyConnection, Backend};
+use crate::conn::{AnyConnection, Backend, ConnState};
+use crate::prepared::{self, Plan, Route};
+use std::time::Instant;
 
 /// A bound value.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +102,19 @@ impl Sql {
         &self.params
     }
 
+    /// The statement's shape: its text and its parameters' types (not their values). Two
+    /// statements of one shape can run as one prepared statement.
+    #[must_use]
+    pub fn shape(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.text.hash(&mut h);
+        for p in &self.params {
+            std::mem::discriminant(p).hash(&mut h);
+        }
+        h.finish()
+    }
+
     /// Runs the statement and reads every row.
     ///
     /// # Errors
@@ -107,9 +123,16 @@ impl Sql {
     where
         U: QueryableByName<Pg> + QueryableByName<Sqlite> + 'static,
     {
+        let shape = self.shape();
         match conn {
-            AnyConnection::Postgresql(c) => bind_pg(diesel::sql_query(&self.text).into_boxed(), &self.params)?.load(c),
-            AnyConnection::Sqlite(c) => bind_common(diesel::sql_query(&self.text).into_boxed(), &self.params)?.load(c),
+            AnyConnection::Postgresql(c) => {
+                let q = bind_pg(diesel::sql_query(&self.text).into_boxed(), &self.params)?;
+                run(c, shape, true, q, |q, c| q.load(c))
+            }
+            AnyConnection::Sqlite(c) => {
+                let q = bind_common(diesel::sql_query(&self.text).into_boxed(), &self.params)?;
+                run(c, shape, false, q, |q, c| q.load(c))
+            }
         }
     }
 
@@ -118,15 +141,97 @@ impl Sql {
     /// # Errors
     /// Any database error.
     pub fn execute(&self, conn: &mut AnyConnection) -> QueryResult<usize> {
+        let shape = self.shape();
         match conn {
             AnyConnection::Postgresql(c) => {
-                bind_pg(diesel::sql_query(&self.text).into_boxed(), &self.params)?.execute(c)
+                let q = bind_pg(diesel::sql_query(&self.text).into_boxed(), &self.params)?;
+                run(c, shape, true, q, |q, c| q.execute(c))
             }
             AnyConnection::Sqlite(c) => {
-                bind_common(diesel::sql_query(&self.text).into_boxed(), &self.params)?.execute(c)
+                let q = bind_common(diesel::sql_query(&self.text).into_boxed(), &self.params)?;
+                run(c, shape, false, q, |q, c| q.execute(c))
             }
         }
     }
+}
+
+/// Runs `q` on `c` through `f`, prepared or not and planned as the connection's shape record says
+/// ([`prepared`]); `postgres`: the server holds the prepared statements (a flush must free them)
+/// and plans them by `plan_cache_mode`. A connection opened outside the pool, or with prepared
+/// statements off, runs every statement unprepared, as it always did.
+fn run<C, Q, R>(
+    c: &mut C,
+    shape: u64,
+    postgres: bool,
+    q: Q,
+    f: impl FnOnce(prepared::Statement<Q>, &mut C) -> QueryResult<R>,
+) -> QueryResult<R>
+where
+    C: diesel::Connection + SimpleConnection,
+{
+    let Some((route, plan)) = ConnState::of(c).and_then(|s| s.shapes.as_mut()).map(|s| (s.route(shape), s.plan(shape)))
+    else {
+        return f(prepared::Statement::new(q, false), c);
+    };
+    if route == Route::FlushThenReuse {
+        prepared::flush(c, postgres)?;
+        shapes(c, prepared::Shapes::flushed);
+    }
+    let in_transaction = postgres && in_transaction(c);
+    // Writes run custom plans: a rolled-back transaction would also undo a mode set inside it.
+    let plan = if in_transaction { Plan::Custom } else { plan };
+    if postgres && ConnState::of(c).and_then(|s| s.shapes.as_ref()).is_some_and(|s| s.needs_mode(plan, in_transaction))
+    {
+        let set = c.batch_execute(plan.setting());
+        let mode = set.is_ok().then_some(plan);
+        shapes(c, |s| s.set_mode(mode, in_transaction));
+        set?;
+    }
+    let reuse = route != Route::Once;
+    let started = Instant::now();
+    let result = f(prepared::Statement::new(q, reuse), c);
+    let took = started.elapsed();
+    match &result {
+        Ok(_) if reuse => {
+            let demoted = shapes(c, |s| {
+                s.ran_prepared(shape);
+                if in_transaction { None } else { s.timed(shape, took) }
+            });
+            if let Some(Some(d)) = demoted {
+                tracing::info!(
+                    generic_ms = d.generic.as_secs_f64() * 1000.0,
+                    custom_median_ms = d.custom_median.as_secs_f64() * 1000.0,
+                    "a statement planned once ran slower than planned for its values; planning it per run again"
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            // A failed statement may have ended a transaction, and a mode set inside it with it.
+            shapes(c, |s| s.set_mode(None, false));
+            // The server lost statements diesel still holds: drop them all so the next run works,
+            // or, when even that fails, let the pool discard the connection.
+            if reuse && prepared::is_stale(e) {
+                let healed = prepared::flush(c, postgres).is_ok();
+                shapes(c, prepared::Shapes::flushed);
+                if !healed && let Some(state) = ConnState::of(c) {
+                    state.discard();
+                }
+            }
+        }
+    }
+    result
+}
+
+/// Applies `f` to the connection's shape record, if it keeps one.
+fn shapes<C: diesel::Connection, T>(c: &mut C, f: impl FnOnce(&mut prepared::Shapes) -> T) -> Option<T> {
+    ConnState::of(c).and_then(|s| s.shapes.as_mut()).map(f)
+}
+
+/// Whether `c` is inside a transaction (diesel's own record of it).
+fn in_transaction<C: diesel::Connection>(c: &mut C) -> bool {
+    use diesel::connection::TransactionManager;
+    C::TransactionManager::transaction_manager_status_mut(c).transaction_depth().map_or(true, |d| d.is_some())
 }
 
 fn bind_common<'f, DB>(

@@ -22,6 +22,7 @@ mod licensing;
 mod matrix;
 mod ops;
 mod paging;
+mod prepared;
 mod query;
 mod ratelimit;
 mod replicas;

@@ -1,0 +1,573 @@
+//! Statement reuse: each PostgreSQL connection prepares the statement shapes it runs repeatedly,
+//! so that PostgreSQL parses and plans them once instead of on every request (planning was most of
+//! a page's cost). The mechanism is backend-neutral, but SQLite connections keep none
+//! (`conn::prepared_capacity`): compiling a SQLite statement costs microseconds, and reusing them
+//! measured no gain.
+//!
+//! A shape is a statement's SQL text with its parameters' types; the values stay bound. A shape is
+//! prepared the second time a connection sees it (one seen once, such as a multi-row insert of an
+//! odd size, never is), and at most [`DEFAULT_CAPACITY`] shapes are in use per connection, least
+//! recently used out first. The statements themselves live in diesel's per-connection cache, which
+//! cannot drop one entry: when the statements it prepared since the last flush reach the capacity
+//! and another is needed, the whole cache is dropped and, on PostgreSQL, `DEALLOCATE ALL` frees
+//! the server's side. Shapes still in use are prepared again on their next run. Nothing here ever
+//! changes which rows a statement returns: diesel keys its cache by the exact SQL and bind types,
+//! and the shape record only decides whether that cache is used.
+//!
+//! Planning once means PostgreSQL's generic plan, and its own choice (`plan_cache_mode = auto`)
+//! never takes it for idtrail's pages: a bound `LIMIT` and pruned partitions make every custom plan
+//! look cheaper (bench/ANALYSIS.md). So connections run `force_custom_plan` by default and switch
+//! to `force_generic_plan` only for a shape in use that has earned it: its first
+//! [`CUSTOM_RUNS`] runs are planned for their values and timed, then as many generic runs; when
+//! their median is [`MEDIAN_FACTOR`] times the custom median (the custom times include planning,
+//! so a good generic plan is faster), or later any two generic runs take [`REGRESSION_FACTOR`]
+//! times it, the shape goes back to custom plans for good on that connection. That is the guard
+//! against a skewed filter: a `startswith` on a common prefix planned without its value reads
+//! the prefix's range and sorts it where its custom plan walks the time index (2.5x to 10x
+//! slower, measured), while an equality filter's in-order index serves every value alike.
+//! Statements inside a transaction (the writes) always run custom plans.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use diesel::QueryResult;
+use diesel::backend::Backend as DieselBackend;
+use diesel::connection::{CacheSize, Connection, SimpleConnection};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_dsl::RunQueryDsl;
+
+/// Shapes in use per connection at most, and statements prepared per connection at most.
+pub const DEFAULT_CAPACITY: usize = 256;
+
+/// Shapes seen once that a connection remembers (so that the second sighting finds them), per
+/// shape in use.
+const SEEN_PER_SLOT: usize = 4;
+
+/// Runs of a shape in use planned for their values, and timed, before it runs a generic plan
+/// (PostgreSQL's own `auto` makes five custom plans first, too).
+pub const CUSTOM_RUNS: usize = 5;
+
+/// The first [`CUSTOM_RUNS`] generic runs' median may be at most this many times the custom
+/// runs' median (measured moments apart, so under the same load)...
+pub const MEDIAN_FACTOR: f64 = 1.25;
+
+/// ...or at most this much slower.
+pub const MEDIAN_MARGIN: Duration = Duration::from_micros(500);
+
+/// Later, a generic run slower than this many times the custom runs' median...
+pub const REGRESSION_FACTOR: u32 = 4;
+
+/// ...and by at least this much, is a regression...
+pub const REGRESSION_MARGIN: Duration = Duration::from_millis(2);
+
+/// ...and this many regressions send the shape back to custom plans: one may be a stall of the
+/// machine or a replan after `ANALYZE`; a skewed value that the generic plan serves badly repeats.
+pub const REGRESSION_STRIKES: u32 = 2;
+
+/// The first generic runs, until their median is compared with the custom one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Judged {
+    Pending { runs: usize, times: [Duration; CUSTOM_RUNS] },
+    Done,
+}
+
+/// The median of `times`.
+fn median(times: [Duration; CUSTOM_RUNS]) -> Duration {
+    let mut sorted = times;
+    sorted.sort_unstable();
+    sorted.get(CUSTOM_RUNS / 2).copied().unwrap_or_default()
+}
+
+/// How PostgreSQL plans a statement (`plan_cache_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Planned for its values on every run (`force_custom_plan`).
+    Custom,
+    /// Planned once without values, the plan kept (`force_generic_plan`).
+    Generic,
+}
+
+impl Plan {
+    /// The statement that puts a session in this mode.
+    #[must_use]
+    pub fn setting(self) -> &'static str {
+        match self {
+            Self::Custom => "SET plan_cache_mode = force_custom_plan",
+            Self::Generic => "SET plan_cache_mode = force_generic_plan",
+        }
+    }
+}
+
+/// Where a shape in use is in its planning.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    /// Custom plans, timed: `runs` so far, their times.
+    Custom { runs: usize, times: [Duration; CUSTOM_RUNS] },
+    /// Generic plans, watched against the custom runs' median: regressed runs so far, and the
+    /// flush epoch whose statement has its generic plan made (the run that makes it is slower).
+    Generic { reference: Duration, strikes: u32, planned_in: Option<u64>, judged: Judged },
+    /// A generic run regressed: custom plans from now on.
+    Demoted,
+}
+
+/// What one connection knows of the shapes it ran.
+#[derive(Debug)]
+pub struct Shapes {
+    capacity: usize,
+    /// Increases with every statement: the recency of the LRU.
+    tick: u64,
+    /// Shapes seen once, with when.
+    seen: HashMap<u64, u64>,
+    /// Shapes in use (run through the statement cache).
+    admitted: HashMap<u64, Admitted>,
+    /// Statements diesel prepared since the last flush (its `CacheQuery` events): what the server holds.
+    prepared: usize,
+    /// Flushes so far.
+    epoch: u64,
+    /// The session's `plan_cache_mode` as last set (`None`: not known).
+    mode: Option<Plan>,
+    /// The mode was set inside a transaction, whose rollback would undo it.
+    mode_in_transaction: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Admitted {
+    last: u64,
+    /// The flush epoch in which the shape last ran prepared (its statement is in diesel's cache).
+    prepared_in: Option<u64>,
+    phase: Phase,
+}
+
+/// A shape whose generic plan ran slower than its custom ones (for the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Demotion {
+    pub generic: Duration,
+    pub custom_median: Duration,
+}
+
+/// How one statement runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Unprepared (PostgreSQL: the unnamed statement, parsed and planned for this run only).
+    Once,
+    /// Through the statement cache: prepared now if it is not yet.
+    Reuse,
+    /// The cache is full: flush it first, then as [`Route::Reuse`].
+    FlushThenReuse,
+}
+
+impl Shapes {
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            tick: 0,
+            seen: HashMap::new(),
+            admitted: HashMap::new(),
+            prepared: 0,
+            epoch: 0,
+            mode: None,
+            mode_in_transaction: false,
+        }
+    }
+
+    /// How the statement of shape `key` is planned (after [`Shapes::route`]).
+    #[must_use]
+    pub fn plan(&self, key: u64) -> Plan {
+        match self.admitted.get(&key).map(|a| a.phase) {
+            Some(Phase::Generic { .. }) => Plan::Generic,
+            _ => Plan::Custom,
+        }
+    }
+
+    /// Whether the session must be told `plan` before a statement (`in_transaction`: the
+    /// statement runs inside one).
+    #[must_use]
+    pub fn needs_mode(&self, plan: Plan, in_transaction: bool) -> bool {
+        // A mode set inside a transaction may have been rolled back since.
+        self.mode != Some(plan) || (self.mode_in_transaction && !in_transaction)
+    }
+
+    /// The session's mode is now `mode` (`None`: not known, such as after a failed statement).
+    pub fn set_mode(&mut self, mode: Option<Plan>, in_transaction: bool) {
+        self.mode = mode;
+        self.mode_in_transaction = in_transaction;
+    }
+
+    /// Decides how the statement of shape `key` runs, and records that it was seen.
+    pub fn route(&mut self, key: u64) -> Route {
+        self.tick += 1;
+        let (tick, epoch) = (self.tick, self.epoch);
+        if self.capacity == 0 {
+            return Route::Once;
+        }
+        if let Some(a) = self.admitted.get_mut(&key) {
+            a.last = tick;
+            if a.prepared_in == Some(epoch) {
+                return Route::Reuse;
+            }
+            return self.room();
+        }
+        if self.seen.remove(&key).is_none() {
+            if self.seen.len() >= self.capacity * SEEN_PER_SLOT {
+                evict_oldest(&mut self.seen, |t| *t);
+            }
+            self.seen.insert(key, tick);
+            return Route::Once;
+        }
+        if self.admitted.len() >= self.capacity {
+            evict_oldest(&mut self.admitted, |a| a.last);
+        }
+        self.admitted.insert(
+            key,
+            Admitted {
+                last: tick,
+                prepared_in: None,
+                phase: Phase::Custom { runs: 0, times: [Duration::ZERO; CUSTOM_RUNS] },
+            },
+        );
+        self.room()
+    }
+
+    /// A shape about to be prepared: whether the cache must be flushed first.
+    fn room(&mut self) -> Route {
+        if self.prepared >= self.capacity { Route::FlushThenReuse } else { Route::Reuse }
+    }
+
+    /// Shape `key` ran prepared: its statement is in the cache until the next flush.
+    pub fn ran_prepared(&mut self, key: u64) {
+        let epoch = self.epoch;
+        if let Some(a) = self.admitted.get_mut(&key) {
+            a.prepared_in = Some(epoch);
+        }
+    }
+
+    /// Shape `key` ran prepared and as planned by [`Shapes::plan`], outside a transaction, in
+    /// `took`: moves it from custom to generic plans after its first runs, or back to custom ones
+    /// when a generic run regressed (returned).
+    pub fn timed(&mut self, key: u64, took: Duration) -> Option<Demotion> {
+        let a = self.admitted.get_mut(&key)?;
+        match &mut a.phase {
+            Phase::Custom { runs, times } => {
+                if let Some(slot) = times.get_mut(*runs) {
+                    *slot = took;
+                }
+                *runs += 1;
+                if *runs >= CUSTOM_RUNS {
+                    let reference = median(*times);
+                    let judged = Judged::Pending { runs: 0, times: [Duration::ZERO; CUSTOM_RUNS] };
+                    a.phase = Phase::Generic { reference, strikes: 0, planned_in: None, judged };
+                }
+                None
+            }
+            Phase::Generic { reference, strikes, planned_in, judged } => {
+                let reference = *reference;
+                // This run made the generic plan (first after a (re)prepare): not a measure of it.
+                if *planned_in != Some(self.epoch) {
+                    *planned_in = Some(self.epoch);
+                    return None;
+                }
+                let mut regressed = None;
+                if let Judged::Pending { runs, times } = judged {
+                    if let Some(slot) = times.get_mut(*runs) {
+                        *slot = took;
+                    }
+                    *runs += 1;
+                    if *runs >= CUSTOM_RUNS {
+                        let generic = median(*times);
+                        *judged = Judged::Done;
+                        if generic.as_secs_f64() > reference.as_secs_f64() * MEDIAN_FACTOR
+                            && generic.saturating_sub(reference) > MEDIAN_MARGIN
+                        {
+                            regressed = Some(generic);
+                        }
+                    }
+                }
+                if took > reference * REGRESSION_FACTOR && took.saturating_sub(reference) > REGRESSION_MARGIN {
+                    *strikes += 1;
+                    if *strikes >= REGRESSION_STRIKES {
+                        regressed = Some(took);
+                    }
+                }
+                regressed.map(|generic| {
+                    a.phase = Phase::Demoted;
+                    Demotion { generic, custom_median: reference }
+                })
+            }
+            Phase::Demoted => None,
+        }
+    }
+
+    /// diesel prepared a statement for its cache (named, on PostgreSQL).
+    pub fn prepared_one(&mut self) {
+        self.prepared += 1;
+    }
+
+    /// The cache was dropped: every shape in use is prepared again on its next run.
+    pub fn flushed(&mut self) {
+        self.epoch += 1;
+        self.prepared = 0;
+    }
+
+    /// Statements diesel prepared since the last flush.
+    #[must_use]
+    pub fn prepared(&self) -> usize {
+        self.prepared
+    }
+
+    /// Shapes in use.
+    #[must_use]
+    pub fn in_use(&self) -> usize {
+        self.admitted.len()
+    }
+}
+
+/// Removes the entry with the smallest recency (a scan: this runs only when a new shape arrives
+/// at a full table, and the tables hold a few hundred entries).
+fn evict_oldest<V>(map: &mut HashMap<u64, V>, recency: impl Fn(&V) -> u64) {
+    if let Some(oldest) = map.iter().min_by_key(|(_, v)| recency(v)).map(|(k, _)| *k) {
+        map.remove(&oldest);
+    }
+}
+
+/// A statement that diesel's cache may keep or not, as [`Shapes`] decided. diesel's `SqlQuery`
+/// always says "never cache" (it cannot know whether its text was built from values); here every
+/// value is bound (`Sql`), so the text is a shape and the decision can be made per shape.
+#[derive(Debug)]
+pub struct Statement<Q> {
+    inner: Q,
+    reuse: bool,
+}
+
+impl<Q> Statement<Q> {
+    pub fn new(inner: Q, reuse: bool) -> Self {
+        Self { inner, reuse }
+    }
+}
+
+impl<DB: DieselBackend, Q: QueryFragment<DB>> QueryFragment<DB> for Statement<Q> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.inner.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
+        Ok(self.reuse)
+    }
+}
+
+/// Keyed by its SQL text and bind types (no static id): the text differs per shape.
+impl<Q> QueryId for Statement<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: Query> Query for Statement<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Conn: Connection, Q> RunQueryDsl<Conn> for Statement<Q> {}
+
+/// Whether `e` says the server no longer has a statement diesel's cache holds (someone ran
+/// `DEALLOCATE`, a pooler moved the session) or that a table changed under a prepared plan's
+/// result: the cache must be dropped for the next run to work.
+#[must_use]
+pub fn is_stale(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(_, info)
+        if info.message().contains("cached plan must not change result type")
+            || (info.message().starts_with("prepared statement") && info.message().contains("does not exist")))
+}
+
+/// Drops diesel's statement cache (and with `deallocate`, the server's prepared statements).
+///
+/// # Errors
+/// `DEALLOCATE ALL` failed (for example in an aborted transaction); diesel's cache is then kept,
+/// so that it still matches what the server holds.
+pub fn flush<C: Connection + SimpleConnection>(c: &mut C, deallocate: bool) -> QueryResult<()> {
+    if deallocate {
+        c.batch_execute("DEALLOCATE ALL")?;
+    }
+    // diesel has no way to drop one entry; switching the cache off and on again drops them all.
+    c.set_prepared_statement_cache_size(CacheSize::Disabled);
+    c.set_prepared_statement_cache_size(CacheSize::Unbounded);
+    Ok(())
+}
+
+#[cfg(test)]
+mod postgres;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shape_is_prepared_on_its_second_run_and_reused_after() {
+        let mut s = Shapes::new(4);
+        assert_eq!(s.route(1), Route::Once);
+        assert_eq!(s.route(1), Route::Reuse);
+        s.prepared_one();
+        s.ran_prepared(1);
+        assert_eq!(s.route(1), Route::Reuse);
+        assert_eq!((s.in_use(), s.prepared()), (1, 1));
+    }
+
+    #[test]
+    fn the_cache_is_flushed_when_full_and_shapes_in_use_are_prepared_again() {
+        let mut s = Shapes::new(2);
+        for key in [1, 2] {
+            s.route(key);
+            assert_eq!(s.route(key), Route::Reuse);
+            s.prepared_one();
+            s.ran_prepared(key);
+        }
+        s.route(3);
+        // The third shape in use pushes out the least recently used one (1) and fills the cache.
+        assert_eq!(s.route(3), Route::FlushThenReuse);
+        s.flushed();
+        s.prepared_one();
+        s.ran_prepared(3);
+        assert_eq!(s.in_use(), 2);
+        // Shape 2 is still in use but its statement went with the flush: prepared again, no flush.
+        assert_eq!(s.route(2), Route::Reuse);
+        s.prepared_one();
+        s.ran_prepared(2);
+        assert_eq!(s.prepared(), 2);
+        // Shape 1 was pushed out: seen once again, then in use again.
+        assert_eq!(s.route(1), Route::Once);
+        assert_eq!(s.route(1), Route::FlushThenReuse);
+    }
+
+    /// Runs `keys` against a model of diesel's cache (a set of prepared shapes).
+    fn simulate(s: &mut Shapes, keys: impl Iterator<Item = u64>) -> usize {
+        let mut cached = std::collections::HashSet::new();
+        let mut most = 0;
+        for key in keys {
+            let route = s.route(key);
+            if route == Route::FlushThenReuse {
+                cached.clear();
+                s.flushed();
+            }
+            if route != Route::Once {
+                if cached.insert(key) {
+                    s.prepared_one();
+                }
+                s.ran_prepared(key);
+            }
+            assert_eq!(cached.len(), s.prepared());
+            most = most.max(cached.len());
+        }
+        most
+    }
+
+    #[test]
+    fn many_shapes_never_hold_more_statements_than_the_capacity() {
+        let mut s = Shapes::new(DEFAULT_CAPACITY);
+        let most = simulate(&mut s, (0..3).flat_map(|_| 0..300_u64));
+        assert_eq!(most, DEFAULT_CAPACITY);
+        assert!(s.in_use() <= DEFAULT_CAPACITY);
+    }
+
+    #[test]
+    fn a_steady_set_of_shapes_is_prepared_once() {
+        let mut s = Shapes::new(DEFAULT_CAPACITY);
+        simulate(&mut s, (0..10).flat_map(|_| 0..100_u64));
+        assert_eq!((s.prepared(), s.epoch), (100, 0));
+    }
+
+    /// Runs shape `key` once as [`simulate`] would, taking `took`.
+    fn run_timed(s: &mut Shapes, key: u64, took: Duration) -> (Plan, Option<Demotion>) {
+        let route = s.route(key);
+        let plan = s.plan(key);
+        if route == Route::Once {
+            return (plan, None);
+        }
+        s.ran_prepared(key);
+        (plan, s.timed(key, took))
+    }
+
+    #[test]
+    fn a_shape_runs_custom_plans_first_then_generic_ones() {
+        let mut s = Shapes::new(4);
+        let ms = Duration::from_millis;
+        assert_eq!(run_timed(&mut s, 1, ms(1)).0, Plan::Custom, "seen once");
+        for _ in 0..CUSTOM_RUNS {
+            assert_eq!(run_timed(&mut s, 1, ms(1)).0, Plan::Custom);
+        }
+        // The first generic run makes the plan: slow, and not held against it.
+        assert_eq!(run_timed(&mut s, 1, ms(9)), (Plan::Generic, None));
+        for _ in 0..20 {
+            assert_eq!(run_timed(&mut s, 1, ms(1)), (Plan::Generic, None));
+        }
+        // One stall is forgiven.
+        assert_eq!(run_timed(&mut s, 1, ms(30)), (Plan::Generic, None));
+        assert_eq!(s.plan(1), Plan::Generic);
+    }
+
+    #[test]
+    fn a_generic_plan_that_regresses_goes_back_to_custom_plans() {
+        let mut s = Shapes::new(4);
+        let ms = Duration::from_millis;
+        for _ in 0..=CUSTOM_RUNS + 1 {
+            run_timed(&mut s, 1, ms(2));
+        }
+        // 3x slower is not a regression worth a replan on every run...
+        assert_eq!(run_timed(&mut s, 1, ms(6)), (Plan::Generic, None));
+        // ...13 ms against a 2 ms median is, twice.
+        assert_eq!(run_timed(&mut s, 1, ms(13)), (Plan::Generic, None));
+        assert_eq!(run_timed(&mut s, 1, ms(1)), (Plan::Generic, None));
+        let (plan, demoted) = run_timed(&mut s, 1, ms(13));
+        assert_eq!((plan, demoted), (Plan::Generic, Some(Demotion { generic: ms(13), custom_median: ms(2) })));
+        for _ in 0..10 {
+            assert_eq!(run_timed(&mut s, 1, ms(1)), (Plan::Custom, None));
+        }
+    }
+
+    #[test]
+    fn generic_runs_whose_median_is_slower_than_custom_ones_go_back_to_custom_plans() {
+        let mut s = Shapes::new(4);
+        let ms = Duration::from_millis;
+        // Custom runs of 9 ms (planning included), then the plan-making generic run.
+        for _ in 0..=CUSTOM_RUNS + 1 {
+            run_timed(&mut s, 1, ms(9));
+        }
+        // A prefix's range read and sorted: 21 ms each, never 4x, but twice the custom median.
+        for _ in 0..CUSTOM_RUNS - 1 {
+            assert_eq!(run_timed(&mut s, 1, ms(21)), (Plan::Generic, None));
+        }
+        let (plan, demoted) = run_timed(&mut s, 1, ms(21));
+        assert_eq!((plan, demoted), (Plan::Generic, Some(Demotion { generic: ms(21), custom_median: ms(9) })));
+        assert_eq!(s.plan(1), Plan::Custom);
+    }
+
+    #[test]
+    fn a_generic_plan_faster_than_planning_stays() {
+        let mut s = Shapes::new(4);
+        let ms = Duration::from_millis;
+        for _ in 0..=CUSTOM_RUNS + 1 {
+            run_timed(&mut s, 1, ms(2));
+        }
+        // Noisy, a few runs slower, but the median is the custom one's or better.
+        for t in [1, 1, 3, 1, 2, 1, 1, 5, 1, 1] {
+            assert_eq!(run_timed(&mut s, 1, ms(t)), (Plan::Generic, None));
+        }
+    }
+
+    #[test]
+    fn a_mode_set_inside_a_transaction_is_set_again_after_it() {
+        let mut s = Shapes::new(4);
+        assert!(s.needs_mode(Plan::Custom, false), "unknown at first");
+        s.set_mode(Some(Plan::Custom), true);
+        assert!(!s.needs_mode(Plan::Custom, true));
+        assert!(s.needs_mode(Plan::Custom, false));
+        s.set_mode(Some(Plan::Custom), false);
+        assert!(!s.needs_mode(Plan::Custom, false));
+        assert!(s.needs_mode(Plan::Generic, false));
+    }
+
+    #[test]
+    fn capacity_zero_prepares_nothing() {
+        let mut s = Shapes::new(0);
+        for _ in 0..3 {
+            assert_eq!(s.route(7), Route::Once);
+        }
+    }
+}
