@@ -9,6 +9,7 @@ mod budget;
 mod checkpoint;
 pub mod conn;
 pub mod entities;
+mod group_commit;
 mod risky_users;
 pub mod rollups;
 pub use risky_users::RiskyUserChange;
@@ -55,6 +56,8 @@ pub struct Store {
     /// first use, and its writers wait here in order rather than spinning in SQLite's busy handler
     /// (and failing with "database is locked" past its timeout).
     sqlite_writer: Mutex<Option<conn::AnyConnection>>,
+    /// SQLite: sign-in batches waiting for the writer, stored together (`group_commit.rs`).
+    ingest_queue: group_commit::Queue,
     /// How long one pooled statement may run (replicas' pools too).
     statement_timeout: Option<Duration>,
     /// Whether ingest keeps the rollups (always, but for the bench's measurement of their cost).
@@ -168,6 +171,7 @@ impl Store {
             checkpointer: checkpoint::Checkpointer::start(&url),
             url,
             sqlite_writer: Mutex::new(None),
+            ingest_queue: group_commit::Queue::default(),
             rollups: true,
             statement_timeout,
             retention: RetentionPolicy::default(),
