@@ -932,6 +932,7 @@ fn run_prepared_pairs(
             baseline_sql: None,
             check: "both answer 200".into(),
             runs,
+            rows_read: None,
         });
     }
     Ok(out)

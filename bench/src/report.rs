@@ -409,7 +409,7 @@ impl BackendResults {
             self.target(k, w, m, l, a, Some(c));
         }
         if let Some(i) = &self.ingest {
-            let (ratio, rate) = (i.ratio, i.service.rate);
+            let ratio = i.ratio;
             let refused = (i.service.retries > 0).then(|| {
                 format!(
                     "{} batch attempts were refused and sent again: {}",
@@ -420,7 +420,10 @@ impl BackendResults {
             if self.backend == "postgres" {
                 self.target("I1", "ingest rate, service / psql \\copy".into(), ratio, 0.5, true, None);
             } else {
-                self.target("I1", "ingest rate, sign-ins/s".into(), rate, 20_000.0, true, None);
+                // Against SQLite's own copy of the same rows into the same schema in the same run
+                // (issue 20 part 4): an absolute rate measured the machine and the indexes more
+                // than idtrail, and 20,000/s was above what SQLite itself did with them.
+                self.target("I1", "ingest rate, service / SQLite INSERT ... SELECT".into(), ratio, 0.6, true, None);
             }
             if let (Some(n), Some(t)) = (refused, self.targets.last_mut()) {
                 t.note = Some(n);

@@ -9,6 +9,7 @@ mod budget;
 mod checkpoint;
 pub mod conn;
 pub mod entities;
+mod group_commit;
 mod risky_users;
 pub mod rollups;
 pub use risky_users::RiskyUserChange;
@@ -59,6 +60,8 @@ pub struct Store {
     sqlite_writer: Mutex<Option<conn::AnyConnection>>,
     /// How pooled connections are set up: statement budget, prepared statements (replicas' pools too).
     session: conn::Session,
+    /// SQLite: sign-in batches waiting for the writer, stored together (`group_commit.rs`).
+    ingest_queue: group_commit::Queue,
     /// Whether ingest keeps the rollups (always, but for the bench's measurement of their cost).
     rollups: bool,
     /// SQLite: copies the WAL back into the database beside the writer, not inside its commits.
@@ -184,6 +187,7 @@ impl Store {
             checkpointer: checkpoint::Checkpointer::start(&url),
             url,
             sqlite_writer: Mutex::new(None),
+            ingest_queue: group_commit::Queue::default(),
             rollups: true,
             session,
             retention: RetentionPolicy::default(),

@@ -64,6 +64,14 @@ struct IdRow {
     id: String,
 }
 
+#[derive(QueryableByName)]
+struct KeyRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = BigInt)]
+    created_ticks: i64,
+}
+
 fn count(conn: &mut AnyConnection, sql: &Sql) -> StorageResult<u64> {
     Ok(sql.load::<Count>(conn)?.first().map_or(0, |c| u64::try_from(c.n).unwrap_or(0)))
 }
@@ -300,16 +308,21 @@ impl Store {
         loop {
             let mut conn = self.conn()?;
             let mut pick = Sql::new(self.backend());
-            pick.push("SELECT id FROM sign_ins WHERE tenant_id = ")
+            // Oldest first, so each batch's rows lie in one time range: SQLite's child rows are
+            // keyed by (tenant, time, sign-in id), and the delete below reads just that range.
+            pick.push("SELECT id, created_ticks FROM sign_ins WHERE tenant_id = ")
                 .bind(Param::Text(tenant.to_owned()))
                 .push(" AND created_ticks < ")
                 .bind(Param::BigInt(cutoff))
-                .push(" LIMIT ")
+                .push(" ORDER BY created_ticks LIMIT ")
                 .bind(Param::BigInt(i64::try_from(BATCH).unwrap_or(1000)));
-            let ids: Vec<String> = pick.load::<IdRow>(&mut conn)?.into_iter().map(|r| r.id).collect();
-            if ids.is_empty() {
+            let rows = pick.load::<KeyRow>(&mut conn)?;
+            let (Some(first), Some(last)) =
+                (rows.iter().map(|r| r.created_ticks).min(), rows.iter().map(|r| r.created_ticks).max())
+            else {
                 return Ok(total);
-            }
+            };
+            let ids: Vec<String> = rows.into_iter().map(|r| r.id).collect();
             let backend = self.backend();
             let tables: Vec<(&str, &str)> = {
                 let mut t = vec![
@@ -329,7 +342,8 @@ impl Store {
                         .push(table)
                         .push(" WHERE tenant_id = ")
                         .bind(Param::Text(tenant.to_owned()));
-                    del.push(" AND created_ticks < ").bind(Param::BigInt(cutoff));
+                    del.push(" AND created_ticks >= ").bind(Param::BigInt(first));
+                    del.push(" AND created_ticks <= ").bind(Param::BigInt(last));
                     del.push(" AND ").push(key).push(" IN ").bind_list(crate::entities::id_params(&ids));
                     del.execute(c)?;
                 }

@@ -2,6 +2,7 @@
 //! ingest (COPY on PostgreSQL), and keyset reads that always carry the tenant and the caller's scope.
 
 use std::collections::HashSet;
+use std::sync::mpsc::TryRecvError;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -12,10 +13,10 @@ use serde_json::{Map, Value};
 
 use crate::Store;
 use crate::conn::{AnyConnection, Backend};
-use crate::error::StorageResult;
-use crate::feed;
+use crate::error::{StorageError, StorageResult};
 use crate::rollups::RollupDelta;
 use crate::schema::{sign_in_ca_policies, sign_in_risk_event_types, sign_ins};
+use crate::{feed, group_commit};
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = sign_ins)]
@@ -290,23 +291,92 @@ impl Store {
             let days: HashSet<i64> = unique.iter().map(|r| domain::time::day_start(r.row.created_ticks)).collect();
             self.ensure_partitions(days)?;
         }
-        let backend = self.backend();
-        let inserted = self.write_transaction(|conn| {
-            let mut rollup = RollupDelta::default();
-            let fresh = match &mut *conn {
-                AnyConnection::Sqlite(c) => insert_sqlite(c, unique, &mut rollup),
-                AnyConnection::Postgresql(c) => insert_postgres(c, tenant, unique, &mut rollup),
-            }?;
-            // The rollups count exactly the rows that went in, in the same transaction.
-            if self.rollups {
-                rollup.write(conn, backend, tenant)?;
-            }
-            // Last, so the feed's positions are in commit order (`feed.rs`).
-            feed::append(conn, tenant, &fresh)?;
-            Ok(fresh.len())
-        })?;
+        let inserted = match self.backend() {
+            Backend::Sqlite if unique.is_empty() => 0,
+            Backend::Sqlite => self.ingest_sqlite(tenant, unique)?,
+            Backend::Postgres => self.write_transaction(|conn| self.store_batch(conn, tenant, Batch::Owned(unique)))?,
+        };
         Ok(IngestOutcome { inserted, duplicates: total - expired - inserted, expired })
     }
+}
+
+impl Store {
+    /// SQLite: queues the batch for the writer and stores it in the writer's next transaction,
+    /// together with the batches that arrived meanwhile (`group_commit.rs`). Whoever holds the
+    /// writer stores what is queued, until its own batch is stored.
+    fn ingest_sqlite(&self, tenant: &TenantId, records: Vec<SignInRecord>) -> StorageResult<usize> {
+        let ticket = self.ingest_queue.push(tenant.clone(), records);
+        let led = self.write(|conn| {
+            loop {
+                // A writer before this one may have stored it (it answers before it lets go).
+                match ticket.outcome.try_recv() {
+                    Ok(outcome) => return Ok(outcome?),
+                    Err(TryRecvError::Empty) => {}
+                    // The writer that took it panicked; its transaction was rolled back.
+                    Err(TryRecvError::Disconnected) => return Err(writer_stopped()),
+                }
+                let jobs = self.ingest_queue.take();
+                if jobs.is_empty() {
+                    return Err(writer_stopped());
+                }
+                group_commit::run(conn, jobs, |c, t, r| self.store_batch(c, t, Batch::Borrowed(r)));
+            }
+        });
+        match led {
+            Ok(n) => Ok(n),
+            // No writer ran: the batch is still queued, or another writer took it meanwhile.
+            Err(e) if self.ingest_queue.withdraw(&ticket) => Err(e),
+            Err(_) => match ticket.outcome.recv() {
+                Ok(outcome) => Ok(outcome?),
+                Err(_) => Err(writer_stopped()),
+            },
+        }
+    }
+
+    /// What one batch stores, inside the caller's transaction: its new sign-ins with their child
+    /// rows, the rollups of exactly those (so a duplicate adds nothing), and their feed entries.
+    fn store_batch(&self, conn: &mut AnyConnection, tenant: &TenantId, records: Batch<'_>) -> QueryResult<usize> {
+        let backend = self.backend();
+        let mut rollup = RollupDelta::default();
+        let fresh = match (&mut *conn, records) {
+            (AnyConnection::Sqlite(c), records) => insert_sqlite(c, records.as_slice(), &mut rollup),
+            (AnyConnection::Postgresql(c), records) => insert_postgres(c, tenant, records.into_owned(), &mut rollup),
+        }?;
+        // The rollups count exactly the rows that went in, in the same transaction.
+        if self.rollups {
+            rollup.write(conn, backend, tenant)?;
+        }
+        // Last, so the feed's positions are in commit order (`feed.rs`).
+        feed::append(conn, tenant, &fresh)?;
+        Ok(fresh.len())
+    }
+}
+
+/// A batch to store: owned where COPY consumes it (PostgreSQL), borrowed where a failed group
+/// transaction may have to store it again (SQLite, `group_commit.rs`).
+enum Batch<'a> {
+    Owned(Vec<SignInRecord>),
+    Borrowed(&'a [SignInRecord]),
+}
+
+impl Batch<'_> {
+    fn as_slice(&self) -> &[SignInRecord] {
+        match self {
+            Self::Owned(v) => v,
+            Self::Borrowed(s) => s,
+        }
+    }
+
+    fn into_owned(self) -> Vec<SignInRecord> {
+        match self {
+            Self::Owned(v) => v,
+            Self::Borrowed(s) => s.to_vec(),
+        }
+    }
+}
+
+fn writer_stopped() -> StorageError {
+    StorageError::Unavailable("the writer stopped before storing the batch; nothing of it was stored".into())
 }
 
 /// One row at a time through statements diesel prepares once per connection and keeps: the sign-in
@@ -314,11 +384,11 @@ impl Store {
 /// Single-row statements also spare SQLite the statement journal a multi-row one keeps.
 fn insert_sqlite(
     c: &mut diesel::SqliteConnection,
-    records: Vec<SignInRecord>,
+    records: &[SignInRecord],
     rollup: &mut RollupDelta,
 ) -> QueryResult<Vec<feed::Entry>> {
     let mut inserted = Vec::new();
-    for r in &records {
+    for r in records {
         if diesel::insert_into(sign_ins::table).values(&r.row).on_conflict_do_nothing().execute(c)? == 0 {
             continue;
         }
@@ -400,6 +470,7 @@ mod tests {
 
     use std::collections::BTreeSet;
 
+    use diesel::connection::SimpleConnection;
     use diesel::debug_query;
     use diesel::sqlite::Sqlite;
     use domain::query::registry::SIGN_INS;
@@ -454,6 +525,73 @@ mod tests {
         });
         let serde_json::Value::Object(doc) = doc else { panic!("an object") };
         SignInRecord::from_document(&TenantId::parse("aaaaaaaa-0000-4000-8000-000000000001").unwrap(), doc).unwrap()
+    }
+
+    /// The sample with another id (`n`) and user.
+    fn record_numbered(n: u32, user: &str) -> SignInRecord {
+        let r = record();
+        let mut doc: serde_json::Map<String, Value> = serde_json::from_str(&r.row.doc).unwrap();
+        doc.insert("id".into(), Value::String(format!("66ea54eb-6301-4ee5-be62-ff5a759b{n:04}")));
+        doc.insert("userId".into(), Value::String(user.into()));
+        SignInRecord::from_document(&TenantId::parse("aaaaaaaa-0000-4000-8000-000000000001").unwrap(), doc).unwrap()
+    }
+
+    fn count(store: &Store, sql: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut c = store.conn().unwrap();
+        diesel::sql_query(sql).load::<N>(&mut **c).unwrap()[0].n
+    }
+
+    /// Three batches in one group transaction, the second failing: it stores nothing and is
+    /// answered with its error; the others are stored, and the third counts the sign-in the first
+    /// stored as a duplicate (no second row, no second rollup count, no second feed entry).
+    #[test]
+    fn a_group_stores_each_batch_whole_or_not_at_all() {
+        const GOOD: &str = "22222222-2222-4222-8222-222222222222";
+        const BAD: &str = "33333333-3333-4333-8333-333333333333";
+        let path = std::env::temp_dir().join(format!("idtrail-group-{}.db", std::process::id()));
+        let store = Store::open(&format!("sqlite://{}", path.display()), 1).unwrap();
+        let tenant = TenantId::parse("aaaaaaaa-0000-4000-8000-000000000001").unwrap();
+        store
+            .write(|c| {
+                c.batch_execute(&format!(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON sign_in_ca_policies                      WHEN (SELECT user_id FROM sign_ins WHERE id = NEW.sign_in_id) = '{BAD}'                      BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+                ))?;
+                Ok(())
+            })
+            .unwrap();
+        let first = store.ingest_queue.push(tenant.clone(), vec![record_numbered(1, GOOD), record_numbered(2, GOOD)]);
+        let failing = store.ingest_queue.push(tenant.clone(), vec![record_numbered(3, GOOD), record_numbered(4, BAD)]);
+        let third = store.ingest_queue.push(tenant.clone(), vec![record_numbered(2, GOOD), record_numbered(5, GOOD)]);
+        store
+            .write(|c| {
+                let jobs = store.ingest_queue.take();
+                assert_eq!(jobs.len(), 3);
+                group_commit::run(c, jobs, |c, t, r| store.store_batch(c, t, Batch::Borrowed(r)));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(first.outcome.recv().unwrap().unwrap(), 2);
+        let refused = failing.outcome.recv().unwrap().unwrap_err();
+        assert!(refused.to_string().contains("refused by the test"), "{refused}");
+        assert_eq!(third.outcome.recv().unwrap().unwrap(), 1);
+        let ids = count(&store, "SELECT COUNT(*) AS n FROM sign_ins");
+        let stored_ids = count(
+            &store,
+            "SELECT COUNT(*) AS n FROM sign_ins WHERE id IN ('66ea54eb-6301-4ee5-be62-ff5a759b0001',              '66ea54eb-6301-4ee5-be62-ff5a759b0002', '66ea54eb-6301-4ee5-be62-ff5a759b0005')",
+        );
+        assert_eq!((ids, stored_ids), (3, 3));
+        assert_eq!(count(&store, "SELECT COUNT(*) AS n FROM sign_in_ca_policies"), 3);
+        assert_eq!(count(&store, "SELECT COUNT(*) AS n FROM feed_journal"), 3);
+        assert_eq!(count(&store, "SELECT CAST(SUM(sign_ins) AS BIGINT) AS n FROM sign_in_app_blocks"), 3);
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
+        }
     }
 
     /// Columns only storage has: the tenant, the stored document, the summary of the policies'
