@@ -42,8 +42,8 @@ pub(crate) fn plan(conn: &mut AnyConnection, sql: &storage::sql::Sql) -> String 
 async fn portal_filters_use_an_index_on_postgres() {
     let Some(db) = postgres_db() else { return };
     let app = TestApp::new(db).await;
-    let now = app.now();
     ingest_rare_values(&app).await;
+    let now = app.now();
     let mut conn = app.connection();
     let AnyConnection::Postgresql(pg) = &mut conn else { unreachable!() };
     pg.batch_execute("ANALYZE; SET enable_seqscan = off;").unwrap();
@@ -95,14 +95,7 @@ async fn portal_filters_use_an_index_on_postgres() {
 /// for is rare (one sign-in in 100), as in a real tenant: on data where every row matches,
 /// scanning the primary key is the right plan and proves nothing.
 async fn ingest_rare_values(app: &TestApp) {
-    // At 22:00 UTC, so the 2,000 minutes of rows fill two day partitions whatever the time of day
-    // the test runs: started early in the day they would leave a few rows in a third, where a
-    // sequential scan is the planner's right choice and the plan checks would fail.
-    let real = app.now();
-    let evening = real.date_naive().and_hms_opt(22, 0, 0).unwrap().and_utc();
-    let evening = if evening < real { evening + chrono::Duration::days(1) } else { evening };
-    app.clock.advance(evening - real);
-    let now = app.now();
+    let now = at_evening(app);
     let docs: Vec<serde_json::Value> = (1..=2000)
         .map(|n: u64| {
             let created = now - chrono::Duration::minutes(n.try_into().unwrap());
@@ -124,6 +117,18 @@ async fn ingest_rare_values(app: &TestApp) {
         let (s, b) = app.ingest(&ingest_token(TENANT_A), chunk).await;
         assert_eq!(s, actix_web::http::StatusCode::OK, "{b}");
     }
+}
+
+/// Moves the clock to the next 22:00 UTC and returns it, so the tests' rows (up to 2,000 minutes
+/// back, one a minute) fill two day partitions whatever the time of day the test runs: started
+/// early in the day they would leave a few rows in a third, where a sequential scan is the
+/// planner's right choice and the plan checks would fail.
+fn at_evening(app: &TestApp) -> chrono::DateTime<chrono::Utc> {
+    let real = app.now();
+    let evening = real.date_naive().and_hms_opt(22, 0, 0).unwrap().and_utc();
+    let evening = if evening < real { evening + chrono::Duration::days(1) } else { evening };
+    app.clock.advance(evening - real);
+    app.now()
 }
 
 /// The indexes a plan reads, each named as the migrations name it: an index of a partition is
@@ -303,7 +308,7 @@ async fn every_equality_index_serves_the_default_order() {
 #[actix_web::test]
 async fn partial_indexes_serve_their_filters() {
     each_backend(|app| async move {
-        let now = app.now();
+        let now = at_evening(&app);
         let docs: Vec<serde_json::Value> = (1..=2000)
             .map(|n: u64| {
                 let mut d = sign_in_doc(n, now - chrono::Duration::minutes(n.try_into().unwrap()), USER_OID);
@@ -380,7 +385,7 @@ async fn partial_indexes_serve_their_filters() {
 #[actix_web::test]
 async fn in_on_an_indexed_property_merges_its_ranges() {
     each_backend(|app| async move {
-        let now = app.now();
+        let now = at_evening(&app);
         let users = [guid(7_100_001), guid(7_100_002), guid(7_100_003), guid(7_100_004)];
         let docs: Vec<serde_json::Value> = (1..=1200)
             .map(|n: u64| {
@@ -451,7 +456,7 @@ async fn in_on_an_indexed_property_merges_its_ranges() {
 async fn a_rare_policy_result_is_found_from_its_index_on_postgres() {
     let Some(db) = postgres_db() else { return };
     let app = TestApp::new(db).await;
-    let now = app.now();
+    let now = at_evening(&app);
     let docs: Vec<serde_json::Value> = (1..=2000)
         .map(|n| {
             let mut d = sign_in_doc(n, now - chrono::Duration::minutes(n.try_into().unwrap()), USER_OID);
