@@ -653,23 +653,20 @@ impl Store {
         }
         sql.push(" AS app_display_name, CAST(SUM(x.n) AS BIGINT) AS sign_ins FROM (");
         if users.is_some() {
-            sql.push(
-                "SELECT r.app_id AS app_id, '' AS name, SUM(r.sign_ins) AS n FROM b JOIN sign_in_user_blocks r \
-                 ON r.tenant_id = ",
-            )
-            .bind(t())
-            .push(" AND r.block_ticks >= b.s AND r.block_ticks < b.e");
-            push_users(&mut sql, users);
-            sql.push(" GROUP BY r.app_id UNION ALL ");
-            // The whole days too, from the same per-user blocks.
-            sql.push(
-                "SELECT r.app_id AS app_id, '' AS name, SUM(r.sign_ins) AS n FROM d JOIN sign_in_user_blocks r \
-                 ON r.tenant_id = ",
-            )
-            .bind(t())
-            .push(" AND r.block_ticks >= d.s AND r.block_ticks < d.e");
-            push_users(&mut sql, users);
-            sql.push(" GROUP BY r.app_id");
+            // The edges and the whole days alike from the per-user blocks (there are no per-user days).
+            for (k, range) in ["b", "d"].into_iter().enumerate() {
+                if k > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                sql.push(&format!(
+                    "SELECT r.app_id AS app_id, '' AS name, SUM(r.sign_ins) AS n FROM {range} \
+                     JOIN sign_in_user_blocks r ON r.tenant_id = "
+                ))
+                .bind(t())
+                .push(&format!(" AND r.block_ticks >= {range}.s AND r.block_ticks < {range}.e"));
+                push_users(&mut sql, users);
+                sql.push(" GROUP BY r.app_id");
+            }
         } else {
             for (k, (range, table, time)) in
                 [("b", "sign_in_app_blocks", "block_ticks"), ("d", "sign_in_app_days", "day_ticks")]
