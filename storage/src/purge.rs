@@ -89,11 +89,10 @@ impl Store {
             self.drop_old_partitions(longest, dry_run, &mut report)?;
             self.drop_empty_future_partitions(dry_run, &mut report)?;
         }
-        if !dry_run {
-            // Past every tier's window, for every tenant (registered or not): the rollups of the
-            // dropped partitions, and of any tenant the loop below does not visit.
-            self.delete_rollups(None, block_of(longest))?;
-        }
+        // Past every tier's window, for every tenant (registered or not): the rollups of the
+        // dropped partitions, and of any tenant the loop below does not visit. Rows gone here may
+        // be of a tenant's cutoff day, so every tenant's day is recounted below.
+        let purged_everywhere = !dry_run && self.delete_rollups(None, block_of(longest))? > 0;
         for tenant in self.tenants()? {
             let view = self.view_for(tenant.tier);
             for kind in SetKind::ALL {
@@ -117,8 +116,12 @@ impl Store {
                         if !dry_run {
                             // Their rollups go with them: blocks that start before the cutoff
                             // (reports begin at the first whole block inside the window).
-                            self.delete_rollups(Some(tenant.id.as_str()), cutoff)?;
-                            self.trim_cutoff_day(tenant.id.as_str(), cutoff)?;
+                            // The cutoff's own day is recounted only when some of its blocks may
+                            // have gone: it takes locks that hold off the tenant's ingest.
+                            let purged = self.delete_rollups(Some(tenant.id.as_str()), cutoff)?;
+                            if purged > 0 || purged_everywhere {
+                                self.trim_cutoff_day(tenant.id.as_str(), cutoff)?;
+                            }
                         }
                     }
                     SetKind::DirectoryAudits | SetKind::RiskDetections | SetKind::RiskyUsers => {
@@ -189,9 +192,10 @@ impl Store {
     }
 
     /// Deletes the rollup rows of `tenant` (or of every tenant) whose block starts before `cutoff`,
-    /// in batches of short transactions like the sign-ins.
-    fn delete_rollups(&self, tenant: Option<&str>, cutoff: i64) -> StorageResult<()> {
+    /// in batches of short transactions like the sign-ins; returns how many rows went.
+    fn delete_rollups(&self, tenant: Option<&str>, cutoff: i64) -> StorageResult<u64> {
         let backend = self.backend();
+        let mut deleted = 0_u64;
         // SQLite's rollup tables have no rowid (WITHOUT ROWID): batches go by block instead.
         for (table, time) in ROLLUP_TABLES {
             loop {
@@ -221,13 +225,13 @@ impl Store {
                 let Some(first) = oldest.load::<Oldest>(&mut conn)?.first().and_then(|c| c.n) else { break };
                 let until = (first + TICKS_PER_DAY).min(cutoff);
                 del.push(" AND ").push(time).push(" < ").bind(Param::BigInt(until));
-                del.execute(&mut conn)?;
+                deleted += u64::try_from(del.execute(&mut conn)?).unwrap_or(u64::MAX);
                 if until >= cutoff {
                     break;
                 }
             }
         }
-        Ok(())
+        Ok(deleted)
     }
 
     /// The rows of the cutoff's own UTC day, which the day-level rollups keep whole: its day rows

@@ -27,6 +27,16 @@ fn explained(backend: storage::Backend, prefix: &str, sql: &storage::sql::Sql) -
     explain
 }
 
+/// A page of `tenant`'s sign-ins in the default order.
+fn sign_ins_page<'q>(
+    tenant: &'q TenantId,
+    filter: Option<&'q domain::query::Filter>,
+    after: Option<&'q [Scalar]>,
+    limit: usize,
+) -> Query<'q> {
+    Query { set: &SIGN_INS, tenant, user: None, filter, order: &[], after, limit }
+}
+
 /// PostgreSQL's plan for `sql`, one line per node (the feed's EXPLAIN test reads it too).
 pub(crate) fn plan(conn: &mut AnyConnection, sql: &storage::sql::Sql) -> String {
     explained(storage::Backend::Postgres, "EXPLAIN ", sql)
@@ -73,15 +83,7 @@ async fn portal_filters_use_an_index_on_postgres() {
     for (f, index) in &filters {
         let filter = resolve_filter(&SIGN_INS, f).unwrap();
         let sql = app.store.page_sql(
-            &Query {
-                set: &SIGN_INS,
-                tenant: &tenant,
-                user: None,
-                filter: Some(&filter),
-                order: &[],
-                after: Some(&[Scalar::Ticks(i64::MAX / 2), Scalar::Text("z".into())]),
-                limit: 50,
-            },
+            &sign_ins_page(&tenant, Some(&filter), Some(&[Scalar::Ticks(i64::MAX / 2), Scalar::Text("z".into())]), 50),
             &app.store.tenant_view(&tenant).unwrap(),
         );
         let text = plan(&mut conn, &sql);
@@ -334,15 +336,7 @@ async fn partial_indexes_serve_their_filters() {
         for (index, matching) in [(storage::indexes::RISKY, 40), (storage::indexes::CA_FAILED, 50)] {
             let filter = resolve_filter(&SIGN_INS, index.filter).unwrap();
             for after in [None, Some(&cursor[..])] {
-                let query = Query {
-                    set: &SIGN_INS,
-                    tenant: &tenant,
-                    user: None,
-                    filter: Some(&filter),
-                    order: &[],
-                    after,
-                    limit: 11,
-                };
+                let query = sign_ins_page(&tenant, Some(&filter), after, 11);
                 let sql = app.store.page_sql(&query, &view);
                 match &mut conn {
                     AnyConnection::Postgresql(_) => {
@@ -414,15 +408,7 @@ async fn in_on_an_indexed_property_merges_its_ranges() {
         let cursor =
             [Scalar::Ticks(domain::time::to_ticks(now - chrono::Duration::minutes(300))), Scalar::Text(guid(1))];
         for after in [None, Some(&cursor[..])] {
-            let query = Query {
-                set: &SIGN_INS,
-                tenant: &tenant,
-                user: None,
-                filter: Some(&filter),
-                order: &[],
-                after,
-                limit: 11,
-            };
+            let query = sign_ins_page(&tenant, Some(&filter), after, 11);
             let sql = app.store.page_sql(&query, &view);
             match &mut conn {
                 AnyConnection::Postgresql(_) => {
@@ -479,15 +465,7 @@ async fn a_rare_policy_result_is_found_from_its_index_on_postgres() {
     // 'failure' has its own summary column and partial index (`partial_indexes_serve_their_filters`).
     let filter =
         resolve_filter(&SIGN_INS, "appliedConditionalAccessPolicies/any(p: p/result eq 'reportOnlyFailure')").unwrap();
-    let query = Query {
-        set: &SIGN_INS,
-        tenant: &tenant,
-        user: None,
-        filter: Some(&filter),
-        order: &[],
-        after: None,
-        limit: 50,
-    };
+    let query = sign_ins_page(&tenant, Some(&filter), None, 50);
     let view = app.store.tenant_view(&tenant).unwrap();
     let sql = app.store.page_sql(&query, &view);
     let text = plan(&mut conn, &sql);
@@ -571,15 +549,7 @@ async fn equality_filters_page_in_index_order_without_a_sort() {
         for (f, index) in &filters {
             let filter = resolve_filter(&SIGN_INS, f).unwrap();
             for after in [None, Some(&cursor[..])] {
-                let query = Query {
-                    set: &SIGN_INS,
-                    tenant: &tenant,
-                    user: None,
-                    filter: Some(&filter),
-                    order: &[],
-                    after,
-                    limit: 51,
-                };
+                let query = sign_ins_page(&tenant, Some(&filter), after, 51);
                 let sql = app.store.page_sql(&query, &view);
                 match &mut conn {
                     AnyConnection::Postgresql(_) => {
@@ -611,22 +581,7 @@ async fn equality_filters_page_in_index_order_without_a_sort() {
                 }
             }
             // And the page is the oracle's: the newest rows that match, in order.
-            let (page, _) = app
-                .store
-                .page_in(
-                    &Query {
-                        set: &SIGN_INS,
-                        tenant: &tenant,
-                        user: None,
-                        filter: Some(&filter),
-                        order: &[],
-                        after: None,
-                        limit: 51,
-                    },
-                    &view,
-                    false,
-                )
-                .unwrap();
+            let (page, _) = app.store.page_in(&sign_ins_page(&tenant, Some(&filter), None, 51), &view, false).unwrap();
             let times: Vec<i64> = page.iter().map(|d| d.created_ticks).collect();
             assert!(times.windows(2).all(|w| w[0] >= w[1]), "{f}: not newest first");
         }
@@ -638,15 +593,7 @@ async fn equality_filters_page_in_index_order_without_a_sort() {
                 ("clientAppUsed eq 'Mobile Apps and Desktop clients'".to_owned(), "sign_ins_by_client_app"),
             ] {
                 let filter = resolve_filter(&SIGN_INS, &f).unwrap();
-                let query = Query {
-                    set: &SIGN_INS,
-                    tenant: &tenant,
-                    user: None,
-                    filter: Some(&filter),
-                    order: &[],
-                    after: None,
-                    limit: 51,
-                };
+                let query = sign_ins_page(&tenant, Some(&filter), None, 51);
                 let text = plan(&mut conn, &app.store.page_sql(&query, &view));
                 assert!(!text.contains("Sort"), "{f} sorts:\n{text}");
                 let used = indexes_used(&mut conn, &text);
