@@ -299,18 +299,22 @@ pub async fn report(
             }
             Report::TopApplications => {
                 out.insert("top".into(), json!(p.top));
-                let apps = store.rollup_top_apps(tenant, p.start, p.end, p.top, users.as_deref())?;
-                let ids: Vec<String> = apps.iter().map(|a| a.app_id.clone()).collect();
-                let series_of = store.rollup_app_series(tenant, &ranges, &ids, users.as_deref())?;
-                let mut list = Vec::with_capacity(apps.len());
-                for (app, counts) in apps.iter().zip(series_of) {
+                let top_apps = if let Some(users) = users.as_deref() {
+                    let apps = store.rollup_top_apps(tenant, (p.start, p.end), p.top, users)?;
+                    let ids: Vec<String> = apps.iter().map(|a| a.app_id.clone()).collect();
+                    apps.into_iter().zip(store.rollup_app_series(tenant, &ranges, &ids, Some(users))?).collect()
+                } else {
+                    store.rollup_top_app_series(tenant, &ranges, (p.start, p.end), p.top)?
+                };
+                let mut list = Vec::with_capacity(top_apps.len());
+                for (app, counts) in &top_apps {
                     let scope = Scope {
                         app_id: Some(&app.app_id),
                         users: users.as_deref(),
                         upn: p.upn.as_deref(),
                         user_id: p.user_id.as_deref(),
                     };
-                    let (rows, totals) = series(&base, &buckets, &counts, scope, (p.start, p.end));
+                    let (rows, totals) = series(&base, &buckets, counts, scope, (p.start, p.end));
                     let mut m = Map::new();
                     m.insert("appId".into(), json!(app.app_id));
                     m.insert(
