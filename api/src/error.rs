@@ -197,6 +197,12 @@ impl From<StorageError> for ApiError {
                 tracing::warn!(error = %m, "database unavailable");
                 Self::Unavailable("The database is unavailable; retry in a few seconds.".into())
             }
+            StorageError::Busy(m) => {
+                tracing::warn!(error = %m, "every database connection busy");
+                Self::Unavailable(
+                    "Every database connection is busy with other requests; retry in a few seconds.".into(),
+                )
+            }
             other => {
                 tracing::error!(error = %other, "storage error");
                 Self::Internal(other.to_string())

@@ -4,9 +4,13 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum StorageError {
-    /// The database cannot be reached or the pool is exhausted: worth retrying later.
+    /// The database cannot be reached: worth retrying later.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// Every connection of the pool stayed busy with other requests past the wait: worth retrying
+    /// later, and the database itself is up.
+    #[error("every database connection is busy: {0}")]
+    Busy(String),
     /// A database URL or setting we cannot use.
     #[error("{0}")]
     Config(String),

@@ -364,7 +364,15 @@ impl Store {
     }
 
     pub(crate) fn conn(&self) -> StorageResult<conn::PooledConn> {
-        Ok(self.pool.get()?)
+        self.pool.get().map_err(|e| {
+            // Every connection open and none idle: the wait ran out behind other requests.
+            let state = self.pool.state();
+            if state.connections >= self.pool.max_size() && state.idle_connections == 0 {
+                StorageError::Busy(e.to_string())
+            } else {
+                StorageError::from(e)
+            }
+        })
     }
 
     /// The pool's connections and how many of them are idle (not checked out) right now.
@@ -406,5 +414,27 @@ impl Store {
     pub fn ping(&self) -> StorageResult<()> {
         let mut c = self.conn()?;
         c.batch_execute("SELECT 1").map_err(|e| StorageError::Unavailable(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pool whose every connection is held elsewhere answers `Busy` after its wait, not
+    /// `Unavailable`: the database is up, and the client is told so.
+    #[test]
+    fn a_pool_with_every_connection_held_is_busy_not_unavailable() {
+        let path = std::env::temp_dir().join(format!("idtrail-busy-{}.db", std::process::id()));
+        let store = Store::open(&format!("sqlite://{}", path.display()), 1).unwrap();
+        let held = store.conn().unwrap();
+        let err = store.conn().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.starts_with("every database connection is busy"), "{err}");
+        drop(held);
+        assert!(store.conn().is_ok());
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
+        }
     }
 }

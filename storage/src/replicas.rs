@@ -217,7 +217,7 @@ impl Replicas {
 /// lost, or the query cancelled because replay needed the rows it read.
 fn gone(e: &StorageError) -> bool {
     match e {
-        StorageError::Unavailable(_) => true,
+        StorageError::Unavailable(_) | StorageError::Busy(_) => true,
         StorageError::Database(diesel::result::Error::DatabaseError(_, info)) => {
             // Replay cancelled the query, or the replica has not yet replayed a table the primary has.
             let m = info.message();
