@@ -146,6 +146,13 @@ fn cross_tenant_by_design(sql: &str, w: &[String]) -> Option<&'static str> {
             "the purge's search for rollup rows older than every window, across tenants (multi-shard on Citus)",
         );
     }
+    let span_table = w.iter().any(|x| x == "sign_in_user_spans" || x == "sign_in_app_user_spans");
+    if (first == "delete" || first == "update") && span_table && !w.iter().any(|x| x == "tenant_id") {
+        return Some(
+            "the purge's clearing of the days past every tenant's window from the span tables, across tenants \
+             (multi-shard on Citus)",
+        );
+    }
     if first == "delete" && by_age && !w.iter().any(|x| x == "tenant_id") {
         return Some(
             "the purge's deletes past every tenant's window, by age across tenants like a dropped partition \

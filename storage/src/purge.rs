@@ -17,7 +17,7 @@ use domain::time::{TICKS_PER_DAY, parse_ticks};
 use crate::Store;
 use crate::conn::{AnyConnection, Backend};
 use crate::error::StorageResult;
-use crate::rollups::ROLLUP_TABLES;
+use crate::rollups::{ROLLUP_TABLES, SPAN_TABLES};
 use crate::sign_ins::PARTITIONED_TABLES;
 use crate::sql::{Param, Sql};
 
@@ -93,6 +93,9 @@ impl Store {
         // dropped partitions, and of any tenant the loop below does not visit. Rows gone here may
         // be of a tenant's cutoff day, so every tenant's day is recounted below.
         let purged_everywhere = !dry_run && self.delete_rollups(None, block_of(longest))? > 0;
+        if !dry_run {
+            self.purge_spans(None, domain::time::day_start(block_of(longest)))?;
+        }
         for tenant in self.tenants()? {
             let view = self.view_for(tenant.tier);
             for kind in SetKind::ALL {
@@ -119,6 +122,7 @@ impl Store {
                             // The cutoff's own day is recounted only when some of its blocks may
                             // have gone: it takes locks that hold off the tenant's ingest.
                             let purged = self.delete_rollups(Some(tenant.id.as_str()), cutoff)?;
+                            self.purge_spans(Some(tenant.id.as_str()), domain::time::day_start(cutoff))?;
                             if purged > 0 || purged_everywhere {
                                 self.trim_cutoff_day(tenant.id.as_str(), cutoff)?;
                             }
@@ -234,6 +238,44 @@ impl Store {
         Ok(deleted)
     }
 
+    /// Clears the span tables' bits of the days before `cutoff_day` (of `tenant`, or of every
+    /// tenant), and deletes the rows left without a day.
+    fn purge_spans(&self, tenant: Option<&str>, cutoff_day: i64) -> StorageResult<()> {
+        let backend = self.backend();
+        let (span, bit) = crate::rollups::span_bit(cutoff_day);
+        // The bits of the cutoff's day and the days after it.
+        let keep = !(bit - 1);
+        for (table, _) in SPAN_TABLES {
+            let mut conn = self.conn()?;
+            let of_tenant = |sql: &mut Sql| {
+                if let Some(t) = tenant {
+                    sql.push(" AND tenant_id = ").bind(Param::Text(t.to_owned()));
+                }
+            };
+            let mut sql = Sql::new(backend);
+            sql.push(&format!("DELETE FROM {table} WHERE span_ticks < ")).bind(Param::BigInt(span));
+            of_tenant(&mut sql);
+            sql.execute(&mut conn)?;
+            let mut sql = Sql::new(backend);
+            sql.push(&format!("UPDATE {table} SET days = days & "))
+                .bind(Param::BigInt(keep))
+                .push(" WHERE span_ticks = ")
+                .bind(Param::BigInt(span))
+                .push(" AND (days & ")
+                .bind(Param::BigInt(!keep))
+                .push(") <> 0");
+            of_tenant(&mut sql);
+            sql.execute(&mut conn)?;
+            let mut sql = Sql::new(backend);
+            sql.push(&format!("DELETE FROM {table} WHERE span_ticks = "))
+                .bind(Param::BigInt(span))
+                .push(" AND days = 0");
+            of_tenant(&mut sql);
+            sql.execute(&mut conn)?;
+        }
+        Ok(())
+    }
+
     /// The rows of the cutoff's own UTC day, which the day-level rollups keep whole: its day rows
     /// are counted again from the blocks that remain, and the day bitmaps lose the bits of the
     /// purged blocks (a user whose every block went is no longer present). In one transaction,
@@ -250,7 +292,10 @@ impl Store {
         self.write_transaction(|conn| {
             if backend == Backend::Postgres {
                 Sql::new(backend)
-                    .push("LOCK TABLE sign_in_app_days, sign_in_presence, sign_in_app_presence IN EXCLUSIVE MODE")
+                    .push(
+                        "LOCK TABLE sign_in_app_days, sign_in_presence, sign_in_app_presence, sign_in_user_spans, \
+                         sign_in_app_user_spans IN EXCLUSIVE MODE",
+                    )
                     .execute(conn)?;
             }
             let mut sql = Sql::new(backend);
@@ -292,6 +337,38 @@ impl Store {
                     .bind(Param::BigInt(day))
                     .push(" AND bits_lo = 0 AND bits_hi = 0")
                     .execute(conn)?;
+            }
+            // A user none of whose blocks of the day remain loses the day in its span.
+            let (span, bit) = crate::rollups::span_bit(day);
+            for (table, presence) in SPAN_TABLES {
+                let same_app = if *presence == "sign_in_app_presence" { " AND p.app_id = s.app_id" } else { "" };
+                let absent = |sql: &mut Sql| {
+                    sql.push(&format!(
+                        " AND NOT EXISTS (SELECT 1 FROM {presence} p WHERE p.tenant_id = s.tenant_id \
+                         AND p.user_id = s.user_id{same_app} AND p.day_ticks = "
+                    ))
+                    .bind(Param::BigInt(day))
+                    .push(")");
+                };
+                let mut sql = Sql::new(backend);
+                sql.push(&format!("UPDATE {table} AS s SET days = s.days & "))
+                    .bind(Param::BigInt(!bit))
+                    .push(" WHERE s.tenant_id = ")
+                    .bind(t())
+                    .push(" AND s.span_ticks = ")
+                    .bind(Param::BigInt(span))
+                    .push(" AND (s.days & ")
+                    .bind(Param::BigInt(bit))
+                    .push(") <> 0");
+                absent(&mut sql);
+                sql.execute(conn)?;
+                let mut sql = Sql::new(backend);
+                sql.push(&format!("DELETE FROM {table} WHERE tenant_id = "))
+                    .bind(t())
+                    .push(" AND span_ticks = ")
+                    .bind(Param::BigInt(span))
+                    .push(" AND days = 0");
+                sql.execute(conn)?;
             }
             Ok(())
         })

@@ -46,6 +46,10 @@ pub(crate) struct RollupDelta {
     presence: BTreeMap<(i64, String), (i64, i64)>,
     /// (day, app id, user id) → the day's blocks as bits.
     app_presence: BTreeMap<(i64, String, String), (i64, i64)>,
+    /// (span, user id) → the span's days as bits.
+    spans: BTreeMap<(i64, String), i64>,
+    /// (span, app id, user id) → the span's days as bits.
+    app_spans: BTreeMap<(i64, String, String), i64>,
 }
 
 /// What the rollups count of one sign-in.
@@ -76,6 +80,18 @@ pub fn block_bits(first: i64, last: i64) -> (i64, i64) {
 
 /// 15-minute blocks in a UTC day.
 const BLOCKS_PER_DAY: i64 = TICKS_PER_DAY / BLOCK_TICKS;
+
+/// UTC days per row of the span tables (`sign_in_user_spans`): one bit each, in a bigint whose
+/// sign bit stays clear.
+pub(crate) const SPAN_DAYS: i64 = 63;
+
+/// The span holding the UTC day that starts at `day` (ticks), and the day's bit in it.
+#[must_use]
+pub(crate) fn span_bit(day: i64) -> (i64, i64) {
+    let index = day.div_euclid(TICKS_PER_DAY);
+    let span = index.div_euclid(SPAN_DAYS) * SPAN_DAYS;
+    (span * TICKS_PER_DAY, 1i64 << (index - span))
+}
 
 impl RollupDelta {
     /// Counts one stored sign-in.
@@ -114,6 +130,9 @@ impl RollupDelta {
         *p = (p.0 | lo, p.1 | hi);
         let p = self.app_presence.entry((day, app.clone(), r.user_id.to_owned())).or_insert((0, 0));
         *p = (p.0 | lo, p.1 | hi);
+        let (span, bit) = span_bit(day);
+        *self.spans.entry((span, r.user_id.to_owned())).or_insert(0) |= bit;
+        *self.app_spans.entry((span, app.clone(), r.user_id.to_owned())).or_insert(0) |= bit;
         *self.users.entry((block, r.user_id.to_owned(), app, failed)).or_insert(0) += 1;
     }
 
@@ -190,6 +209,26 @@ impl RollupDelta {
             " ON CONFLICT (tenant_id, day_ticks, app_id, user_id) DO UPDATE SET \
              bits_lo = sign_in_app_presence.bits_lo | excluded.bits_lo, \
              bits_hi = sign_in_app_presence.bits_hi | excluded.bits_hi",
+        )?;
+        upsert(
+            conn,
+            backend,
+            "INSERT INTO sign_in_user_spans (tenant_id, span_ticks, user_id, days)",
+            self.spans
+                .into_iter()
+                .map(|((span, user), days)| [t(), Param::BigInt(span), Param::Text(user), Param::BigInt(days)]),
+            " ON CONFLICT (tenant_id, span_ticks, user_id) DO UPDATE SET \
+             days = sign_in_user_spans.days | excluded.days",
+        )?;
+        upsert(
+            conn,
+            backend,
+            "INSERT INTO sign_in_app_user_spans (tenant_id, span_ticks, app_id, user_id, days)",
+            self.app_spans.into_iter().map(|((span, app, user), days)| {
+                [t(), Param::BigInt(span), Param::Text(app), Param::Text(user), Param::BigInt(days)]
+            }),
+            " ON CONFLICT (tenant_id, span_ticks, app_id, user_id) DO UPDATE SET \
+             days = sign_in_app_user_spans.days | excluded.days",
         )
     }
 }
@@ -258,7 +297,7 @@ fn upsert<const N: usize>(
     Ok(())
 }
 
-/// The rollup tables and their time column, for the purge.
+/// The rollup tables and their time column, for the purge (which deletes rows before a time).
 pub(crate) const ROLLUP_TABLES: &[(&str, &str)] = &[
     ("sign_in_app_blocks", "block_ticks"),
     ("sign_in_app_days", "day_ticks"),
@@ -266,6 +305,16 @@ pub(crate) const ROLLUP_TABLES: &[(&str, &str)] = &[
     ("sign_in_presence", "day_ticks"),
     ("sign_in_app_presence", "day_ticks"),
 ];
+
+/// The span tables, each with the presence table its bits summarise per day (the purge clears
+/// bits of days, not rows before a time).
+pub(crate) const SPAN_TABLES: &[(&str, &str)] =
+    &[("sign_in_user_spans", "sign_in_presence"), ("sign_in_app_user_spans", "sign_in_app_presence")];
+
+/// Every rollup table's name.
+pub(crate) fn all_rollup_tables() -> impl Iterator<Item = &'static str> {
+    ROLLUP_TABLES.iter().chain(SPAN_TABLES).map(|(t, _)| *t)
+}
 
 /// What a report counts: every sign-in of the tenant, or those of one application and/or users.
 #[derive(Debug, Clone, Copy, Default)]
@@ -769,10 +818,11 @@ impl Store {
         Ok(())
     }
 
-    /// Distinct users per range from the day bitmaps. The ranges are cut into disjoint pieces;
-    /// each piece becomes one row per UTC day it touches with the mask of its blocks in that day,
-    /// and a user is in a piece when a bitmap meets it. A range's users are its pieces' users
-    /// together: a report's whole period, which its buckets tile, joins the bitmaps no further.
+    /// Distinct users per range. The ranges are cut into disjoint pieces; a piece's whole UTC
+    /// days are read from the span rows (one per user and 63 days, with a mask of the piece's days
+    /// in the span), its partial first and last days from the day bitmaps (with a mask of its
+    /// blocks in the day). A range's users are its pieces' users together: a report's whole
+    /// period, which its buckets tile, reads nothing more.
     fn distinct_users(
         &self,
         conn: &mut AnyConnection,
@@ -783,21 +833,27 @@ impl Store {
     ) -> StorageResult<()> {
         let index = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
         let pieces = Pieces::of(ranges);
-        // (piece index, day, mask low, mask high)
+        // (piece index, day, mask low, mask high) of partial days.
         let mut masks: Vec<[i64; 4]> = Vec::new();
+        // (piece index, span) → mask of whole days.
+        let mut spans: BTreeMap<(i64, i64), i64> = BTreeMap::new();
         for (k, (s, e)) in pieces.pieces.iter().enumerate() {
             for day in domain::reports::utc_days(*s, *e) {
                 let first = ((*s).max(day) - day) / BLOCK_TICKS;
                 let last = ((*e).min(day + TICKS_PER_DAY) - day) / BLOCK_TICKS - 1;
-                if last >= first {
+                if first == 0 && last == BLOCKS_PER_DAY - 1 {
+                    let (span, bit) = span_bit(day);
+                    *spans.entry((index(k), span)).or_insert(0) |= bit;
+                } else if last >= first {
                     let (lo, hi) = block_bits(first, last);
                     masks.push([index(k), day, lo, hi]);
                 }
             }
         }
-        if masks.is_empty() {
+        if masks.is_empty() && spans.is_empty() {
             return Ok(());
         }
+        let spans: Vec<[i64; 3]> = spans.into_iter().map(|((k, span), days)| [k, span, days]).collect();
         // (range index, piece index)
         let made_of: Vec<[i64; 2]> =
             pieces.of.iter().enumerate().flat_map(|(i, of)| of.iter().map(move |k| [index(i), index(*k)])).collect();
@@ -805,23 +861,31 @@ impl Store {
         sql.push("WITH ");
         values_table(&mut sql, "b", ["k", "d", "lo", "hi"], &masks);
         sql.push(", ");
+        values_table(&mut sql, "s", ["k", "sp", "days"], &spans);
+        sql.push(", ");
         values_table(&mut sql, "m", ["i", "k"], &made_of);
-        let table = match apps {
-            Apps::All => "sign_in_presence",
-            Apps::Each(_) | Apps::Every => "sign_in_app_presence",
+        let (presence, span_table) = match apps {
+            Apps::All => ("sign_in_presence", "sign_in_user_spans"),
+            Apps::Each(_) | Apps::Every => ("sign_in_app_presence", "sign_in_app_user_spans"),
         };
         // Distinct rows at each step, then counted: PostgreSQL hashes them, where
         // `COUNT(DISTINCT ...)` sorts every joined row by range and then each range's users.
-        sql.push(&format!(
-            " SELECT y.i AS i, y.app_id AS app_id, COUNT(*) AS users FROM (SELECT DISTINCT m.i AS i, \
-             x.app_id AS app_id, x.user_id AS user_id FROM (SELECT DISTINCT b.k AS k, {} AS app_id, \
-             r.user_id AS user_id FROM",
-            apps.column()
-        ));
-        // Each day's bitmaps through the index: the tables are updated in place by every ingest,
-        // and a scan of them reads their free space too.
-        push_lateral_join(&mut sql, ("b", table, "r"), tenant, "r.day_ticks = b.d", |sql| apps.push_filter(sql));
-        sql.push(" AND ((r.bits_lo & b.lo) <> 0 OR (r.bits_hi & b.hi) <> 0)");
+        // Each day's and span's rows through the index: the tables are updated in place by every
+        // ingest, and a scan of them reads their free space too.
+        // Each day and span is read once, however many pieces it has, then matched to its pieces'
+        // masks. Users are compared as bytes (ids are lower-case GUIDs): PostgreSQL sorts the
+        // last distinct step, and a collation's rules cost more than the rows' reading.
+        let bytes = if self.backend() == Backend::Postgres { " COLLATE \"C\"" } else { "" };
+        sql.push(" SELECT y.i AS i, y.app_id AS app_id, COUNT(*) AS users FROM (SELECT DISTINCT m.i AS i, ");
+        sql.push(&format!("x.app_id{bytes} AS app_id, x.user_id{bytes} AS user_id FROM (SELECT b.k AS k, "));
+        sql.push(&format!("{} AS app_id, r.user_id AS user_id FROM", apps.column()));
+        let days = ("(SELECT DISTINCT d FROM b) bd", presence, "r");
+        push_lateral_join(&mut sql, days, tenant, "r.day_ticks = bd.d", |sql| apps.push_filter(sql));
+        sql.push(" JOIN b ON b.d = r.day_ticks AND ((r.bits_lo & b.lo) <> 0 OR (r.bits_hi & b.hi) <> 0)");
+        sql.push(&format!(" UNION SELECT s.k AS k, {} AS app_id, r.user_id AS user_id FROM", apps.column()));
+        let spans = ("(SELECT DISTINCT sp FROM s) ss", span_table, "r");
+        push_lateral_join(&mut sql, spans, tenant, "r.span_ticks = ss.sp", |sql| apps.push_filter(sql));
+        sql.push(" JOIN s ON s.sp = r.span_ticks AND (r.days & s.days) <> 0");
         sql.push(") x JOIN m ON m.k = x.k) y GROUP BY y.i, y.app_id");
         for row in sql.load::<UsersRow>(conn)? {
             if let Some(c) = apps.slot(out, ranges.len(), &row.app_id, row.i) {
@@ -942,6 +1006,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_day_has_one_bit_in_its_span_of_63_days() {
+        assert_eq!(span_bit(0), (0, 1));
+        assert_eq!(span_bit(62 * TICKS_PER_DAY), (0, 1 << 62));
+        assert_eq!(span_bit(63 * TICKS_PER_DAY), (63 * TICKS_PER_DAY, 1));
+        // 2026-12-05 is day 20,792 since 1970-01-01: day 2 of the span that starts on day 20,790.
+        let day = 20_792 * TICKS_PER_DAY;
+        assert_eq!(span_bit(day), (20_790 * TICKS_PER_DAY, 4));
+        assert!((0..SPAN_DAYS * 3).all(|d| span_bit(d * TICKS_PER_DAY).1 > 0), "the sign bit stays clear");
+    }
+
+    #[test]
     fn pieces_read_each_stretch_of_time_once() {
         // Two buckets and the period they tile, an overlapping range and an empty one.
         let cut = Pieces::of(&[(0, 10), (10, 20), (0, 20), (5, 25), (30, 30)]);
@@ -1046,7 +1121,7 @@ impl Store {
         if backend == Backend::Postgres {
             // Another instance's ingest waits until this tenant is counted (it adds its rows to
             // the rebuilt counts after), and so does another instance's rebuild.
-            let tables: Vec<&str> = ROLLUP_TABLES.iter().map(|(t, _)| *t).collect();
+            let tables: Vec<&str> = all_rollup_tables().collect();
             Sql::new(backend).push(&format!("LOCK TABLE {} IN EXCLUSIVE MODE", tables.join(", "))).execute(conn)?;
         }
         let mut sql = Sql::new(backend);
@@ -1054,7 +1129,7 @@ impl Store {
         if sql.load::<TaskRow>(conn)?.is_empty() {
             return Ok(0); // another instance finished the rebuild
         }
-        for (table, _) in ROLLUP_TABLES {
+        for table in all_rollup_tables() {
             let mut sql = Sql::new(backend);
             sql.push(&format!("DELETE FROM {table} WHERE tenant_id = ")).bind(Param::Text(tenant.to_owned()));
             sql.execute(conn)?;

@@ -1,0 +1,2 @@
+DROP TABLE sign_in_app_user_spans;
+DROP TABLE sign_in_user_spans;
