@@ -136,7 +136,10 @@ impl RollupDelta {
         *self.users.entry((block, r.user_id.to_owned(), app, failed)).or_insert(0) += 1;
     }
 
-    /// Adds the counts to the rollup tables, inside the caller's transaction.
+    /// Adds the counts to the rollup tables, inside the caller's transaction. A bitmap that
+    /// already has every bit of the update is left as it is: most batches sign in users who
+    /// already signed in that day, and an update that changes nothing still writes a new row
+    /// version on PostgreSQL.
     pub(crate) fn write(self, conn: &mut AnyConnection, backend: Backend, tenant: &TenantId) -> QueryResult<()> {
         let t = || Param::Text(tenant.as_str().to_owned());
         for (table, time, rows) in
@@ -197,7 +200,9 @@ impl RollupDelta {
             }),
             " ON CONFLICT (tenant_id, day_ticks, user_id) DO UPDATE SET \
              bits_lo = sign_in_presence.bits_lo | excluded.bits_lo, \
-             bits_hi = sign_in_presence.bits_hi | excluded.bits_hi",
+             bits_hi = sign_in_presence.bits_hi | excluded.bits_hi \
+             WHERE (sign_in_presence.bits_lo | excluded.bits_lo) <> sign_in_presence.bits_lo \
+             OR (sign_in_presence.bits_hi | excluded.bits_hi) <> sign_in_presence.bits_hi",
         )?;
         upsert(
             conn,
@@ -208,7 +213,9 @@ impl RollupDelta {
             }),
             " ON CONFLICT (tenant_id, day_ticks, app_id, user_id) DO UPDATE SET \
              bits_lo = sign_in_app_presence.bits_lo | excluded.bits_lo, \
-             bits_hi = sign_in_app_presence.bits_hi | excluded.bits_hi",
+             bits_hi = sign_in_app_presence.bits_hi | excluded.bits_hi \
+             WHERE (sign_in_app_presence.bits_lo | excluded.bits_lo) <> sign_in_app_presence.bits_lo \
+             OR (sign_in_app_presence.bits_hi | excluded.bits_hi) <> sign_in_app_presence.bits_hi",
         )?;
         upsert(
             conn,
@@ -218,7 +225,8 @@ impl RollupDelta {
                 .into_iter()
                 .map(|((span, user), days)| [t(), Param::BigInt(span), Param::Text(user), Param::BigInt(days)]),
             " ON CONFLICT (tenant_id, span_ticks, user_id) DO UPDATE SET \
-             days = sign_in_user_spans.days | excluded.days",
+             days = sign_in_user_spans.days | excluded.days \
+             WHERE (sign_in_user_spans.days | excluded.days) <> sign_in_user_spans.days",
         )?;
         upsert(
             conn,
@@ -228,7 +236,8 @@ impl RollupDelta {
                 [t(), Param::BigInt(span), Param::Text(app), Param::Text(user), Param::BigInt(days)]
             }),
             " ON CONFLICT (tenant_id, span_ticks, app_id, user_id) DO UPDATE SET \
-             days = sign_in_app_user_spans.days | excluded.days",
+             days = sign_in_app_user_spans.days | excluded.days \
+             WHERE (sign_in_app_user_spans.days | excluded.days) <> sign_in_app_user_spans.days",
         )
     }
 }
