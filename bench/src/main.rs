@@ -783,7 +783,7 @@ fn run_backend(
     drop(store);
     let rollup_cost = if args.only.is_empty() || args.only.iter().any(|o| o == "I2") {
         let rows = usize::try_from(sizes.i1 / 5).unwrap_or(usize::MAX).max(1_000);
-        say(&format!("I2: storage ingest of {rows} sign-ins with and without rollups, twice each"));
+        say(&format!("I2: storage ingest of {rows} sign-ins with and without rollups, three times each"));
         let c = aggregates::rollup_cost(rows, args.batch, end, |i| match backend {
             Backend::Sqlite => Db::Sqlite { path: work.join(format!("rollups-{i}.db")) },
             Backend::Postgres => {

@@ -191,37 +191,67 @@ impl RollupDelta {
             " ON CONFLICT (tenant_id, block_ticks, user_id, app_id, failed) DO UPDATE SET \
              sign_ins = sign_in_user_blocks.sign_ins + excluded.sign_ins",
         )?;
-        upsert(
+        let new_days = upsert_presence(
             conn,
             backend,
             "INSERT INTO sign_in_presence (tenant_id, day_ticks, user_id, bits_lo, bits_hi)",
             self.presence.into_iter().map(|((day, user), (lo, hi))| {
                 [t(), Param::BigInt(day), Param::Text(user), Param::BigInt(lo), Param::BigInt(hi)]
             }),
-            " ON CONFLICT (tenant_id, day_ticks, user_id) DO UPDATE SET \
-             bits_lo = sign_in_presence.bits_lo | excluded.bits_lo, \
-             bits_hi = sign_in_presence.bits_hi | excluded.bits_hi \
-             WHERE (sign_in_presence.bits_lo | excluded.bits_lo) <> sign_in_presence.bits_lo \
-             OR (sign_in_presence.bits_hi | excluded.bits_hi) <> sign_in_presence.bits_hi",
+            (
+                " ON CONFLICT (tenant_id, day_ticks, user_id) DO UPDATE SET \
+                 bits_lo = sign_in_presence.bits_lo | excluded.bits_lo, \
+                 bits_hi = sign_in_presence.bits_hi | excluded.bits_hi \
+                 WHERE (sign_in_presence.bits_lo | excluded.bits_lo) <> sign_in_presence.bits_lo \
+                 OR (sign_in_presence.bits_hi | excluded.bits_hi) <> sign_in_presence.bits_hi",
+                "''",
+            ),
         )?;
-        upsert(
+        let new_app_days = upsert_presence(
             conn,
             backend,
             "INSERT INTO sign_in_app_presence (tenant_id, day_ticks, app_id, user_id, bits_lo, bits_hi)",
             self.app_presence.into_iter().map(|((day, app, user), (lo, hi))| {
                 [t(), Param::BigInt(day), Param::Text(app), Param::Text(user), Param::BigInt(lo), Param::BigInt(hi)]
             }),
-            " ON CONFLICT (tenant_id, day_ticks, app_id, user_id) DO UPDATE SET \
-             bits_lo = sign_in_app_presence.bits_lo | excluded.bits_lo, \
-             bits_hi = sign_in_app_presence.bits_hi | excluded.bits_hi \
-             WHERE (sign_in_app_presence.bits_lo | excluded.bits_lo) <> sign_in_app_presence.bits_lo \
-             OR (sign_in_app_presence.bits_hi | excluded.bits_hi) <> sign_in_app_presence.bits_hi",
+            (
+                " ON CONFLICT (tenant_id, day_ticks, app_id, user_id) DO UPDATE SET \
+                 bits_lo = sign_in_app_presence.bits_lo | excluded.bits_lo, \
+                 bits_hi = sign_in_app_presence.bits_hi | excluded.bits_hi \
+                 WHERE (sign_in_app_presence.bits_lo | excluded.bits_lo) <> sign_in_app_presence.bits_lo \
+                 OR (sign_in_app_presence.bits_hi | excluded.bits_hi) <> sign_in_app_presence.bits_hi",
+                "app_id",
+            ),
         )?;
+        // A span's day is set when the user's presence row of that day is created (PostgreSQL
+        // says which were); SQLite sets every day of the batch, most of them already set.
+        let spans = match new_days {
+            Some(created) => {
+                let mut spans = BTreeMap::new();
+                for (day, _, user) in created {
+                    let (span, bit) = span_bit(day);
+                    *spans.entry((span, user)).or_insert(0) |= bit;
+                }
+                spans
+            }
+            None => self.spans,
+        };
+        let app_spans = match new_app_days {
+            Some(created) => {
+                let mut spans = BTreeMap::new();
+                for (day, app, user) in created {
+                    let (span, bit) = span_bit(day);
+                    *spans.entry((span, app, user)).or_insert(0) |= bit;
+                }
+                spans
+            }
+            None => self.app_spans,
+        };
         upsert(
             conn,
             backend,
             "INSERT INTO sign_in_user_spans (tenant_id, span_ticks, user_id, days)",
-            self.spans
+            spans
                 .into_iter()
                 .map(|((span, user), days)| [t(), Param::BigInt(span), Param::Text(user), Param::BigInt(days)]),
             " ON CONFLICT (tenant_id, span_ticks, user_id) DO UPDATE SET \
@@ -232,7 +262,7 @@ impl RollupDelta {
             conn,
             backend,
             "INSERT INTO sign_in_app_user_spans (tenant_id, span_ticks, app_id, user_id, days)",
-            self.app_spans.into_iter().map(|((span, app, user), days)| {
+            app_spans.into_iter().map(|((span, app, user), days)| {
                 [t(), Param::BigInt(span), Param::Text(app), Param::Text(user), Param::BigInt(days)]
             }),
             " ON CONFLICT (tenant_id, span_ticks, app_id, user_id) DO UPDATE SET \
@@ -254,9 +284,23 @@ fn upsert<const N: usize>(
     rows: impl Iterator<Item = [Param; N]>,
     on_conflict: &str,
 ) -> QueryResult<()> {
+    for sql in upsert_statements(backend, insert, rows, on_conflict) {
+        sql.execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The statements of [`upsert`]: one on PostgreSQL (none without rows), one per [`CHUNK`] rows on
+/// SQLite.
+fn upsert_statements<const N: usize>(
+    backend: Backend,
+    insert: &str,
+    rows: impl Iterator<Item = [Param; N]>,
+    on_conflict: &str,
+) -> Vec<Sql> {
     let rows: Vec<[Param; N]> = rows.collect();
     if rows.is_empty() {
-        return Ok(());
+        return Vec::new();
     }
     if backend == Backend::Postgres {
         let mut sql = Sql::new(backend);
@@ -288,22 +332,60 @@ fn upsert<const N: usize>(
             }
         }
         sql.push(")").push(on_conflict);
-        sql.execute(conn)?;
-        return Ok(());
+        return vec![sql];
     }
-    for chunk in rows.chunks(CHUNK) {
-        let mut sql = Sql::new(backend);
-        sql.push(insert).push(" VALUES ");
-        for (i, row) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
+    rows.chunks(CHUNK)
+        .map(|chunk| {
+            let mut sql = Sql::new(backend);
+            sql.push(insert).push(" VALUES ");
+            for (i, row) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_list(row.iter().cloned());
             }
-            sql.bind_list(row.iter().cloned());
+            sql.push(on_conflict);
+            sql
+        })
+        .collect()
+}
+
+/// A presence row an upsert created or changed, and whether it created it.
+#[derive(QueryableByName)]
+struct Touched {
+    #[diesel(sql_type = BigInt)]
+    day_ticks: i64,
+    #[diesel(sql_type = Text)]
+    app_id: String,
+    #[diesel(sql_type = Text)]
+    user_id: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    created: bool,
+}
+
+/// Runs a presence upsert; on PostgreSQL, returns the (day, app id or `''`, user id) of the rows it
+/// created (a user's first sign-in of the day), the only ones that change a span. SQLite: `None`
+/// (its spans take every row of the batch, and an update there costs nothing like PostgreSQL's).
+fn upsert_presence<const N: usize>(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    insert: &str,
+    rows: impl Iterator<Item = [Param; N]>,
+    (on_conflict, app_column): (&str, &str),
+) -> QueryResult<Option<Vec<(i64, String, String)>>> {
+    let mut created = Vec::new();
+    for mut sql in upsert_statements(backend, insert, rows, on_conflict) {
+        if backend != Backend::Postgres {
+            sql.execute(conn)?;
+            continue;
         }
-        sql.push(on_conflict);
-        sql.execute(conn)?;
+        // `xmax` is 0 in a row version an INSERT wrote, and set in one an ON CONFLICT UPDATE wrote.
+        sql.push(&format!(" RETURNING day_ticks, {app_column} AS app_id, user_id, (xmax = 0) AS created"));
+        created.extend(
+            sql.load::<Touched>(conn)?.into_iter().filter(|t| t.created).map(|t| (t.day_ticks, t.app_id, t.user_id)),
+        );
     }
-    Ok(())
+    Ok((backend == Backend::Postgres).then_some(created))
 }
 
 /// The rollup tables and their time column, for the purge (which deletes rows before a time).
