@@ -87,6 +87,16 @@ async function loaded(page) {
   return page.inputValue('#request-url');
 }
 
+// Follows a link of the navigation to another list, and waits for that list, not the one
+// still on screen: `loaded` alone could see the previous list's URL and table for a moment
+// after the click, and read its rows while they were replaced (CI failed so once).
+async function openList(page, name) {
+  const before = await page.inputValue('#request-url');
+  await page.getByRole('link', { name }).click();
+  await page.waitForFunction((b) => document.querySelector('#request-url')?.value !== b, before);
+  return loaded(page);
+}
+
 const rowIds = (page) => page.$$eval('table.grid tbody tr[data-id]', (rows) => rows.map((r) => r.dataset.id));
 const countShown = async (page) => Number((await page.textContent('.summary .count')).replace(/[^0-9]/g, ''));
 
@@ -364,8 +374,7 @@ await scenario('audit logs and risk detections: list, filter, detail', async (pa
   await page.waitForSelector('.detail [role=tab]');
   await axe(page, 'the audit log detail');
   await shot(page, 'audit-logs');
-  await page.getByRole('link', { name: 'Risk detections' }).click();
-  url = await loaded(page);
+  url = await openList(page, 'Risk detections');
   assert.deepEqual(await rowIds(page), (await api(url)).body.value.map((r) => r.id));
   await page.locator('table.grid tbody tr[data-id] button.link').first().click();
   await page.waitForSelector('.detail [role=tab]');

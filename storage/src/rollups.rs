@@ -198,14 +198,7 @@ impl RollupDelta {
             self.presence.into_iter().map(|((day, user), (lo, hi))| {
                 [t(), Param::BigInt(day), Param::Text(user), Param::BigInt(lo), Param::BigInt(hi)]
             }),
-            (
-                " ON CONFLICT (tenant_id, day_ticks, user_id) DO UPDATE SET \
-                 bits_lo = sign_in_presence.bits_lo | excluded.bits_lo, \
-                 bits_hi = sign_in_presence.bits_hi | excluded.bits_hi \
-                 WHERE (sign_in_presence.bits_lo | excluded.bits_lo) <> sign_in_presence.bits_lo \
-                 OR (sign_in_presence.bits_hi | excluded.bits_hi) <> sign_in_presence.bits_hi",
-                "''",
-            ),
+            (add_bits("sign_in_presence", "tenant_id, day_ticks, user_id").as_str(), "''"),
         )?;
         let new_app_days = upsert_presence(
             conn,
@@ -214,39 +207,12 @@ impl RollupDelta {
             self.app_presence.into_iter().map(|((day, app, user), (lo, hi))| {
                 [t(), Param::BigInt(day), Param::Text(app), Param::Text(user), Param::BigInt(lo), Param::BigInt(hi)]
             }),
-            (
-                " ON CONFLICT (tenant_id, day_ticks, app_id, user_id) DO UPDATE SET \
-                 bits_lo = sign_in_app_presence.bits_lo | excluded.bits_lo, \
-                 bits_hi = sign_in_app_presence.bits_hi | excluded.bits_hi \
-                 WHERE (sign_in_app_presence.bits_lo | excluded.bits_lo) <> sign_in_app_presence.bits_lo \
-                 OR (sign_in_app_presence.bits_hi | excluded.bits_hi) <> sign_in_app_presence.bits_hi",
-                "app_id",
-            ),
+            (add_bits("sign_in_app_presence", "tenant_id, day_ticks, app_id, user_id").as_str(), "app_id"),
         )?;
         // A span's day is set when the user's presence row of that day is created (PostgreSQL
         // says which were); SQLite sets every day of the batch, most of them already set.
-        let spans = match new_days {
-            Some(created) => {
-                let mut spans = BTreeMap::new();
-                for (day, _, user) in created {
-                    let (span, bit) = span_bit(day);
-                    *spans.entry((span, user)).or_insert(0) |= bit;
-                }
-                spans
-            }
-            None => self.spans,
-        };
-        let app_spans = match new_app_days {
-            Some(created) => {
-                let mut spans = BTreeMap::new();
-                for (day, app, user) in created {
-                    let (span, bit) = span_bit(day);
-                    *spans.entry((span, app, user)).or_insert(0) |= bit;
-                }
-                spans
-            }
-            None => self.app_spans,
-        };
+        let spans = new_days.map_or(self.spans, |c| created_spans(c, |span, _, user| (span, user)));
+        let app_spans = new_app_days.map_or(self.app_spans, |c| created_spans(c, |span, app, user| (span, app, user)));
         upsert(
             conn,
             backend,
@@ -348,6 +314,31 @@ fn upsert_statements<const N: usize>(
             sql
         })
         .collect()
+}
+
+/// `ON CONFLICT (key) DO UPDATE` of a presence table: the block bits ORed in, and no new row
+/// version when every bit is set already.
+fn add_bits(table: &str, key: &str) -> String {
+    format!(
+        " ON CONFLICT ({key}) DO UPDATE SET bits_lo = {table}.bits_lo | excluded.bits_lo, \
+         bits_hi = {table}.bits_hi | excluded.bits_hi \
+         WHERE ({table}.bits_lo | excluded.bits_lo) <> {table}.bits_lo \
+         OR ({table}.bits_hi | excluded.bits_hi) <> {table}.bits_hi"
+    )
+}
+
+/// The span bits of the presence rows a write created ((day, app id, user id)), keyed by `key`
+/// of (span, app id, user id).
+fn created_spans<K: Ord>(
+    created: Vec<(i64, String, String)>,
+    key: impl Fn(i64, String, String) -> K,
+) -> BTreeMap<K, i64> {
+    let mut spans = BTreeMap::new();
+    for (day, app, user) in created {
+        let (span, bit) = span_bit(day);
+        *spans.entry(key(span, app, user)).or_insert(0) |= bit;
+    }
+    spans
 }
 
 /// A presence row an upsert created or changed, and whether it created it.
