@@ -46,10 +46,6 @@ pub(crate) struct RollupDelta {
     presence: BTreeMap<(i64, String), (i64, i64)>,
     /// (day, app id, user id) → the day's blocks as bits.
     app_presence: BTreeMap<(i64, String, String), (i64, i64)>,
-    /// (span, user id) → the span's days as bits.
-    spans: BTreeMap<(i64, String), i64>,
-    /// (span, app id, user id) → the span's days as bits.
-    app_spans: BTreeMap<(i64, String, String), i64>,
 }
 
 /// What the rollups count of one sign-in.
@@ -130,9 +126,6 @@ impl RollupDelta {
         *p = (p.0 | lo, p.1 | hi);
         let p = self.app_presence.entry((day, app.clone(), r.user_id.to_owned())).or_insert((0, 0));
         *p = (p.0 | lo, p.1 | hi);
-        let (span, bit) = span_bit(day);
-        *self.spans.entry((span, r.user_id.to_owned())).or_insert(0) |= bit;
-        *self.app_spans.entry((span, app.clone(), r.user_id.to_owned())).or_insert(0) |= bit;
         *self.users.entry((block, r.user_id.to_owned(), app, failed)).or_insert(0) += 1;
     }
 
@@ -191,6 +184,16 @@ impl RollupDelta {
             " ON CONFLICT (tenant_id, block_ticks, user_id, app_id, failed) DO UPDATE SET \
              sign_ins = sign_in_user_blocks.sign_ins + excluded.sign_ins",
         )?;
+        // A span's day is set when the user's presence row of that day is created (PostgreSQL
+        // says which were); SQLite sets every day of the batch, most of them already set.
+        let (days, app_days) = if backend == Backend::Postgres {
+            (Vec::new(), Vec::new())
+        } else {
+            (
+                self.presence.keys().map(|(day, user)| (*day, String::new(), user.clone())).collect(),
+                self.app_presence.keys().map(|(day, app, user)| (*day, app.clone(), user.clone())).collect(),
+            )
+        };
         let new_days = upsert_presence(
             conn,
             backend,
@@ -209,10 +212,8 @@ impl RollupDelta {
             }),
             (add_bits("sign_in_app_presence", "tenant_id, day_ticks, app_id, user_id").as_str(), "app_id"),
         )?;
-        // A span's day is set when the user's presence row of that day is created (PostgreSQL
-        // says which were); SQLite sets every day of the batch, most of them already set.
-        let spans = new_days.map_or(self.spans, |c| created_spans(c, |span, _, user| (span, user)));
-        let app_spans = new_app_days.map_or(self.app_spans, |c| created_spans(c, |span, app, user| (span, app, user)));
+        let spans = created_spans(new_days.unwrap_or(days), |span, _, user| (span, user));
+        let app_spans = created_spans(new_app_days.unwrap_or(app_days), |span, app, user| (span, app, user));
         upsert(
             conn,
             backend,
@@ -327,8 +328,8 @@ fn add_bits(table: &str, key: &str) -> String {
     )
 }
 
-/// The span bits of the presence rows a write created ((day, app id, user id)), keyed by `key`
-/// of (span, app id, user id).
+/// The span bits of presence rows ((day, app id, user id)), keyed by `key` of (span, app id,
+/// user id).
 fn created_spans<K: Ord>(
     created: Vec<(i64, String, String)>,
     key: impl Fn(i64, String, String) -> K,
