@@ -423,9 +423,12 @@ fn load_data(
     std::fs::remove_dir_all(&data_dir)?;
     let copy = match backend {
         Backend::Postgres => ingest::pg_copy_baseline(db, copy_db, work)?,
-        Backend::Sqlite => ingest::sqlite_copy_baseline(db, copy_db)?,
+        Backend::Sqlite => ingest::sqlite_copy_baseline(db, copy_db, args.batch)?,
     };
     say(&format!("I1 baseline: {} sign-ins in {:.1} s = {:.0}/s", copy.rows, copy.seconds, copy.rate));
+    if let Some(t) = &copy.transfer {
+        say(&format!("I1 transfer copy (not the baseline): {:.1} s = {:.0}/s", t.seconds, t.rate));
+    }
 
     // The rest of the data, generated while posting.
     let rest: u64 = passes.iter().map(|p| p.total - p.produced).sum();
