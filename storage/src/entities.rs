@@ -199,7 +199,7 @@ pub fn default_order(set: &'static EntitySet) -> Vec<SortKey> {
 /// The most values of an `in (...)` whose index ranges a page merges; past it, one `IN` as written.
 const MAX_MERGED_VALUES: usize = 16;
 
-/// A page in the default order (SQLite) whose filter has, among its top-level `and`ed conditions, `p in
+/// A page in the default order (SQLite; PostgreSQL with prepared statements) whose filter has, among its top-level `and`ed conditions, `p in
 /// (v1, …, vn)` on a property with an equality index (`indexes::EQUALITY_INDEXES`): the filter
 /// once per distinct value, with `p eq v` in the `in`'s place. The arms match disjoint rows whose
 /// union is the filter's, and each is one ordered range of the index, so the newest rows of the
@@ -323,26 +323,42 @@ impl Store {
         };
         let mut sql = Sql::new(self.backend());
         let limit = Param::BigInt(i64::try_from(q.limit).unwrap_or(i64::MAX));
-        // SQLite only: PostgreSQL plans every arm over every day partition (three arms cost seven
-        // times Q1's planning, more than the rows they save: bench/ANALYSIS.md, 2026-12-05), and
-        // its own plan for the `IN` walks the time index for common values and sorts the few rows
-        // of rare ones.
+        // On PostgreSQL only with prepared statements: it plans every arm over every day partition
+        // (three arms cost seven times Q1's planning, more than the rows they save:
+        // bench/ANALYSIS.md), which a connection's generic plan for the shape does once
+        // (`prepared.rs`). Without them its own plan for the `IN` (it walks the time index for
+        // common values and sorts the few rows of rare ones) costs less.
         let merged = q
             .filter
-            .filter(|_| q.order.is_empty() && self.backend() == Backend::Sqlite)
+            .filter(|_| {
+                q.order.is_empty() && (self.backend() == Backend::Sqlite || self.session.prepared_statements > 0)
+            })
             .and_then(|f| merged_arms(q.set, f, masks));
         match merged {
             Some(arms) => {
+                // PostgreSQL merges a top-level UNION ALL's inputs in order (Merge Append) only when
+                // each arm is itself ordered: each arm is its own page, ordered and limited (at
+                // most `limit` rows of its index, read in order through its day partitions), and
+                // the page is the newest of their union. Without the arms' limits it appends and
+                // sorts every row of the values (measured: 297,746 rows read for one page).
+                let postgres = self.backend() == Backend::Postgres;
                 for (i, f) in arms.iter().enumerate() {
                     if i > 0 {
                         sql.push(" UNION ALL ");
                     }
+                    if postgres {
+                        sql.push("(");
+                    }
                     arm(&mut sql, Some(f));
+                    if postgres {
+                        compiler.push_order(&mut sql, &order, q.set.id_field());
+                        sql.push(" LIMIT ").bind(limit.clone()).push(")");
+                    }
                 }
-                // A compound statement orders by its result columns (every set's time is in
-                // `created_ticks`): each arm's rows come from its index in this order, and SQLite
-                // merges them (MERGE (UNION ALL), each arm a co-routine), reading each arm only
-                // as far as the page needs.
+                // Ordered by the result columns (every set's time is in `created_ticks`): each
+                // arm's rows come from its index in this order, and the database merges them
+                // (SQLite: MERGE (UNION ALL), each arm a co-routine), reading each arm only as
+                // far as the page needs.
                 sql.push(" ORDER BY created_ticks DESC, id DESC");
             }
             None => {
