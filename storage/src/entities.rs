@@ -331,7 +331,8 @@ impl Store {
         let merged = q
             .filter
             .filter(|_| {
-                q.order.is_empty() && (self.backend() == Backend::Sqlite || self.session.prepared_statements > 0)
+                order == default_order(q.set)
+                    && (self.backend() == Backend::Sqlite || self.session.prepared_statements > 0)
             })
             .and_then(|f| merged_arms(q.set, f, masks));
         match merged {
