@@ -165,12 +165,15 @@ pub fn shape_of(req: &HttpRequest, set: SetKind) -> Shape {
 }
 
 pub(crate) fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, str> {
-    if how.select.is_none()
-        && how.masks.is_empty()
-        && how.omit.is_empty()
-        && !domain::shape::needs_reshaping(&text, how.shape)
-    {
-        return text;
+    if how.select.is_none() && how.masks.is_empty() && how.omit.is_empty() {
+        // Shaping alone rewrites the text in one pass, without parsing it (`reshape_text`).
+        return match text {
+            Cow::Borrowed(t) => domain::shape::reshape_text(t, how.shape),
+            Cow::Owned(t) => match domain::shape::reshape_text(&t, how.shape) {
+                Cow::Owned(changed) => Cow::Owned(changed),
+                Cow::Borrowed(_) => Cow::Owned(t),
+            },
+        };
     }
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) else { return text };
     Cow::Owned(serde_json::Value::Object(present_map(map, how)).to_string())
