@@ -393,7 +393,7 @@ impl<'t> Walker<'t, '_> {
             self.at += 1;
             let key = raw_key.get(1..raw_key.len() - 1)?;
             self.path.push(Step::Key(key));
-            let dropped = self.rules.drop.iter().any(|p| *p == self.path);
+            let dropped = self.rules.drop.iter().any(|p| p.as_slice() == self.path.as_slice());
             let mark = self.out.len();
             if !first && !dropped {
                 self.out.push(',');
