@@ -410,9 +410,9 @@ pub fn pg_copy_baseline(src: &Db, copy: &Db, work: &Path) -> anyhow::Result<Copy
 /// (`transfer`), so the numbers can be compared.
 pub fn sqlite_copy_baseline(src: &Db, copy: &Db, batch: usize) -> anyhow::Result<CopyStats> {
     let Db::Sqlite { path: src_path } = src else { bail!("not SQLite") };
-    let transfer = sqlite_copy(src_path, copy, Copy::Transfer)?;
-    let whole = sqlite_copy(src_path, copy, Copy::OneTransaction)?;
-    let batched = sqlite_copy(src_path, copy, Copy::Batches(batch.max(1)))?;
+    let transfer = sqlite_copy(src_path, copy, CopyWay::Transfer)?;
+    let whole = sqlite_copy(src_path, copy, CopyWay::OneTransaction)?;
+    let batched = sqlite_copy(src_path, copy, CopyWay::Batches(batch.max(1)))?;
     let rows = whole.rows;
     if batched.rows != rows || transfer.rows != rows {
         bail!("the SQLite copies differ: {} / {} / {} sign-ins", transfer.rows, whole.rows, batched.rows);
@@ -452,7 +452,7 @@ pub fn sqlite_copy_baseline(src: &Db, copy: &Db, batch: usize) -> anyhow::Result
 
 /// How [`sqlite_copy`] copies.
 #[derive(Clone, Copy)]
-enum Copy {
+enum CopyWay {
     /// `INSERT ... SELECT *` with nothing after it: SQLite's transfer of whole B-trees.
     Transfer,
     /// Every row, inserted, in one transaction.
@@ -469,7 +469,7 @@ struct Copied {
 }
 
 /// Copies the sign-ins and their child rows from `src_path` into a fresh `copy` as `how` says.
-fn sqlite_copy(src_path: &Path, copy: &Db, how: Copy) -> anyhow::Result<Copied> {
+fn sqlite_copy(src_path: &Path, copy: &Db, how: CopyWay) -> anyhow::Result<Copied> {
     copy.recreate()?;
     drop(storage::Store::open(&copy.url(), 1)?);
     let mut conn = copy.connect()?;
@@ -493,8 +493,8 @@ fn sqlite_copy(src_path: &Path, copy: &Db, how: Copy) -> anyhow::Result<Copied> 
     };
     let started = Instant::now();
     match how {
-        Copy::Transfer | Copy::OneTransaction => {
-            let tail = if matches!(how, Copy::Transfer) { "" } else { " WHERE true" };
+        CopyWay::Transfer | CopyWay::OneTransaction => {
+            let tail = if matches!(how, CopyWay::Transfer) { "" } else { " WHERE true" };
             db::execute(
                 &mut conn,
                 &format!(
@@ -506,7 +506,7 @@ fn sqlite_copy(src_path: &Path, copy: &Db, how: Copy) -> anyhow::Result<Copied> 
                 ),
             )?;
         }
-        Copy::Batches(n) => {
+        CopyWay::Batches(n) => {
             let step = i64::try_from(n).unwrap_or(i64::MAX);
             let mut a = first;
             while a <= last {

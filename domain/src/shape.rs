@@ -111,61 +111,6 @@ fn visible(value: &str, members: &'static [&'static str]) -> Option<&'static str
     if shown.iter().any(|m| m.eq_ignore_ascii_case(value)) { None } else { future }
 }
 
-/// The last property name of an enum place (what its text shows as `"name":`).
-fn key_of(place: &EnumPlace) -> &'static str {
-    place.member.unwrap_or_else(|| place.path.rsplit('/').next().unwrap_or(place.path))
-}
-
-/// What the text check of one set looks for, built once: each enum place with its `"name":` key,
-/// and the beta members as `"name"`.
-struct Needles {
-    places: Vec<(String, EnumPlace)>,
-    beta: Vec<String>,
-}
-
-fn needles(set: SetKind) -> Option<&'static Needles> {
-    static ALL: std::sync::OnceLock<Vec<(SetKind, Needles)>> = std::sync::OnceLock::new();
-    let all = ALL.get_or_init(|| {
-        SetKind::ALL
-            .into_iter()
-            .map(|k| {
-                let places =
-                    enum_places(k.registry()).into_iter().map(|p| (format!("\"{}\":", key_of(&p)), p)).collect();
-                let beta = beta_members(k).iter().flat_map(|(_, m, _)| m.iter()).map(|m| format!("\"{m}\"")).collect();
-                (k, Needles { places, beta })
-            })
-            .collect()
-    });
-    all.iter().find(|(k, _)| *k == set).map(|(_, n)| n)
-}
-
-/// A cheap look at the text: could `text` hold a value this shape changes?
-fn may_change(text: &str, set: SetKind, shape: Shape) -> bool {
-    let Some(n) = needles(set) else { return false };
-    if shape.v1 && n.beta.iter().any(|m| text.contains(m.as_str())) {
-        return true;
-    }
-    if shape.unknown_enum_members {
-        return false;
-    }
-    n.places.iter().any(|(key, p)| {
-        text.match_indices(key.as_str()).any(|(at, _)| {
-            text.get(at + key.len()..).is_some_and(|rest| strings_after(rest).any(|v| visible(v, p.members).is_some()))
-        })
-    })
-}
-
-/// The string values at the start of `rest`: one string, or the strings of an array of strings
-/// (stored documents are compact JSON; escapes in enum members are not identifiers anyway).
-fn strings_after(rest: &str) -> impl Iterator<Item = &str> {
-    let rest = rest.trim_start();
-    let body = if let Some(array) = rest.strip_prefix('[') { array.split(']').next().unwrap_or("") } else { rest };
-    let single = !rest.starts_with('[');
-    body.split(',')
-        .take(if single { 1 } else { usize::MAX })
-        .filter_map(|item| item.trim().strip_prefix('"').and_then(|s| s.split('"').next()))
-}
-
 fn at_path_mut<'v>(doc: &'v mut Map<String, Value>, path: &str) -> Option<&'v mut Value> {
     let mut parts = path.split('/');
     let first = doc.get_mut(parts.next()?)?;
@@ -223,20 +168,20 @@ pub fn reshape_map(doc: &mut Map<String, Value>, shape: Shape) {
 
 /// `text` (a stored document: one JSON object, as serde_json wrote it) shaped for `shape`: the
 /// same as parsing it, [`reshape_map`], and writing it again, in one pass over the text that
-/// copies everything it does not change (and borrows `text` when nothing changed). A list page presented every document that way, and
-/// most sign-ins carry an evolvable member (a report-only CA result): parsing and writing 50
-/// documents was three quarters of the service's time for a page (bench/ANALYSIS.md). Text that
-/// is not such a document (which the store never holds) goes the parsing way.
+/// copies everything it does not change (and borrows `text` when nothing changed). A list page
+/// presented every document the parsing way, and most sign-ins carry an evolvable member (a
+/// report-only CA result): parsing and writing 50 documents was three quarters of the service's
+/// time for a page (bench/ANALYSIS.md). Text that is not such a document (which the store never
+/// holds) goes the parsing way.
 #[must_use]
 pub fn reshape_text(text: &str, shape: Shape) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
-    let Some(set) = shape.set else { return Cow::Borrowed(text) };
-    let rules = Rules::of(set, shape);
+    let Some(rules) = rules_of(shape) else { return Cow::Borrowed(text) };
     if rules.drop.is_empty() && rules.enums.is_empty() {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
-    let mut w = Walker { text, at: 0, out: &mut out, rules: &rules, path: Vec::new(), changed: false };
+    let mut w = Walker { text, at: 0, out: &mut out, rules, path: Vec::new(), changed: false };
     if w.value().is_some() && w.rest_is_blank() {
         return if w.changed { Cow::Owned(out) } else { Cow::Borrowed(text) };
     }
@@ -260,6 +205,24 @@ enum Step<'a> {
 struct Rules {
     drop: Vec<Vec<Step<'static>>>,
     enums: Vec<(Vec<Step<'static>>, &'static [&'static str])>,
+}
+
+/// The rules of `shape`, built once per set and shape (`None`: no set, nothing to shape).
+fn rules_of(shape: Shape) -> Option<&'static Rules> {
+    static ALL: std::sync::OnceLock<Vec<(Shape, Rules)>> = std::sync::OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        let mut all = Vec::new();
+        for set in SetKind::ALL {
+            for v1 in [false, true] {
+                for unknown_enum_members in [false, true] {
+                    let shape = Shape { set: Some(set), v1, unknown_enum_members };
+                    all.push((shape, Rules::of(set, shape)));
+                }
+            }
+        }
+        all
+    });
+    all.iter().find(|(s, _)| *s == shape).map(|(_, r)| r)
 }
 
 impl Rules {
@@ -450,25 +413,13 @@ impl<'t> Walker<'t, '_> {
     }
 }
 
-/// Whether the document text needs [`reshape_map`] for `shape` (else it is served as stored).
-#[must_use]
-pub fn needs_reshaping(text: &str, shape: Shape) -> bool {
-    shape.set.is_some_and(|set| may_change(text, set, shape))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn shaped(doc: &Value, shape: Shape) -> Value {
-        let text = doc.to_string();
-        if !needs_reshaping(&text, shape) {
-            return doc.clone();
-        }
-        let Value::Object(mut map) = doc.clone() else { panic!() };
-        reshape_map(&mut map, shape);
-        Value::Object(map)
+        serde_json::from_str(&reshape_text(&doc.to_string(), shape)).unwrap()
     }
 
     #[test]
@@ -486,7 +437,8 @@ mod tests {
         let asked = Shape { unknown_enum_members: true, ..plain };
         assert_eq!(shaped(&doc, asked), doc);
         let known = json!({"riskDetail": "hidden", "riskState": "atRisk"});
-        assert!(!needs_reshaping(&known.to_string(), plain));
+        let text = known.to_string();
+        assert!(matches!(reshape_text(&text, plain), std::borrow::Cow::Borrowed(_)), "served as stored");
         // tokenIssuerType writes the member in PascalCase.
         let detection = json!({"tokenIssuerType": "NPSExtension"});
         let s = Shape { set: Some(SetKind::RiskDetections), ..plain };
