@@ -87,3 +87,37 @@ pub const RISKY: PartialIndex = PartialIndex {
 
 /// Every partial index.
 pub const PARTIAL_INDEXES: &[PartialIndex] = &[CA_FAILED, RISKY];
+
+/// An expression index `(tenant_id, left(column, PREFIX_CHARS), created_ticks DESC, id DESC)`,
+/// PostgreSQL only (migration `..._prefix_indexes`): the rows whose `column` starts with one
+/// string of [`PREFIX_CHARS`] characters, newest first. A `startswith` of that many characters
+/// or more is the equality `left(column, PREFIX_CHARS) = ...` (which the filter compiler adds
+/// beside the prefix's range and its LIKE) plus a check of the rest, so the newest page of a
+/// prefix is read in order instead of every matching row of the window being read and sorted.
+/// SQLite does without: its plan for the same page already costs about what the unfiltered page
+/// costs (bench/ANALYSIS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefixIndex {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub name: &'static str,
+}
+
+/// The characters a [`PrefixIndex`] keeps of its column.
+pub const PREFIX_CHARS: usize = 4;
+
+/// Every prefix index.
+pub const PREFIX_INDEXES: &[PrefixIndex] = &[
+    PrefixIndex { table: "sign_ins", column: "user_principal_name", name: "sign_ins_by_upn_prefix" },
+    PrefixIndex {
+        table: "directory_audits",
+        column: "initiated_by_user_principal_name",
+        name: "directory_audits_by_upn_prefix",
+    },
+];
+
+/// The prefix index of `table.column`, if the migrations made one.
+#[must_use]
+pub fn prefix_index(table: &str, column: &str) -> Option<&'static PrefixIndex> {
+    PREFIX_INDEXES.iter().find(|i| i.table == table && i.column == column)
+}

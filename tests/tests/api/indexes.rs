@@ -200,6 +200,12 @@ async fn the_index_lists_are_the_migrations_indexes() {
             .iter()
             .map(|i| i.name)
             .chain(storage::indexes::PARTIAL_INDEXES.iter().map(|i| i.name))
+            .chain(
+                storage::indexes::PREFIX_INDEXES
+                    .iter()
+                    .filter(|_| matches!(conn, AnyConnection::Postgresql(_)))
+                    .map(|i| i.name),
+            )
             .collect();
         for index in found.iter().filter(|i| !i.name.ends_with("_by_time")) {
             assert!(listed.remove(index.name.as_str()), "{backend}: {} is not in storage::indexes", index.name);
@@ -212,6 +218,15 @@ async fn the_index_lists_are_the_migrations_indexes() {
                 assert_eq!(p.table, index.tbl, "{backend}: {}", index.name);
                 assert!(index.def.contains("(tenant_id, created_ticks DESC, id DESC)"), "{backend}: {}", index.def);
                 assert!(index.def.contains("WHERE"), "{backend}: {} is not partial: {}", index.name, index.def);
+            }
+            if let Some(p) = storage::indexes::PREFIX_INDEXES.iter().find(|i| i.name == index.name) {
+                assert_eq!(p.table, index.tbl, "{backend}: {}", index.name);
+                let key = format!(
+                    "(tenant_id, \"left\"({}, {}), created_ticks DESC, id DESC)",
+                    p.column,
+                    storage::indexes::PREFIX_CHARS
+                );
+                assert!(index.def.contains(&key), "{backend}: {} is not {key}: {}", index.name, index.def);
             }
         }
         assert!(listed.is_empty(), "{backend}: listed but not made by the migrations: {listed:?}");
@@ -618,4 +633,89 @@ async fn equality_filters_page_in_index_order_without_a_sort() {
         }
     })
     .await;
+}
+
+/// A user-name prefix as long as the prefix index's key or longer pages in the default order from
+/// that index on PostgreSQL (a Merge Append of the day partitions' ranges of one key, no sort),
+/// first page and after a cursor, and the page is the newest rows that match; a shorter prefix
+/// (several keys) is still answered, from the names' range.
+#[actix_web::test]
+async fn a_user_name_prefix_pages_in_order_from_its_index_on_postgres() {
+    let Some(db) = postgres_db() else { return };
+    let app = TestApp::new(db).await;
+    let now = at_evening(&app);
+    // 20 first names of which "alex" and "alexander" share a key; each name has 5 users.
+    const NAMES: [&str; 20] = [
+        "alex",
+        "alexander",
+        "brianna",
+        "carlos",
+        "dmitri",
+        "elena",
+        "farid",
+        "grace",
+        "hiro",
+        "ines",
+        "jonas",
+        "kavya",
+        "liam",
+        "mara",
+        "nadia",
+        "oscar",
+        "priya",
+        "quinn",
+        "rosa",
+        "sven",
+    ];
+    let upn = |n: u64| format!("{}.{}@contoso.com", NAMES[usize::try_from(n % 20).unwrap()], n % 100 / 20);
+    let docs: Vec<serde_json::Value> = (1..=2000)
+        .map(|n: u64| {
+            let mut d =
+                sign_in_doc(n, now - chrono::Duration::minutes(n.try_into().unwrap()), &guid(n % 100 + 9_000_000));
+            d["userPrincipalName"] = upn(n).into();
+            d
+        })
+        .collect();
+    for chunk in docs.chunks(500) {
+        let (s, b) = app.ingest(&ingest_token(TENANT_A), chunk).await;
+        assert_eq!(s, actix_web::http::StatusCode::OK, "{b}");
+    }
+    let mut conn = app.connection();
+    let AnyConnection::Postgresql(pg) = &mut conn else { unreachable!() };
+    pg.batch_execute("ANALYZE").unwrap();
+    let tenant = TenantId::parse(TENANT_A).unwrap();
+    let view = app.store.tenant_view(&tenant).unwrap();
+    let cursor = [Scalar::Ticks(domain::time::to_ticks(now - chrono::Duration::minutes(500))), Scalar::Text(guid(1))];
+    // Some(true): read in order from the prefix index; Some(false): not from it; None: the
+    // planner's choice (a longer prefix's rest narrows the key's rows by an amount it estimates).
+    for (prefix, from_the_index) in
+        [("alex", Some(true)), ("ALEX", Some(true)), ("alexander.", None), ("alex%", None), ("ale", Some(false))]
+    {
+        let filter = resolve_filter(&SIGN_INS, &format!("startswith(userPrincipalName,'{prefix}')")).unwrap();
+        for after in [None, Some(&cursor[..])] {
+            let query = sign_ins_page(&tenant, Some(&filter), after, 11);
+            let sql = app.store.page_sql(&query, &view);
+            let text = plan(&mut conn, &sql);
+            let used = indexes_used(&mut conn, &text);
+            let index = "sign_ins_by_upn_prefix";
+            match from_the_index {
+                Some(true) => {
+                    assert!(used.iter().all(|u| u == index) && !used.is_empty(), "{prefix}: {used:?}:\n{text}");
+                    assert!(!sorts(&text), "{prefix} sorts:\n{text}");
+                }
+                Some(false) => assert!(!used.iter().any(|u| u == index), "{prefix}, shorter than the key: {used:?}"),
+                None => {}
+            }
+            let (page, _) = app.store.page_in(&query, &view, false).unwrap();
+            let from = after.map_or(0, |_| 500);
+            let lower = prefix.to_lowercase();
+            let want: Vec<String> = (from + 1..=2000_u64)
+                .filter(|n| upn(*n).starts_with(&lower))
+                .take(11)
+                .map(|n| guid(n).to_lowercase())
+                .collect();
+            let got: Vec<String> = page.iter().map(|d| d.id.clone()).collect();
+            assert_eq!(got, want, "{prefix}");
+        }
+    }
 }
