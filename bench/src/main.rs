@@ -91,7 +91,8 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Use the databases a previous `--keep` run left (same --scale): no loading and no I1, only
-    /// the queries (for iterating on query performance without reloading millions of rows).
+    /// the queries (for iterating on query performance without reloading millions of rows). The
+    /// databases are kept afterwards, as with `--keep`.
     #[arg(long)]
     reuse: bool,
     /// Run nothing: redraw RESULTS.md and results.png from this results.json (after editing
@@ -530,7 +531,8 @@ fn run_backend(
     };
     let end = chrono::Utc::now();
     let avg_doc = data::average_document_bytes(end) as u64;
-    let _cleanup = Cleanup { dbs: vec![db.clone(), copy_db.clone()], work: work.clone(), keep: args.keep };
+    let _cleanup =
+        Cleanup { dbs: vec![db.clone(), copy_db.clone()], work: work.clone(), keep: args.keep || args.reuse };
     if args.reuse {
         say(&format!("== {name}: reusing {} (no loading, no I1)", db.url()));
     } else {

@@ -770,6 +770,34 @@ mod tests {
         assert!(sql.params().contains(&Param::Text("50\\%\\_%".into())));
     }
 
+    /// A user-name prefix of the prefix index's length or more is its key's equality (and the rest
+    /// of the prefix, once) on PostgreSQL; shorter prefixes, other columns and SQLite keep the
+    /// range and the LIKE.
+    #[test]
+    fn a_long_enough_user_name_prefix_reads_its_prefix_index_key() {
+        let key = "left(s.user_principal_name, 4) = $1";
+        let sql = compile(Backend::Postgres, "startswith(userPrincipalName,'Alex')");
+        assert!(sql.text().contains(key), "{}", sql.text());
+        assert!(!sql.text().contains("LIKE") && !sql.text().contains(">="), "the key alone: {}", sql.text());
+        assert_eq!(sql.params(), [Param::Text("alex".into())]);
+        let sql = compile(Backend::Postgres, "startswith(userPrincipalName,'alexander.')");
+        assert!(sql.text().contains(key) && !sql.text().contains("LIKE"), "{}", sql.text());
+        assert_eq!(sql.params()[1..], [Param::Text("alexander.".into()), Param::Text("alexander/".into())]);
+        let sql = compile(Backend::Postgres, "startswith(userPrincipalName,'al_x%')");
+        assert!(sql.text().contains(key) && sql.text().contains("LIKE"), "{}", sql.text());
+        assert_eq!(sql.params()[1..], [Param::Text("al\\_x\\%%".into())]);
+        for (backend, f) in [
+            (Backend::Postgres, "startswith(userPrincipalName,'ale')"),
+            (Backend::Postgres, "startswith(userDisplayName,'alex')"),
+            (Backend::Postgres, "not startswith(userPrincipalName,'ale')"),
+            (Backend::Sqlite, "startswith(userPrincipalName,'alex')"),
+        ] {
+            let sql = compile(backend, f);
+            assert!(!sql.text().contains("left("), "{f}: {}", sql.text());
+            assert!(sql.text().contains("LIKE"), "{f}: {}", sql.text());
+        }
+    }
+
     #[test]
     fn lambdas_become_exists() {
         let sql = compile(Backend::Sqlite, "appliedConditionalAccessPolicies/any(p: p/result eq 'success')");
