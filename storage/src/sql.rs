@@ -200,7 +200,7 @@ where
             if let Some(Some(d)) = demoted {
                 tracing::info!(
                     generic_ms = d.generic.as_secs_f64() * 1000.0,
-                    custom_median_ms = d.custom_median.as_secs_f64() * 1000.0,
+                    custom_ms = d.custom.as_secs_f64() * 1000.0,
                     "a statement planned once ran slower than planned for its values; planning it per run again"
                 );
             }
