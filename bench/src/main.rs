@@ -766,11 +766,11 @@ fn run_backend(
         let env_off = env.with_setting(key, value);
         if env_off.has_setting(key) {
             let svc_off = env_off.start()?;
-            say(&format!("P1-P4: prepared statements off on {} (pid {})", svc_off.addr, svc_off.pid()));
+            say(&format!("P1-P5: prepared statements off on {} (pid {})", svc_off.addr, svc_off.pid()));
             scenario_results.extend(run_prepared_pairs(args, sizes, &pairs, &svc, &svc_off, &admin_token)?);
             svc_off.stop()?;
         } else {
-            say("P1-P4: this idtrail has no database_prepared_statements setting; not measured");
+            say("P1-P5: this idtrail has no database_prepared_statements setting; not measured");
         }
     }
     let peak_queries = sampler.take_peak();
@@ -873,7 +873,7 @@ fn plan_of(sc: &scenarios::Scenario, sizes: &Sizes) -> (usize, load::Window) {
     }
 }
 
-/// P1-P4: each request on the service with prepared statements (the default, "service") and on
+/// P1-P5: each request on the service with prepared statements (the default, "service") and on
 /// a second service of the same database without them ("baseline"), in alternating rounds (at
 /// least three, so that the shared machine's drift hits both alike).
 fn run_prepared_pairs(

@@ -336,7 +336,7 @@ impl BackendResults {
                 if let Some(r) = self.scenario(key).and_then(|s| s.at(1)) {
                     found.push((
                         key,
-                        "service p50 at c=1, this filter / Q1 (unfiltered newest 50)".to_owned(),
+                        "service p50 at c=1, this filter / Q1 (newest 50 of 24 h, no other filter)".to_owned(),
                         r.service.p50_ms / q1.service.p50_ms,
                         limit,
                         false,

@@ -53,10 +53,10 @@ pub const UNLIMITED: &[(&str, &str)] = &[
 ];
 
 /// No `/metrics` listener: the bench reads none, and its fixed address is taken by the second
-/// service of P1-P4, or by another run on the same machine.
+/// service of P1-P5, or by another run on the same machine.
 pub const NO_METRICS_LISTENER: &[(&str, &str)] = &[("IDTRAIL_METRICS_BIND", "")];
 
-/// The setting that turns idtrail's prepared statements off (P1-P4 compare it with the default).
+/// The setting that turns idtrail's prepared statements off (P1-P5 compare it with the default).
 pub const PREPARED_STATEMENTS_OFF: (&str, &str) = ("IDTRAIL_DATABASE_PREPARED_STATEMENTS", "false");
 
 impl Env {

@@ -30,8 +30,8 @@
 //! slow: a shape is suspect when the fastest of its first [`CUSTOM_RUNS`] generic runs is
 //! [`FIRST_FACTOR`] times the fastest custom run (the custom times include planning, so a good
 //! generic plan is faster), or later when the fastest of its last [`RECENT_RUNS`] is
-//! [`REGRESSION_FACTOR`] times the reference, as a skewed value asked for repeatedly makes it.
-//! Then its next run is a control, planned for its values, and the suspect time is held against
+//! [`REGRESSION_FACTOR`] times the reference, as a skewed value asked for repeatedly makes it;
+//! or at once when one run is catastrophically slow ([`CATASTROPHE_FACTOR`]). Then its next run is a control, planned for its values, and the suspect time is held against
 //! that, measured moments later under the same load. Confirmed, the shape goes back to custom
 //! plans on that connection; cleared, the control's time becomes the reference. A shape sent
 //! back gets another trial after [`RETRY_AFTER`] statements of the connection, doubling with each
@@ -71,6 +71,16 @@ pub const REGRESSION_FACTOR: u32 = 4;
 
 /// ...or at most this much slower.
 pub const REGRESSION_MARGIN: Duration = Duration::from_millis(2);
+
+/// One generic run this many times the reference...
+pub const CATASTROPHE_FACTOR: u32 = 16;
+
+/// ...and this much slower is suspect on its own, the plan-making run included: a generic plan
+/// that serves a value catastrophically (a wide prefix's range read and sorted, 600 ms against
+/// 4.5 ms planned for the value, measured) should cost one run per connection, not the
+/// [`CUSTOM_RUNS`] or [`RECENT_RUNS`] the other rules wait for; no stall of a busy machine lasts
+/// this long against a run planned for its values right after.
+pub const CATASTROPHE_MARGIN: Duration = Duration::from_millis(50);
 
 /// The generic runs whose fastest is watched: a stall (the machine busy with other requests) only
 /// ever adds time to a run, so the fastest of several is what the plan costs, and a regression is
@@ -133,6 +143,8 @@ enum Suspect {
     First(Duration),
     /// The fastest of the last [`RECENT_RUNS`].
     Recent(Duration),
+    /// One catastrophic run.
+    One(Duration),
 }
 
 /// Where a shape in use is in its planning.
@@ -349,6 +361,7 @@ impl Shapes {
                     let (generic, regressed) = match held {
                         Suspect::First(g) => (g, slower(g, took, FIRST_FACTOR, FIRST_MARGIN)),
                         Suspect::Recent(g) => (g, slower(g, took, f64::from(REGRESSION_FACTOR), REGRESSION_MARGIN)),
+                        Suspect::One(g) => (g, slower(g, took, f64::from(CATASTROPHE_FACTOR), CATASTROPHE_MARGIN)),
                     };
                     if regressed {
                         return Some(Demotion { generic, custom: took });
@@ -359,9 +372,14 @@ impl Shapes {
                     *recent = Recent::default();
                     return None;
                 }
+                let making = *planned_in != Some(epoch);
+                *planned_in = Some(epoch);
+                if slower(took, *reference, f64::from(CATASTROPHE_FACTOR), CATASTROPHE_MARGIN) {
+                    *suspect = Some(Suspect::One(took));
+                    return None;
+                }
                 // This run made the generic plan (first after a (re)prepare): not a measure of it.
-                if *planned_in != Some(epoch) {
-                    *planned_in = Some(epoch);
+                if making {
                     return None;
                 }
                 if let Judged::Pending { runs, times } = judged {
@@ -681,6 +699,23 @@ mod tests {
         runs(&mut s, 1, CUSTOM_RUNS, ms(21));
         assert_eq!(run_timed(&mut s, 1, ms(20)), (Plan::Custom, None));
         assert_eq!(s.plan(1), Plan::Generic);
+    }
+
+    /// A value the generic plan serves catastrophically costs one run: the plan-making one.
+    #[test]
+    fn a_catastrophic_generic_run_is_controlled_at_once() {
+        let mut s = Shapes::new(4);
+        let ms = Duration::from_millis;
+        runs(&mut s, 1, CUSTOM_RUNS + 1, ms(4));
+        assert_eq!(run_timed(&mut s, 1, ms(600)), (Plan::Generic, None));
+        let (plan, demoted) = run_timed(&mut s, 1, ms(5));
+        assert_eq!((plan, demoted), (Plan::Custom, Some(Demotion { generic: ms(600), custom: ms(5) })));
+        // A long stall whose control is as slow is forgiven.
+        let mut s = Shapes::new(4);
+        settled(&mut s, 1, ms(4), ms(1));
+        assert_eq!(run_timed(&mut s, 1, ms(90)), (Plan::Generic, None));
+        assert_eq!(run_timed(&mut s, 1, ms(40)), (Plan::Custom, None));
+        assert_eq!(run_timed(&mut s, 1, ms(1)), (Plan::Generic, None));
     }
 
     /// A demoted shape is tried again after [`RETRY_AFTER`] statements, then after twice as many.
