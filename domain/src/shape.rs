@@ -168,22 +168,28 @@ pub fn reshape_map(doc: &mut Map<String, Value>, shape: Shape) {
 
 /// `text` (a stored document: one JSON object, as serde_json wrote it) shaped for `shape`: the
 /// same as parsing it, [`reshape_map`], and writing it again, in one pass over the text that
-/// copies everything it does not change (and borrows `text` when nothing changed). A list page
-/// presented every document the parsing way, and most sign-ins carry an evolvable member (a
+/// copies what it does not change in whole spans (and borrows `text` when nothing changed). A list
+/// page presented every document the parsing way, and most sign-ins carry an evolvable member (a
 /// report-only CA result): parsing and writing 50 documents was three quarters of the service's
-/// time for a page (bench/ANALYSIS.md). Text that is not such a document (which the store never
-/// holds) goes the parsing way.
+/// time for a page (bench/ANALYSIS.md). Only the members on a rule's path are looked at; every
+/// other value is stepped over. Text that is not such a document (which the store never holds)
+/// goes the parsing way.
 #[must_use]
 pub fn reshape_text(text: &str, shape: Shape) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
     let Some(rules) = rules_of(shape) else { return Cow::Borrowed(text) };
-    if rules.drop.is_empty() && rules.enums.is_empty() {
+    if rules.children.is_empty() {
         return Cow::Borrowed(text);
     }
-    let mut out = String::with_capacity(text.len());
-    let mut w = Walker { text, at: 0, out: &mut out, rules, path: Vec::new(), changed: false };
-    if w.value().is_some() && w.rest_is_blank() {
-        return if w.changed { Cow::Owned(out) } else { Cow::Borrowed(text) };
+    let mut w = Walker { text, at: 0, out: String::new(), copied: 0, changed: false };
+    if w.value(rules).is_some() && w.rest_is_blank() {
+        if !w.changed {
+            return Cow::Borrowed(text);
+        }
+        if let Some(rest) = text.get(w.copied..) {
+            w.out.push_str(rest);
+            return Cow::Owned(w.out);
+        }
     }
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(mut map)) => {
@@ -201,10 +207,16 @@ enum Step<'a> {
     Item,
 }
 
-/// What [`reshape_map`] does, as paths: members to drop, and strings to read through an enum.
+/// What [`reshape_map`] does, as a tree of the paths it touches (the root is the document):
+/// members to drop, and strings to read through an enum. A value whose path is not in the tree is
+/// copied as it is.
+#[derive(Default)]
 struct Rules {
-    drop: Vec<Vec<Step<'static>>>,
-    enums: Vec<(Vec<Step<'static>>, &'static [&'static str])>,
+    children: Vec<(Step<'static>, Rules)>,
+    /// The member at this path is dropped.
+    drop: bool,
+    /// The string at this path is an enum value with these members.
+    members: Option<&'static [&'static str]>,
 }
 
 /// The rules of `shape`, built once per set and shape (`None`: no set, nothing to shape).
@@ -227,7 +239,7 @@ fn rules_of(shape: Shape) -> Option<&'static Rules> {
 
 impl Rules {
     fn of(set: SetKind, shape: Shape) -> Self {
-        let mut drop = Vec::new();
+        let mut rules = Self::default();
         if shape.v1 {
             for (property, members, collection) in beta_members(set) {
                 for m in *members {
@@ -236,11 +248,10 @@ impl Rules {
                         path.push(Step::Item);
                     }
                     path.push(Step::Key(m));
-                    drop.push(path);
+                    rules.at(&path, |r| r.drop = true);
                 }
             }
         }
-        let mut enums = Vec::new();
         if !shape.unknown_enum_members {
             for place in enum_places(set.registry()) {
                 let mut path: Vec<Step<'static>> = place.path.split('/').map(Step::Key).collect();
@@ -250,26 +261,41 @@ impl Rules {
                         path.push(Step::Key(m));
                     }
                 }
-                enums.push((path, place.members));
+                rules.at(&path, |r| r.members = Some(place.members));
             }
         }
-        Self { drop, enums }
+        rules
+    }
+
+    /// Applies `set` to the rules at `path` below these, made where missing.
+    fn at(&mut self, path: &[Step<'static>], set: impl FnOnce(&mut Self)) {
+        let Some((step, rest)) = path.split_first() else { return set(self) };
+        if !self.children.iter().any(|(s, _)| s == step) {
+            self.children.push((*step, Self::default()));
+        }
+        if let Some((_, child)) = self.children.iter_mut().find(|(s, _)| s == step) {
+            child.at(rest, set);
+        }
+    }
+
+    fn child(&self, step: Step<'_>) -> Option<&Self> {
+        self.children.iter().find(|(s, _)| *s == step).map(|(_, c)| c)
     }
 }
 
-/// Copies a JSON value from `text` to `out`, applying `rules` on the way. `None`: not JSON of the
+/// Reads a JSON value from `text`, writing to `out` what `rules` change and, lazily, the
+/// unchanged text before each change (`text[..copied]` is in `out`). `None`: not JSON of the
 /// expected kind (the caller parses instead).
-struct Walker<'t, 'o> {
+struct Walker<'t> {
     text: &'t str,
     at: usize,
-    out: &'o mut String,
-    rules: &'o Rules,
-    path: Vec<Step<'t>>,
+    out: String,
+    copied: usize,
     /// Whether anything was dropped or replaced.
     changed: bool,
 }
 
-impl<'t> Walker<'t, '_> {
+impl<'t> Walker<'t> {
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.at).copied()
     }
@@ -278,106 +304,89 @@ impl<'t> Walker<'t, '_> {
         self.text.get(self.at..).is_some_and(|r| r.trim().is_empty())
     }
 
-    fn value(&mut self) -> Option<()> {
+    /// Leaves `text[start..end]` out of the result, writing `with` in its place.
+    fn replace(&mut self, start: usize, end: usize, with: &str) -> Option<()> {
+        if self.out.capacity() == 0 {
+            self.out.reserve(self.text.len());
+        }
+        self.out.push_str(self.text.get(self.copied..start)?);
+        self.out.push_str(with);
+        self.copied = end;
+        self.changed = true;
+        Some(())
+    }
+
+    /// The value at the cursor, whose path is `node`.
+    fn value(&mut self, node: &Rules) -> Option<()> {
         match self.peek()? {
-            b'{' => self.object(),
-            b'[' => self.array(),
+            b'{' => self.object(node),
+            b'[' => self.array(node),
             b'"' => {
-                let raw = self.string()?;
-                self.string_value(raw);
-                Some(())
+                let start = self.at;
+                let escaped = self.skip_string()?;
+                let Some(members) = node.members else { return Some(()) };
+                let raw = self.text.get(start..self.at)?;
+                let value: std::borrow::Cow<'_, str> = match raw.get(1..raw.len() - 1) {
+                    Some(inner) if !escaped => inner.into(),
+                    _ => serde_json::from_str::<String>(raw).map(Into::into).unwrap_or_default(),
+                };
+                match visible(&value, members) {
+                    Some(future) => self.replace(start, self.at, &format!("\"{future}\"")),
+                    None => Some(()),
+                }
             }
             _ => {
-                // A number, true, false or null: up to the next delimiter, as written.
-                let rest = self.text.get(self.at..)?;
-                let len = rest.find([',', '}', ']']).unwrap_or(rest.len());
-                let token = rest.get(..len)?;
-                if token.is_empty() || token.contains(['"', '{', '[', ' ', '\n']) {
-                    return None;
-                }
-                self.out.push_str(token);
-                self.at += len;
-                Some(())
+                // A number, true, false or null, written without spaces.
+                let token = self.skip_scalar()?;
+                (!token.is_empty() && !token.contains(['"', '{', '[', ' ', '\n'])).then_some(())
             }
         }
     }
 
-    /// The raw text of the string at the cursor (quotes included), the cursor moved past it.
-    fn string(&mut self) -> Option<&'t str> {
-        let bytes = self.text.as_bytes();
-        let start = self.at;
-        let mut i = start + 1;
-        loop {
-            i += bytes.get(i..)?.iter().position(|&b| b == b'"' || b == b'\\')?;
-            match *bytes.get(i)? {
-                b'\\' => i += 2,
-                _ => break,
-            }
-        }
-        self.at = i + 1;
-        self.text.get(start..=i)
-    }
-
-    fn string_value(&mut self, raw: &'t str) {
-        let members = self.rules.enums.iter().find(|(p, _)| *p == self.path).map(|(_, m)| *m);
-        if let Some(members) = members {
-            let value: std::borrow::Cow<'_, str> = match raw.get(1..raw.len() - 1) {
-                Some(inner) if !inner.contains('\\') => inner.into(),
-                _ => serde_json::from_str::<String>(raw).map(Into::into).unwrap_or_default(),
-            };
-            if let Some(future) = visible(&value, members) {
-                self.changed = true;
-                self.out.push('"');
-                self.out.push_str(future);
-                self.out.push('"');
-                return;
-            }
-        }
-        self.out.push_str(raw);
-    }
-
-    fn object(&mut self) -> Option<()> {
+    fn object(&mut self, node: &Rules) -> Option<()> {
         self.at += 1;
-        self.out.push('{');
-        let mut first = true;
         if self.peek()? == b'}' {
             self.at += 1;
-            self.out.push('}');
             return Some(());
         }
+        // Whether a member before this one is kept: a dropped member takes the comma before it
+        // with it then, else the comma after it.
+        let mut kept = false;
         loop {
             if self.peek()? != b'"' {
                 return None;
             }
-            let raw_key = self.string()?;
-            if raw_key.contains('\\') || self.peek()? != b':' {
+            let key_start = self.at;
+            let escaped = self.skip_string()?;
+            let raw_key = self.text.get(key_start..self.at)?;
+            if escaped || self.peek()? != b':' {
                 return None;
             }
             self.at += 1;
             let key = raw_key.get(1..raw_key.len() - 1)?;
-            self.path.push(Step::Key(key));
-            let dropped = self.rules.drop.iter().any(|p| p.as_slice() == self.path.as_slice());
-            let mark = self.out.len();
-            if !first && !dropped {
-                self.out.push(',');
+            match node.child(Step::Key(key)) {
+                Some(child) if child.drop => {
+                    self.skip()?;
+                    if kept {
+                        self.replace(key_start - 1, self.at, "")?;
+                    } else {
+                        let end = if self.peek()? == b',' { self.at + 1 } else { self.at };
+                        self.replace(key_start, end, "")?;
+                    }
+                }
+                Some(child) => {
+                    self.value(child)?;
+                    kept = true;
+                }
+                None => {
+                    self.skip()?;
+                    kept = true;
+                }
             }
-            if !dropped {
-                self.out.push_str(raw_key);
-                self.out.push(':');
-            }
-            self.value()?;
-            if dropped {
-                self.out.truncate(mark);
-                self.changed = true;
-            } else {
-                first = false;
-            }
-            self.path.pop();
             match self.peek()? {
                 b',' => self.at += 1,
                 b'}' => {
                     self.at += 1;
-                    self.out.push('}');
                     return Some(());
                 }
                 _ => return None,
@@ -385,31 +394,87 @@ impl<'t> Walker<'t, '_> {
         }
     }
 
-    fn array(&mut self) -> Option<()> {
+    fn array(&mut self, node: &Rules) -> Option<()> {
         self.at += 1;
-        self.out.push('[');
         if self.peek()? == b']' {
             self.at += 1;
-            self.out.push(']');
             return Some(());
         }
-        self.path.push(Step::Item);
+        let item = node.child(Step::Item);
         loop {
-            self.value()?;
+            match item {
+                Some(item) => self.value(item)?,
+                None => self.skip()?,
+            }
             match self.peek()? {
-                b',' => {
-                    self.at += 1;
-                    self.out.push(',');
-                }
+                b',' => self.at += 1,
                 b']' => {
                     self.at += 1;
-                    self.out.push(']');
-                    self.path.pop();
                     return Some(());
                 }
                 _ => return None,
             }
         }
+    }
+
+    /// Moves the cursor past the value there, which no rule touches.
+    fn skip(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.skip_string().map(|_| ()),
+            b'{' | b'[' => {
+                // Strings are most of a document: jump from one to the next, counting the
+                // brackets between them.
+                let bytes = self.text.as_bytes();
+                let mut depth = 0_usize;
+                loop {
+                    let rest = bytes.get(self.at..)?;
+                    let quote = memchr::memchr(b'"', rest).unwrap_or(rest.len());
+                    for (i, b) in rest.get(..quote)?.iter().enumerate() {
+                        match b {
+                            b'{' | b'[' => depth += 1,
+                            b'}' | b']' => {
+                                depth = depth.checked_sub(1)?;
+                                if depth == 0 {
+                                    self.at += i + 1;
+                                    return Some(());
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    self.at += quote;
+                    self.skip_string()?;
+                }
+            }
+            _ => self.skip_scalar().map(|_| ()),
+        }
+    }
+
+    /// Moves the cursor past the string there (quotes included); whether it holds an escape.
+    fn skip_string(&mut self) -> Option<bool> {
+        let bytes = self.text.as_bytes();
+        let mut i = self.at + 1;
+        let mut escaped = false;
+        loop {
+            i += memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
+            match *bytes.get(i)? {
+                b'\\' => {
+                    escaped = true;
+                    i += 2;
+                }
+                _ => break,
+            }
+        }
+        self.at = i + 1;
+        Some(escaped)
+    }
+
+    /// Moves the cursor past the number, `true`, `false` or `null` there, returning it.
+    fn skip_scalar(&mut self) -> Option<&'t str> {
+        let rest = self.text.get(self.at..)?;
+        let len = rest.find([',', '}', ']']).unwrap_or(rest.len());
+        self.at += len;
+        rest.get(..len)
     }
 }
 
@@ -487,6 +552,7 @@ mod tests {
             json!({"appliedConditionalAccessPolicies": [{"conditionsSatisfied": "none"}, {"result": "reportOnlyFailure",
                 "authenticationStrength": {"id": "x", "result": "reportOnlyFailure"}, "enforcedGrantControls": ["Mfa"]}]}),
             json!({"status": {"errorCode": 0, "failureReason": "caf\u{e9} \"quoted\" \\ \n", "result": "reportOnlyFailure"},
+                "networkLocationDetails": [{"networkNames": ["}]\"{[", "[{"], "networkType": "x\\"}, [[], {}], null],
                 "location": {"geoCoordinates": {"latitude": 40.712799072265625, "longitude": -74.0, "altitude": null}},
                 "riskEventTypes": ["unlikelyTravel", "someNewDetection"], "riskEventTypes_v2": ["x"], "isInteractive": true}),
         ];
