@@ -94,3 +94,52 @@ async fn migrations_create_the_columns_schema_rs_declares() {
         }
     }
 }
+
+#[derive(QueryableByName)]
+struct Compression {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    table_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    column_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    method: String,
+}
+
+/// PostgreSQL compresses documents with LZ4 (migration `..._lz4_documents`): every document
+/// column of every table and of every day partition, and a stored sign-in too large to keep
+/// uncompressed.
+#[actix_web::test]
+async fn documents_are_compressed_with_lz4_on_postgres() {
+    let Some(db) = postgres_db() else { return };
+    let app = TestApp::new(db).await;
+    let mut doc = sign_in_doc(1, chrono::Utc::now(), &guid(9_000_001));
+    // Compressible text past PostgreSQL's 2 KB threshold, as most real sign-ins are.
+    doc["userAgent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) ".repeat(80).into();
+    let (status, body) = app.ingest(&ingest_token(TENANT_A), &[doc]).await;
+    assert_eq!(status, actix_web::http::StatusCode::OK, "{body}");
+    let mut conn = app.connection();
+    let AnyConnection::Postgresql(pg) = &mut conn else { unreachable!() };
+    let columns: Vec<Compression> = diesel::sql_query(
+        "SELECT c.relname::text AS table_name, a.attname::text AS column_name, a.attcompression::text AS method \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+         WHERE a.attname IN ('doc', 'doc_extra') AND c.relkind IN ('r', 'p') \
+         AND c.relnamespace = current_schema()::regnamespace",
+    )
+    .load(pg)
+    .unwrap();
+    let tables: BTreeSet<&str> = columns.iter().map(|c| c.table_name.as_str()).collect();
+    for table in ["sign_ins", "directory_audits", "risk_detections", "risky_users", "risky_user_history"] {
+        assert!(tables.contains(table), "{table} has document columns: {tables:?}");
+    }
+    assert!(tables.iter().any(|t| t.starts_with("sign_ins_")), "a day partition of sign_ins: {tables:?}");
+    for c in &columns {
+        assert_eq!(c.method, "l", "{}.{} is not LZ4-compressed", c.table_name, c.column_name);
+    }
+    let stored: Vec<Compression> = diesel::sql_query(
+        "SELECT 'sign_ins' AS table_name, 'doc' AS column_name, \
+         coalesce(pg_column_compression(doc), 'none') AS method FROM sign_ins",
+    )
+    .load(pg)
+    .unwrap();
+    assert_eq!(stored.iter().map(|s| s.method.as_str()).collect::<Vec<_>>(), ["lz4"]);
+}
