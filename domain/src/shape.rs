@@ -604,6 +604,30 @@ mod tests {
         assert_eq!(reshape_text(spaced, plain), r#"{"riskDetail":"unknownFutureValue","x":1}"#);
     }
 
+    /// Text that is not a whole document (cut anywhere, or with a byte changed) never panics: it
+    /// is parsed instead, and served as it is when it does not parse.
+    #[test]
+    fn broken_text_is_served_without_panicking() {
+        let doc = json!({"riskDetail": "m365DAdminDismissedDetection", "deviceDetail": {"browserId": "b", "browser": "E"},
+            "appliedConditionalAccessPolicies": [{"result": "reportOnlyFailure", "conditionsSatisfied": "none"}],
+            "status": {"failureReason": "a \"b\" [c] {d}", "errorCode": 0}, "riskEventTypes": ["x", "unlikelyTravel"]});
+        let text = doc.to_string();
+        for shape in shapes(SetKind::SignIns) {
+            for cut in 0..text.len() {
+                let part = &text[..cut];
+                assert_eq!(reshape_text(part, shape), part, "a cut document is served as it is");
+            }
+            for (i, b) in [b'"', b'{', b'}', b'[', b']', b',', b':', b'\\'].iter().cycle().take(text.len()).enumerate()
+            {
+                let mut bytes = text.clone().into_bytes();
+                bytes[i] = *b;
+                if let Ok(changed) = String::from_utf8(bytes) {
+                    let _ = reshape_text(&changed, shape);
+                }
+            }
+        }
+    }
+
     #[test]
     fn prefer_lists_are_read_case_insensitively() {
         assert!(prefers_unknown_enum_members("odata.maxpagesize=10, Include-Unknown-Enum-Members"));
