@@ -129,13 +129,13 @@ fn words(sql: &str) -> Vec<String> {
 /// Why a statement that touches tenant tables needs no `tenant_id`, or `None`.
 fn cross_tenant_by_design(sql: &str, w: &[String]) -> Option<&'static str> {
     let first = w.first().map(String::as_str).unwrap_or("");
-    if ["create", "alter", "drop", "analyze", "lock", "vacuum", "comment", "set", "show"].contains(&first) {
-        return Some("DDL and maintenance (partitions ahead, dropped by age), not one tenant's data");
-    }
-    // A migration's DDL inside a DO block (one that tolerates a server without LZ4).
+    // A DO block counts as DDL when it alters and reads or writes no rows (a migration that
+    // tolerates a server without LZ4).
     let dml = ["select", "insert", "update", "delete", "copy"];
-    if first == "do" && w.iter().any(|x| x == "alter") && !w.iter().any(|x| dml.contains(&x.as_str())) {
-        return Some("DDL and maintenance (partitions ahead, dropped by age), not one tenant's data");
+    let ddl_block = first == "do" && w.iter().any(|x| x == "alter") && !w.iter().any(|x| dml.contains(&x.as_str()));
+    if ddl_block || ["create", "alter", "drop", "analyze", "lock", "vacuum", "comment", "set", "show"].contains(&first)
+    {
+        return Some("DDL and maintenance (migrations, partitions ahead, dropped by age), not one tenant's data");
     }
     if sql.contains("pg_catalog") || sql.contains("pg_inherits") || sql.contains("pg_class") {
         return Some("catalog reads (which partitions exist)");

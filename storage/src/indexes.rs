@@ -90,10 +90,10 @@ pub const PARTIAL_INDEXES: &[PartialIndex] = &[CA_FAILED, RISKY];
 
 /// An expression index `(tenant_id, left(column, PREFIX_CHARS), created_ticks DESC, id DESC)`,
 /// PostgreSQL only (migration `..._prefix_indexes`): the rows whose `column` starts with one
-/// string of [`PREFIX_CHARS`] characters, newest first. A `startswith` of that many characters
-/// or more is the equality `left(column, PREFIX_CHARS) = ...` (which the filter compiler adds
-/// beside the prefix's range and its LIKE) plus a check of the rest, so the newest page of a
-/// prefix is read in order instead of every matching row of the window being read and sorted.
+/// string of [`PREFIX_CHARS`] characters, newest first. The filter compiler writes a
+/// `startswith` of that many characters or more as the equality `left(column, PREFIX_CHARS) = ...`
+/// plus, for a longer prefix, one check of the rest (its range, or its LIKE), so the newest page of
+/// a prefix is read in order instead of every matching row of the window being read and sorted.
 /// SQLite does without: its plan for the same page already costs about what the unfiltered page
 /// costs (bench/ANALYSIS.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

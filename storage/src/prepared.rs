@@ -31,12 +31,13 @@
 //! [`FIRST_FACTOR`] times the fastest custom run (the custom times include planning, so a good
 //! generic plan is faster), or later when the fastest of its last [`RECENT_RUNS`] is
 //! [`REGRESSION_FACTOR`] times the reference, as a skewed value asked for repeatedly makes it;
-//! or at once when one run is catastrophically slow ([`CATASTROPHE_FACTOR`]). Then its next run is a control, planned for its values, and the suspect time is held against
-//! that, measured moments later under the same load. Confirmed, the shape goes back to custom
-//! plans on that connection; cleared, the control's time becomes the reference. A shape sent
-//! back gets another trial after [`RETRY_AFTER`] statements of the connection, doubling with each
-//! demotion, so that no mistake lasts the connection's lifetime. Statements
-//! inside a transaction (the writes) always run custom plans.
+//! or at once when one run is catastrophically slow ([`CATASTROPHE_FACTOR`]). Then its next run
+//! is a control, planned for its values, and the suspect time is held against that, measured
+//! moments later under the same load. Confirmed, the shape goes back to custom plans on that
+//! connection; cleared, the control's time becomes the reference. A shape sent back gets another
+//! trial after [`RETRY_AFTER`] statements of the connection, doubling with each demotion, so that
+//! no mistake lasts the connection's lifetime. Statements inside a transaction (the writes) always
+//! run custom plans.
 
 use std::collections::HashMap;
 use std::time::Duration;
