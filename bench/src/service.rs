@@ -87,7 +87,7 @@ impl Env {
             .env("IDTRAIL_PURGE_INTERVAL_SECONDS", "0")
             .env("IDTRAIL_RETENTION_SIGN_INS_DAYS", RETENTION_DAYS)
             .env("IDTRAIL_DATA_DIR", &self.work_dir)
-            .env("IDTRAIL_LOG", "warn");
+            .env("IDTRAIL_LOG", std::env::var("BENCH_IDTRAIL_LOG").unwrap_or_else(|_| "warn".into()));
         if let Some(n) = self.pool_size {
             c.env("IDTRAIL_POOL_SIZE", n.to_string());
         }
