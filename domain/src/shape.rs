@@ -177,26 +177,64 @@ pub fn reshape_map(doc: &mut Map<String, Value>, shape: Shape) {
 #[must_use]
 pub fn reshape_text(text: &str, shape: Shape) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
-    let Some(rules) = rules_of(shape) else { return Cow::Borrowed(text) };
-    if rules.children.is_empty() {
-        return Cow::Borrowed(text);
+    let mut out = String::new();
+    match walk(text, shape, &mut out) {
+        Walked::Unchanged => Cow::Borrowed(text),
+        Walked::Changed => Cow::Owned(out),
+        Walked::NotADocument => parse_way(text, shape).map_or(Cow::Borrowed(text), Cow::Owned),
     }
-    let mut w = Walker { text, at: 0, out: String::new(), copied: 0, changed: false };
+}
+
+/// [`reshape_text`], appended to `out`: a page's documents are shaped straight into its body.
+pub fn reshape_into(text: &str, shape: Shape, out: &mut String) {
+    let base = out.len();
+    match walk(text, shape, out) {
+        Walked::Unchanged => out.push_str(text),
+        Walked::Changed => {}
+        Walked::NotADocument => {
+            out.truncate(base);
+            out.push_str(parse_way(text, shape).as_deref().unwrap_or(text));
+        }
+    }
+}
+
+/// What [`walk`] made of a text.
+enum Walked {
+    /// Nothing to change; nothing was written.
+    Unchanged,
+    /// The shaped text was appended.
+    Changed,
+    /// Not a document as the store writes them; something may have been written.
+    NotADocument,
+}
+
+/// Appends `text` shaped for `shape` to `out` when that changes it (see [`reshape_text`]).
+fn walk(text: &str, shape: Shape, out: &mut String) -> Walked {
+    let Some(rules) = rules_of(shape) else { return Walked::Unchanged };
+    if rules.children.is_empty() {
+        return Walked::Unchanged;
+    }
+    let mut w = Walker { text, at: 0, out, copied: 0, changed: false };
     if w.value(rules).is_some() && w.rest_is_blank() {
         if !w.changed {
-            return Cow::Borrowed(text);
+            return Walked::Unchanged;
         }
         if let Some(rest) = text.get(w.copied..) {
             w.out.push_str(rest);
-            return Cow::Owned(w.out);
+            return Walked::Changed;
         }
     }
+    Walked::NotADocument
+}
+
+/// `text` parsed, shaped and written again (`None`: not a JSON object).
+fn parse_way(text: &str, shape: Shape) -> Option<String> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(mut map)) => {
             reshape_map(&mut map, shape);
-            Cow::Owned(Value::Object(map).to_string())
+            Some(Value::Object(map).to_string())
         }
-        _ => Cow::Borrowed(text),
+        _ => None,
     }
 }
 
@@ -215,8 +253,31 @@ struct Rules {
     children: Vec<(Step<'static>, Rules)>,
     /// The member at this path is dropped.
     drop: bool,
-    /// The string at this path is an enum value with these members.
-    members: Option<&'static [&'static str]>,
+    /// The string at this path is an enum value of this enum.
+    members: Option<Evolvable>,
+}
+
+/// An enum as a client that did not ask for evolvable members reads it (see [`visible`]), worked
+/// out once per rule.
+struct Evolvable {
+    /// The members such a client reads as they are.
+    shown: &'static [&'static str],
+    /// What it reads for any other value, quoted (`"unknownFutureValue"`); `None`: the enum has
+    /// no such member, and every value is read as it is.
+    future: Option<String>,
+}
+
+impl Evolvable {
+    fn of(members: &'static [&'static str]) -> Self {
+        let (shown, future) = visible_members(members);
+        Self { shown, future: future.map(|f| format!("\"{f}\"")) }
+    }
+
+    /// The quoted replacement of `value`, if it is one a client reads otherwise.
+    fn replacement(&self, value: &str) -> Option<&str> {
+        let future = self.future.as_deref()?;
+        (!self.shown.iter().any(|m| m.eq_ignore_ascii_case(value))).then_some(future)
+    }
 }
 
 /// The rules of `shape`, built once per set and shape (`None`: no set, nothing to shape).
@@ -261,7 +322,7 @@ impl Rules {
                         path.push(Step::Key(m));
                     }
                 }
-                rules.at(&path, |r| r.members = Some(place.members));
+                rules.at(&path, |r| r.members = Some(Evolvable::of(place.members)));
             }
         }
         rules
@@ -286,16 +347,16 @@ impl Rules {
 /// Reads a JSON value from `text`, writing to `out` what `rules` change and, lazily, the
 /// unchanged text before each change (`text[..copied]` is in `out`). `None`: not JSON of the
 /// expected kind (the caller parses instead).
-struct Walker<'t> {
+struct Walker<'t, 'o> {
     text: &'t str,
     at: usize,
-    out: String,
+    out: &'o mut String,
     copied: usize,
     /// Whether anything was dropped or replaced.
     changed: bool,
 }
 
-impl<'t> Walker<'t> {
+impl<'t> Walker<'t, '_> {
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.at).copied()
     }
@@ -306,7 +367,7 @@ impl<'t> Walker<'t> {
 
     /// Leaves `text[start..end]` out of the result, writing `with` in its place.
     fn replace(&mut self, start: usize, end: usize, with: &str) -> Option<()> {
-        if self.out.capacity() == 0 {
+        if !self.changed {
             self.out.reserve(self.text.len());
         }
         self.out.push_str(self.text.get(self.copied..start)?);
@@ -324,14 +385,14 @@ impl<'t> Walker<'t> {
             b'"' => {
                 let start = self.at;
                 let escaped = self.skip_string()?;
-                let Some(members) = node.members else { return Some(()) };
+                let Some(members) = &node.members else { return Some(()) };
                 let raw = self.text.get(start..self.at)?;
                 let value: std::borrow::Cow<'_, str> = match raw.get(1..raw.len() - 1) {
                     Some(inner) if !escaped => inner.into(),
                     _ => serde_json::from_str::<String>(raw).map(Into::into).unwrap_or_default(),
                 };
-                match visible(&value, members) {
-                    Some(future) => self.replace(start, self.at, &format!("\"{future}\"")),
+                match members.replacement(&value) {
+                    Some(future) => self.replace(start, self.at, future),
                     None => Some(()),
                 }
             }
@@ -624,6 +685,26 @@ mod tests {
                 if let Ok(changed) = String::from_utf8(bytes) {
                     let _ = reshape_text(&changed, shape);
                 }
+            }
+        }
+    }
+
+    /// Shaped into a page's body, a document reads as [`reshape_text`] makes it, after what the
+    /// body held, whether it changes, stays or is no document at all (what the walk wrote before
+    /// finding that out is taken back).
+    #[test]
+    fn shaping_into_a_body_appends_what_reshape_text_makes() {
+        let doc = json!({"riskDetail": "m365DAdminDismissedDetection", "deviceDetail": {"browserId": "b", "browser": "E"},
+            "appliedConditionalAccessPolicies": [{"result": "reportOnlyFailure", "conditionsSatisfied": "none"}]});
+        let text = doc.to_string();
+        let plain = json!({"riskDetail": "none"}).to_string();
+        // Changed early, then broken: the walk has written a change when it finds the fault.
+        let broken = format!("{}]", &text[..text.len() - 1]);
+        for shape in shapes(SetKind::SignIns) {
+            for t in [text.as_str(), plain.as_str(), &broken, &text[..40], "not json"] {
+                let mut body = String::from("{\"value\":[");
+                reshape_into(t, shape, &mut body);
+                assert_eq!(body, format!("{{\"value\":[{}", reshape_text(t, shape)), "{t}");
             }
         }
     }

@@ -179,6 +179,16 @@ pub(crate) fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, 
     Cow::Owned(serde_json::Value::Object(present_map(map, how)).to_string())
 }
 
+/// [`present`], appended to `out` (shaping alone writes straight into it, without a copy per
+/// document).
+fn present_into(text: Cow<'_, str>, how: Presentation<'_>, out: &mut String) {
+    if how.select.is_none() && how.masks.is_empty() && how.omit.is_empty() {
+        domain::shape::reshape_into(&text, how.shape, out);
+    } else {
+        out.push_str(&present(text, how));
+    }
+}
+
 /// A document's properties as this caller sees them: shaped, selected, omitted, masked.
 #[must_use]
 pub fn present_map(
@@ -259,7 +269,7 @@ pub fn collection_body(
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&present(document_text(d, version), how));
+        present_into(document_text(d, version), how, &mut out);
     }
     out.push_str("]}");
     out
