@@ -294,6 +294,8 @@ impl<'a> Compiler<'a> {
                 prefix_match(sql, column, key, pattern);
             }
             Filter::Match { kind, lhs, pattern } => {
+                // Its selectivity is the pattern's, which a generic plan cannot know.
+                sql.plan_per_run();
                 let escaped = like_escape(pattern);
                 let pattern = match kind {
                     TextMatch::StartsWith => format!("{escaped}%"),
@@ -759,6 +761,21 @@ mod tests {
         let mut sql = Sql::new(backend);
         Compiler::new(&SIGN_INS).push_filter(&mut sql, &resolve_filter(&SIGN_INS, f).unwrap());
         sql
+    }
+
+    /// A `startswith` that no prefix index answers, and `contains`/`endswith`, are planned per
+    /// run (their pattern's selectivity decides the plan); an equality, or a prefix answered by
+    /// the prefix index's key, is not.
+    #[test]
+    fn pattern_filters_are_planned_per_run() {
+        for f in
+            ["startswith(appDisplayName,'Off')", "startswith(userPrincipalName,'a')", "contains(appDisplayName,'x')"]
+        {
+            assert!(compile(Backend::Postgres, f).is_planned_per_run(), "{f}");
+        }
+        for f in ["appDisplayName eq 'Office 365'", "startswith(userPrincipalName,'alex')"] {
+            assert!(!compile(Backend::Postgres, f).is_planned_per_run(), "{f}");
+        }
     }
 
     #[test]

@@ -40,12 +40,14 @@ pub struct Sql {
     backend: Backend,
     text: String,
     params: Vec<Param>,
+    /// Planned for its values on every run, even prepared (see [`Sql::plan_per_run`]).
+    per_run: bool,
 }
 
 impl Sql {
     #[must_use]
     pub fn new(backend: Backend) -> Self {
-        Self { backend, text: String::with_capacity(256), params: Vec::new() }
+        Self { backend, text: String::with_capacity(256), params: Vec::new(), per_run: false }
     }
 
     #[must_use]
@@ -102,6 +104,22 @@ impl Sql {
         &self.params
     }
 
+    /// Marks the statement as one whose values decide its plan (a pattern's selectivity): on
+    /// PostgreSQL it is planned for its values on every run, prepared or not, and never tried
+    /// with a generic plan. A generic plan of a short `startswith` reads the prefix's whole range
+    /// and sorts it: 430-950 ms against 7-40 ms planned for the value at 2 M sign-ins (measured),
+    /// and the guard in [`prepared`] lets each connection pay two such runs per trial.
+    pub fn plan_per_run(&mut self) -> &mut Self {
+        self.per_run = true;
+        self
+    }
+
+    /// Whether [`Sql::plan_per_run`] marked it.
+    #[must_use]
+    pub fn is_planned_per_run(&self) -> bool {
+        self.per_run
+    }
+
     /// The statement's shape: its text and its parameters' types (not their values). Two
     /// statements of one shape can run as one prepared statement.
     #[must_use]
@@ -127,11 +145,11 @@ impl Sql {
         match conn {
             AnyConnection::Postgresql(c) => {
                 let q = bind_pg(diesel::sql_query(&self.text).into_boxed(), &self.params)?;
-                run(c, shape, true, q, |q, c| q.load(c))
+                run(c, shape, self.per_run, true, q, |q, c| q.load(c))
             }
             AnyConnection::Sqlite(c) => {
                 let q = bind_common(diesel::sql_query(&self.text).into_boxed(), &self.params)?;
-                run(c, shape, false, q, |q, c| q.load(c))
+                run(c, shape, self.per_run, false, q, |q, c| q.load(c))
             }
         }
     }
@@ -145,11 +163,11 @@ impl Sql {
         match conn {
             AnyConnection::Postgresql(c) => {
                 let q = bind_pg(diesel::sql_query(&self.text).into_boxed(), &self.params)?;
-                run(c, shape, true, q, |q, c| q.execute(c))
+                run(c, shape, self.per_run, true, q, |q, c| q.execute(c))
             }
             AnyConnection::Sqlite(c) => {
                 let q = bind_common(diesel::sql_query(&self.text).into_boxed(), &self.params)?;
-                run(c, shape, false, q, |q, c| q.execute(c))
+                run(c, shape, self.per_run, false, q, |q, c| q.execute(c))
             }
         }
     }
@@ -157,11 +175,13 @@ impl Sql {
 
 /// Runs `q` on `c` through `f`, prepared or not and planned as the connection's shape record says
 /// ([`prepared`]); `postgres`: the server holds the prepared statements (a flush must free them)
-/// and plans them by `plan_cache_mode`. A connection opened outside the pool, or with prepared
-/// statements off, runs every statement unprepared, as it always did.
+/// and plans them by `plan_cache_mode`; `per_run`: always planned for its values
+/// ([`Sql::plan_per_run`]). A connection opened outside the pool, or with prepared statements
+/// off, runs every statement unprepared, as it always did.
 fn run<C, Q, R>(
     c: &mut C,
     shape: u64,
+    per_run: bool,
     postgres: bool,
     q: Q,
     f: impl FnOnce(prepared::Statement<Q>, &mut C) -> QueryResult<R>,
@@ -179,7 +199,7 @@ where
     }
     let in_transaction = postgres && in_transaction(c);
     // Writes run custom plans: a rolled-back transaction would also undo a mode set inside it.
-    let plan = if in_transaction { Plan::Custom } else { plan };
+    let plan = if in_transaction || per_run { Plan::Custom } else { plan };
     if postgres && ConnState::of(c).and_then(|s| s.shapes.as_ref()).is_some_and(|s| s.needs_mode(plan, in_transaction))
     {
         let set = c.batch_execute(plan.setting());
@@ -195,7 +215,7 @@ where
         Ok(_) if reuse => {
             let demoted = shapes(c, |s| {
                 s.ran_prepared(shape);
-                if in_transaction { None } else { s.timed(shape, took) }
+                if in_transaction || per_run { None } else { s.timed(shape, took) }
             });
             if let Some(Some(d)) = demoted {
                 tracing::info!(

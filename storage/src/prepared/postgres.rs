@@ -83,6 +83,28 @@ fn value(c: &mut AnyConnection, sql: &Sql) -> i64 {
     sql.load::<N>(c).unwrap().first().map_or(-1, |r| r.n)
 }
 
+/// A statement whose values decide its plan (a `startswith` pattern) is prepared like any other
+/// but planned for its values on every run: it never takes a generic plan.
+#[test]
+fn a_pattern_statement_is_prepared_but_planned_for_its_values_every_run() {
+    let Some(url) = server_database() else { return };
+    let pool = pool(&url, 256);
+    let mut c = pool.get().unwrap();
+    let like = |v: i64| {
+        let mut s = shape(3, v);
+        s.plan_per_run();
+        s
+    };
+    for v in 0..20 {
+        assert_eq!(value(&mut c, &like(v)), v + 3);
+    }
+    let prepared = server_side(&mut c);
+    assert_eq!(prepared.len(), 1, "prepared once: {prepared:?}");
+    assert_eq!(prepared[0].generic_plans, 0, "never a generic plan: {prepared:?}");
+    let mode: Vec<Mode> = diesel::sql_query("SHOW plan_cache_mode").load(pg(&mut c)).unwrap();
+    assert_eq!(mode[0].plan_cache_mode, "force_custom_plan");
+}
+
 #[test]
 fn a_shape_seen_twice_is_prepared_once_and_then_planned_generically() {
     let Some(url) = server_database() else { return };
