@@ -113,7 +113,7 @@ pub const MAX_RETRY_SHIFT: u32 = 6;
 /// `round` 0, then once more in round 1 when a control confirmed the first round's regression.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Judged {
-    Pending { round: u8, runs: usize, times: [Duration; CUSTOM_RUNS] },
+    Pending { round: u8, runs: u8, times: [Duration; CUSTOM_RUNS] },
     Done,
 }
 
@@ -153,8 +153,10 @@ impl Plan {
 /// A generic time that looked like a regression, waiting for its control run (a custom one).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Suspect {
-    /// The fastest of the first generic runs, in judgement round `.1`.
-    First(Duration, u8),
+    /// The fastest of the first generic runs.
+    First(Duration),
+    /// The same, judged a second time, after a control confirmed the first.
+    Again(Duration),
     /// The fastest of the last [`RECENT_RUNS`].
     Recent(Duration),
     /// The faster of two catastrophic runs in a row.
@@ -168,16 +170,8 @@ enum Phase {
     Custom { runs: usize, times: [Duration; CUSTOM_RUNS] },
     /// Generic plans, watched against a custom time (the fastest first custom run, then the last
     /// control's): the flush epoch whose statement has its generic plan made (the run that makes
-    /// it is slower), the first generic runs, the last ones, the one before this (zero: none
-    /// judged since the plan was made or the last control), and a suspect awaiting its control.
-    Generic {
-        reference: Duration,
-        planned_in: Option<u64>,
-        judged: Judged,
-        recent: Recent,
-        previous: Duration,
-        suspect: Option<Suspect>,
-    },
+    /// it is slower), the first generic runs, the last ones, and a suspect awaiting its control.
+    Generic { reference: Duration, planned_in: Option<u64>, judged: Judged, recent: Recent, suspect: Option<Suspect> },
     /// A generic plan regressed: custom plans until the connection's statement count reaches
     /// `until`, then a new trial.
     Demoted { until: u64 },
@@ -234,6 +228,9 @@ struct Admitted {
     phase: Phase,
     /// Times it was sent back to custom plans (each doubles the wait before the next trial).
     demotions: u32,
+    /// In generic plans, the run before this one (zero: none since the plan was made or since
+    /// the last control).
+    previous: Duration,
 }
 
 /// A shape's first phase: custom plans, timed.
@@ -324,7 +321,10 @@ impl Shapes {
         if self.admitted.len() >= self.capacity {
             evict_oldest(&mut self.admitted, |a| a.last);
         }
-        self.admitted.insert(key, Admitted { last: tick, prepared_in: None, phase: FIRST_RUNS, demotions: 0 });
+        self.admitted.insert(
+            key,
+            Admitted { last: tick, prepared_in: None, phase: FIRST_RUNS, demotions: 0, previous: Duration::ZERO },
+        );
         self.room()
     }
 
@@ -372,23 +372,24 @@ impl Shapes {
                         planned_in: None,
                         judged: FIRST_JUDGEMENT,
                         recent: Recent::default(),
-                        previous: Duration::ZERO,
                         suspect: None,
                     };
+                    a.previous = Duration::ZERO;
                 }
                 None
             }
-            Phase::Generic { reference, planned_in, judged, recent, previous, suspect } => {
+            Phase::Generic { reference, planned_in, judged, recent, suspect } => {
+                let previous = &mut a.previous;
                 // This run was the control of a suspect generic time: planned for its values now.
                 if let Some(held) = suspect.take() {
                     let (generic, regressed) = match held {
-                        Suspect::First(g, _) => (g, slower(g, took, FIRST_FACTOR, FIRST_MARGIN)),
+                        Suspect::First(g) | Suspect::Again(g) => (g, slower(g, took, FIRST_FACTOR, FIRST_MARGIN)),
                         Suspect::Recent(g) => (g, slower(g, took, f64::from(REGRESSION_FACTOR), REGRESSION_MARGIN)),
                         Suspect::Two(g) => (g, slower(g, took, f64::from(CATASTROPHE_FACTOR), CATASTROPHE_MARGIN)),
                     };
                     *previous = Duration::ZERO;
                     if regressed {
-                        if let Suspect::First(_, 0) = held {
+                        if let Suspect::First(_) = held {
                             // Confirmed once: judged again over as many runs, against this control.
                             *reference = took;
                             *judged = Judged::Pending { round: 1, runs: 0, times: [Duration::ZERO; CUSTOM_RUNS] };
@@ -418,15 +419,15 @@ impl Shapes {
                     return None;
                 }
                 if let Judged::Pending { round, runs, times } = judged {
-                    if let Some(slot) = times.get_mut(*runs) {
+                    if let Some(slot) = times.get_mut(usize::from(*runs)) {
                         *slot = took;
                     }
                     *runs += 1;
-                    if *runs >= CUSTOM_RUNS {
+                    if usize::from(*runs) >= CUSTOM_RUNS {
                         let (generic, round) = (fastest(times), *round);
                         *judged = Judged::Done;
                         if slower(generic, *reference, FIRST_FACTOR, FIRST_MARGIN) {
-                            *suspect = Some(Suspect::First(generic, round));
+                            *suspect = Some(if round == 0 { Suspect::First(generic) } else { Suspect::Again(generic) });
                         }
                     }
                     return None;
