@@ -22,13 +22,6 @@ pub(crate) fn is_partitioned(kind: SetKind) -> bool {
     }
 }
 
-/// The storage parameter of a table holding documents: rows up to ~8 KB stay in their page
-/// uncompressed (PostgreSQL's default compresses and moves out of line any row over 2 KB, and a
-/// page of 50 sign-ins then reads a TOAST index and decompresses each one). Migration
-/// `..._documents_inline` gives it to the other document tables and to the partitions already
-/// there; a partitioned table cannot hold it, so each day partition of `sign_ins` gets it here.
-const DOCUMENTS_IN_THE_ROW: &str = " WITH (toast_tuple_target = 8160)";
-
 /// The advisory lock key that serialises partition creation (any fixed number; "idtrail" in hex).
 const PARTITION_LOCK: i64 = 0x0069_6474_7261_696c;
 
@@ -66,10 +59,9 @@ impl Store {
             for table in PARTITIONED_TABLES {
                 // Names and bounds are computed here from integers, never from user text.
                 ddl.push_str(&format!(
-                    "CREATE TABLE IF NOT EXISTS {} PARTITION OF {table} FOR VALUES FROM ({day}) TO ({}){};",
+                    "CREATE TABLE IF NOT EXISTS {} PARTITION OF {table} FOR VALUES FROM ({day}) TO ({});",
                     partition_name(table, *day),
-                    day + TICKS_PER_DAY,
-                    if *table == "sign_ins" { DOCUMENTS_IN_THE_ROW } else { "" }
+                    day + TICKS_PER_DAY
                 ));
             }
             // Two ingests (or instances) creating the same day at once would race between IF NOT
