@@ -105,10 +105,15 @@ fn visible_members(members: &'static [&'static str]) -> (&'static [&'static str]
     }
 }
 
+/// Whether `value` is one of `shown` (members compare case-insensitively).
+fn is_shown(shown: &[&str], value: &str) -> bool {
+    shown.iter().any(|m| m.eq_ignore_ascii_case(value))
+}
+
 /// `value` as a client that did not ask for evolvable members reads it.
 fn visible(value: &str, members: &'static [&'static str]) -> Option<&'static str> {
     let (shown, future) = visible_members(members);
-    if shown.iter().any(|m| m.eq_ignore_ascii_case(value)) { None } else { future }
+    if is_shown(shown, value) { None } else { future }
 }
 
 fn at_path_mut<'v>(doc: &'v mut Map<String, Value>, path: &str) -> Option<&'v mut Value> {
@@ -276,7 +281,7 @@ impl Evolvable {
     /// The quoted replacement of `value`, if it is one a client reads otherwise.
     fn replacement(&self, value: &str) -> Option<&str> {
         let future = self.future.as_deref()?;
-        (!self.shown.iter().any(|m| m.eq_ignore_ascii_case(value))).then_some(future)
+        (!is_shown(self.shown, value)).then_some(future)
     }
 }
 

@@ -165,7 +165,7 @@ pub fn shape_of(req: &HttpRequest, set: SetKind) -> Shape {
 }
 
 pub(crate) fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, str> {
-    if how.select.is_none() && how.masks.is_empty() && how.omit.is_empty() {
+    if shaping_only(how) {
         // Shaping alone rewrites the text in one pass, without parsing it (`reshape_text`).
         return match text {
             Cow::Borrowed(t) => domain::shape::reshape_text(t, how.shape),
@@ -179,10 +179,15 @@ pub(crate) fn present<'a>(text: Cow<'a, str>, how: Presentation<'_>) -> Cow<'a, 
     Cow::Owned(serde_json::Value::Object(present_map(map, how)).to_string())
 }
 
+/// Whether presenting a document is shaping it alone: nothing selected, masked or omitted.
+fn shaping_only(how: Presentation<'_>) -> bool {
+    how.select.is_none() && how.masks.is_empty() && how.omit.is_empty()
+}
+
 /// [`present`], appended to `out` (shaping alone writes straight into it, without a copy per
 /// document).
 fn present_into(text: Cow<'_, str>, how: Presentation<'_>, out: &mut String) {
-    if how.select.is_none() && how.masks.is_empty() && how.omit.is_empty() {
+    if shaping_only(how) {
         domain::shape::reshape_into(&text, how.shape, out);
     } else {
         out.push_str(&present(text, how));
